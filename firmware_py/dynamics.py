@@ -64,7 +64,10 @@ def readout(arith, Ws, bs, x, st: State):
     out = []
     for l in range(len(Ws)):
         _, fprime = arith.forward(l, Ws[l], bs[l], below[l])
-        out.append(arith.grad(arith.local_error(l, fprime, st.lam[l]), below[l]))
+        gW, gb = arith.grad(arith.local_error(l, fprime, st.lam[l]), below[l])
+        # into freshly cleared accumulators, as the hardware reads out
+        out.append((arith.accumulate(np.zeros_like(gW), gW),
+                    arith.accumulate(np.zeros_like(gb), gb)))
     return out
 
 
@@ -80,17 +83,20 @@ def relax(arith, params, x, y, *, ticks: int, dt: float = 1.0, init: str = "zero
           rng=None, state: State | None = None) -> RelaxTrace:
     """Relaxation mode: clamp one sample and run ``ticks`` lockstep Euler ticks.
 
-    With dt = 1 the read-out equals backpropagation from tick 2L on.
+    With dt = 1 the read-out equals backpropagation from tick 2L on. Saturation is
+    counted in the ticks and in the final read-out, as the hardware does.
     """
     Ws, bs = params
     sizes = (len(x),) + tuple(W.shape[0] for W in Ws)
     step = arith.dt_step(dt)
     st = state.copy() if state is not None else initial_state(arith, sizes, init, rng)
-    trace = RelaxTrace([st], [readout(arith, Ws, bs, x, st)])
+    trace = RelaxTrace([st], [])
     for _ in range(ticks):
+        with arith.uncounted():  # the hardware reads out only once, after the last tick
+            trace.grads.append(readout(arith, Ws, bs, x, st))
         st = _tick(arith, Ws, bs, x, y, st, step)
         trace.states.append(st)
-        trace.grads.append(readout(arith, Ws, bs, x, st))
+    trace.grads.append(readout(arith, Ws, bs, x, st))
     return trace
 
 
@@ -123,7 +129,7 @@ def stream_batch(arith, params, X, Y, *, lr: float | None = None,
     Ws, bs = params
     L, B = len(Ws), len(X)
     sizes = (len(X[0]),) + tuple(W.shape[0] for W in Ws)
-    x_bubble, y_bubble = arith.zeros(sizes[0]), arith.zeros(sizes[-1])
+    x_bubble = arith.zeros(sizes[0])
     st = initial_state(arith, sizes)
     # reg[l]: the (s_{l-1}, f' code) pair of the sample whose s_l is now in the state.
     reg = [(arith.zeros(sizes[l]), arith.zeros(sizes[l + 1])) for l in range(L)]
@@ -132,8 +138,12 @@ def stream_batch(arith, params, X, Y, *, lr: float | None = None,
     per_sample = [[None] * L for _ in range(B)] if keep_samples else None
     active = []
     for t in range(B + 2 * L):
+        # Work on a bubble (no sample) is skipped, as the hardware skips it: no cycles,
+        # no saturation counts, and the state it would have written keeps its old value.
         below = [X[t] if t < B else x_bubble] + st.s[:-1]
-        fwd = [arith.forward(l, Ws[l], bs[l], below[l]) for l in range(L)]
+        fwd_valid = [0 <= t - l < B for l in range(L)]
+        fwd = [arith.forward(l, Ws[l], bs[l], below[l]) if fwd_valid[l] else None
+               for l in range(L)]
         d, tick_active = [], []
         for l in range(L):
             # The stash's oldest entry is the pair of sample t - (2L + 1 - l) (1-based l).
@@ -142,7 +152,8 @@ def stream_batch(arith, params, X, Y, *, lr: float | None = None,
             stash[l].append(reg[l])
             n = t - (2 * L + 1 - (l + 1))
             valid = 0 <= n < B
-            tick_active.append((0 <= t - l < B, valid))
+            tick_active.append((fwd_valid[l], valid))
+            dl = None
             if valid:
                 s_prev, code = old
                 dl = arith.local_error(l, code, st.lam[l])
@@ -150,16 +161,15 @@ def stream_batch(arith, params, X, Y, *, lr: float | None = None,
                 G[l] = (arith.accumulate(G[l][0], g[0]), arith.accumulate(G[l][1], g[1]))
                 if keep_samples:
                     per_sample[n][l] = g
-            else:
-                dl = arith.zeros(sizes[l + 1])  # a bubble sends no sensitivity down
             d.append(dl)
         active.append(tick_active)
         n_top = t - L
-        y_t = Y[n_top] if 0 <= n_top < B else y_bubble
-        targets = [arith.backward(Ws[l + 1], d[l + 1]) for l in range(L - 1)]
-        targets.append(arith.top_error(st.s[-1], y_t))
-        reg = [(below[l], fwd[l][1]) for l in range(L)]
-        st = State([f for f, _ in fwd], targets)
+        targets = [arith.backward(Ws[l + 1], d[l + 1]) if d[l + 1] is not None else None
+                   for l in range(L - 1)]
+        targets.append(arith.top_error(st.s[-1], Y[n_top]) if 0 <= n_top < B else None)
+        reg = [(below[l], fwd[l][1] if fwd_valid[l] else reg[l][1]) for l in range(L)]
+        st = State([fwd[l][0] if fwd_valid[l] else st.s[l] for l in range(L)],
+                   [targets[l] if targets[l] is not None else st.lam[l] for l in range(L)])
     if lr is not None:
         step = arith.lr_step(lr)
         Ws = [arith.update(W, g[0], step) for W, g in zip(Ws, G)]

@@ -1,0 +1,157 @@
+"""Encoding and decoding of the core's commands (sans I/O).
+
+Each method returns a ``Command``: the words to send and a function that turns the
+response's data words into Python values. Transports (simulators, the serial
+link) only move words; every layout comes from ``hdl.protocol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hdl.protocol import (
+    COUNTERS,
+    PROTOCOL_VERSION,
+    CommandHeader,
+    Opcode,
+    ResponseHeader,
+    Status,
+    StreamFlags,
+    pack,
+    unpack,
+)
+
+from .config import DyadicConfig
+
+__all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "split_response"]
+
+MASK32 = 0xFFFFFFFF
+
+
+class DeviceError(RuntimeError):
+    """The core answered a command with an error status."""
+
+    def __init__(self, opcode, status):
+        self.opcode, self.status = opcode, status
+        super().__init__(f"{getattr(opcode, 'name', opcode)} failed: {status.name}")
+
+
+def to_signed32(w: int) -> int:
+    return w - (1 << 32) if w & 0x80000000 else w
+
+
+def _words(values) -> list[int]:
+    return [int(v) & MASK32 for v in np.asarray(values, dtype=np.int64).ravel()]
+
+
+def _signed(words) -> np.ndarray:
+    return np.array([to_signed32(w) for w in words], dtype=np.int64)
+
+
+@dataclass
+class Command:
+    opcode: Opcode
+    words: list[int]
+    decode: Callable[[list[int]], Any] = lambda data: None
+
+
+def split_response(words: list[int]):
+    """(header dict, data words) of one whole response; raises DeviceError on a bad status."""
+    hdr = unpack(ResponseHeader, words[0])
+    if hdr["status"] != Status.OK:
+        raise DeviceError(hdr["opcode"], hdr["status"])
+    return hdr, words[1:1 + hdr["length"]]
+
+
+class CoreCommands:
+    """Commands for one configuration (shapes are checked on the host side too)."""
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+
+    def _cmd(self, opcode, payload=(), layer=0, decode=lambda data: None) -> Command:
+        payload = list(payload)
+        hdr = pack(CommandHeader, opcode=opcode, layer=layer, length=len(payload))
+        return Command(opcode, [hdr] + payload, decode)
+
+    def _shape(self, l):
+        if not 1 <= l <= self.config.L:
+            raise ValueError(f"layer {l} outside 1..{self.config.L}")
+        return self.config.sizes[l], self.config.sizes[l - 1]
+
+    def identify(self) -> Command:
+        def decode(d):
+            L = d[2]
+            return {"version": d[0], "config_id": d[1], "L": L,
+                    "sizes": tuple(d[3:4 + L]), "max_batch": d[4 + L]}
+        return self._cmd(Opcode.IDENTIFY, decode=decode)
+
+    def check_identity(self, ident: dict):
+        """Raise if the device's configuration is not ours."""
+        c = self.config
+        if ident["version"] != PROTOCOL_VERSION:
+            raise DeviceError(Opcode.IDENTIFY, Status.BAD_ARGUMENT) from ValueError(
+                f"protocol version {ident['version']}, host speaks {PROTOCOL_VERSION}")
+        if ident["config_id"] != c.config_id:
+            raise ValueError(
+                f"configuration mismatch: device has ID {ident['config_id']:#010x} "
+                f"(sizes {'-'.join(map(str, ident['sizes']))}), host expects "
+                f"{c.config_id:#010x} (sizes {'-'.join(map(str, c.sizes))})")
+
+    def write_params(self, l, W, b) -> Command:
+        N, M = self._shape(l)
+        W, b = np.asarray(W), np.asarray(b)
+        if W.shape != (N, M) or b.shape != (N,):
+            raise ValueError(f"layer {l} needs W {(N, M)} and b {(N,)}")
+        return self._cmd(Opcode.WRITE_PARAMS, _words(W) + _words(b), layer=l)
+
+    def _read_pair(self, opcode, l) -> Command:
+        N, M = self._shape(l)
+        return self._cmd(opcode, layer=l, decode=lambda d: (
+            _signed(d[:N * M]).reshape(N, M), _signed(d[N * M:N * M + N])))
+
+    def read_params(self, l) -> Command:
+        return self._read_pair(Opcode.READ_PARAMS, l)
+
+    def read_grads(self, l) -> Command:
+        return self._read_pair(Opcode.READ_GRADS, l)
+
+    def write_state(self, l, s, lam) -> Command:
+        N, _ = self._shape(l)
+        if np.shape(s) != (N,) or np.shape(lam) != (N,):
+            raise ValueError(f"layer {l} state needs s and lam of shape ({N},)")
+        return self._cmd(Opcode.WRITE_STATE, _words(s) + _words(lam), layer=l)
+
+    def read_state(self, l) -> Command:
+        N, _ = self._shape(l)
+        return self._cmd(Opcode.READ_STATE, layer=l,
+                         decode=lambda d: (_signed(d[:N]), _signed(d[N:2 * N])))
+
+    def write_samples(self, X, Y) -> Command:
+        c = self.config
+        X, Y = np.atleast_2d(X), np.atleast_2d(Y)
+        if X.shape[1] != c.sizes[0] or Y.shape[1] != c.sizes[-1] or len(X) != len(Y):
+            raise ValueError("samples do not fit the network's input/output widths")
+        if not 1 <= len(X) <= c.max_batch:
+            raise ValueError(f"{len(X)} samples; the device holds 1..{c.max_batch}")
+        payload = [len(X)]
+        for x, y in zip(X, Y):
+            payload += _words(x) + _words(y)
+        return self._cmd(Opcode.WRITE_SAMPLES, payload)
+
+    def relax(self, ticks: int, dt_shift: int = 0) -> Command:
+        return self._cmd(Opcode.RELAX, [ticks, dt_shift])
+
+    def stream(self, batch: int, update: bool = False, lr_shift: int = 0) -> Command:
+        return self._cmd(Opcode.STREAM, [batch, pack(StreamFlags, update=int(update),
+                                                      lr_shift=lr_shift)])
+
+    def read_counters(self) -> Command:
+        return self._cmd(Opcode.READ_COUNTERS, decode=lambda d: dict(zip(COUNTERS, d)))
+
+    def clear_counters(self) -> Command:
+        return self._cmd(Opcode.CLEAR_COUNTERS)

@@ -1,0 +1,417 @@
+"""One layer cell: the pipeline stage that owns W_l and does both Euler updates.
+
+Per tick the cell runs up to three passes over its weight matrix, one tile of
+``rows x cols`` weights per cycle on ``rows * cols`` multipliers:
+
+- forward  h = W s_{l-1} + b, row tiles outer (rows finish early, feeding s_l);
+- adjoint  W^T d for the layer below, column tiles outer (columns finish early);
+- gradient G += d s_{l-1}^T (and, on the last sample, W -= lr * G), row-major.
+
+Pipeline: issue (memory address) -> MAC (products, accumulate, G/W write-back)
+-> finish (round, saturate, activate, Euler blend into the *next* state). The
+control unit ends a tick (``commit``) once every cell's results are final; then
+the next state becomes the current one in all cells at once (lockstep, Jacobi).
+``firmware_py.cycles.cell_work`` is the cycle contract of one tick.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.config import DyadicConfig
+
+from .fixed import activate, apply_fprime, rshift_round, rshift_round_var, saturate
+from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
+
+__all__ = ["LayerCell"]
+
+
+def tree_sum(values):
+    """Balanced adder tree (a Python ``sum`` would build a chain as deep as the list)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
+                  for k in range(0, len(values), 2)]
+    return values[0] if values else Const(0)
+
+
+class Pass(enum.Enum, shape=2):
+    NONE = 0
+    FWD = 1
+    BWD = 2
+    GRAD = 3
+
+
+class LayerCell(wiring.Component):
+    """Layer l of the chain; see the module docstring for the schedule."""
+
+    def __init__(self, config: DyadicConfig, l: int):
+        self.config, self.l = config, l
+        self.n_out, self.n_in = config.sizes[l], config.sizes[l - 1]
+        self.act = config.activations[l - 1]
+        self.tiling = config.tiling(l)
+        self.stash_depth = 2 * (config.L - l) + 1
+        super().__init__({
+            "ctl": In(CellControl()),
+            "below": In(VectorLink(self.n_in)),
+            "above": Out(VectorLink(self.n_out)),
+            "lam_in": In(TargetLink(self.n_out)),
+            "lam_out": Out(TargetLink(self.n_in)),
+            "host": In(HostAccess()),
+            "host_i": In(stream.Signature(32)),
+            "host_o": Out(stream.Signature(32)),
+            "stats": Out(CellStats(self.tiling.multipliers)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, T = self.config, self.tiling
+        N, M, R, C = self.n_out, self.n_in, T.rows, T.cols
+        TI, TJ, TT = T.ti, T.tj, T.tiles
+        act_f, sens_f, w_f = c.act, c.sens, c.weight
+        guard, master, grad_f = c.weight_guard, c.master, c.grad
+        act = self.act
+        ctl = self.ctl
+
+        # -- memories ------------------------------------------------------------------
+        m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
+                                          depth=TT, init=[])
+        m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
+                                          depth=TT, init=[])
+        w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
+        g_wr = gmem.write_port(granularity=1)
+        # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
+        g_rd = gmem.read_port(transparent_for=(g_wr,))
+        stash_layout = data.StructLayout({"s": data.ArrayLayout(signed(act_f.bits), M),
+                                          "code": data.ArrayLayout(2, N)})
+        m.submodules.stash = stash = Memory(shape=stash_layout, depth=self.stash_depth, init=[])
+        st_rd, st_wr = stash.read_port(), stash.write_port()
+
+        # -- registers -----------------------------------------------------------------
+        vec = data.ArrayLayout
+        s = Signal(vec(signed(act_f.bits), N))
+        s_next = Signal(vec(signed(act_f.bits), N))
+        lam = Signal(vec(signed(sens_f.bits), N))
+        lam_next = Signal(vec(signed(sens_f.bits), N))
+        code_now = Signal(vec(2, N))
+        bias = Signal(vec(signed(master.bits), N))
+        gbias = Signal(vec(signed(grad_f.bits), N))
+        m.d.comb += self.above.s.eq(s)
+
+        # tick flags, latched at commit
+        f_fwd, f_bwd, f_grad = Signal(), Signal(), Signal()
+        f_first, f_update, f_relax, f_readout = Signal(), Signal(), Signal(), Signal()
+        f_dt, f_lr = Signal(4), Signal(6)
+        need, cnt = Signal(range(4 * TT + 4)), Signal(range(4 * TT + 4))
+        bwd_en = ctl.bwd if self.l > 1 else Const(0)
+        gap_en = Const(int(TI == 1)) & ctl.relax
+
+        with m.If(ctl.commit):
+            m.d.sync += [f_fwd.eq(ctl.fwd), f_bwd.eq(bwd_en), f_grad.eq(ctl.grad),
+                         f_first.eq(ctl.first), f_update.eq(ctl.update),
+                         f_relax.eq(ctl.relax), f_readout.eq(ctl.readout),
+                         f_dt.eq(ctl.dt_shift), f_lr.eq(ctl.lr_shift), cnt.eq(1)]
+            # need = cell_work(...)[1], built from the flags
+            fwd, bwd, grd = ctl.fwd, bwd_en, ctl.grad
+            gap = gap_en & fwd & (bwd | grd)
+            # (Mux, not *, so that no multiplier is inferred)
+            issue = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(grd, TT, 0) + gap
+            state_end = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + (gap & bwd)
+            m.d.sync += need.eq(Mux(fwd | bwd, Mux(state_end + 1 > issue, state_end + 1, issue),
+                                    issue))
+        with m.Elif(cnt < need):
+            m.d.sync += cnt.eq(cnt + 1)
+        m.d.comb += ctl.ready.eq((cnt >= need) & (cnt >= 1))
+
+        # -- stage 0: issue ------------------------------------------------------------
+        # Pass order forward, [gap], adjoint, gradient; the first tile issues in the commit
+        # cycle with the new flags, so there are no idle slots between ticks.
+        p_reg, ti_reg, tj_reg = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
+        gap_reg = Signal()
+        p_cur, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
+        gap_cur = Signal()
+        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal()
+        with m.If(ctl.commit):
+            m.d.comb += [g_fwd.eq(ctl.fwd), g_bwd.eq(bwd_en), g_grad.eq(ctl.grad),
+                         g_gap.eq(gap_en & ctl.fwd & (bwd_en | ctl.grad)),
+                         ti_cur.eq(0), tj_cur.eq(0), gap_cur.eq(0)]
+            m.d.comb += p_cur.eq(Mux(ctl.fwd, Pass.FWD, Mux(bwd_en, Pass.BWD,
+                                 Mux(ctl.grad, Pass.GRAD, Pass.NONE))))
+        with m.Else():
+            m.d.comb += [g_fwd.eq(f_fwd), g_bwd.eq(f_bwd), g_grad.eq(f_grad),
+                         g_gap.eq(Const(int(TI == 1)) & f_relax & f_fwd & (f_bwd | f_grad)),
+                         p_cur.eq(p_reg), ti_cur.eq(ti_reg), tj_cur.eq(tj_reg),
+                         gap_cur.eq(gap_reg)]
+
+        issue_valid = (p_cur != Pass.NONE) & ~gap_cur
+        last_tile = Signal()
+        m.d.comb += last_tile.eq(Mux(p_cur == Pass.BWD, (tj_cur == TJ - 1) & (ti_cur == TI - 1),
+                                     (ti_cur == TI - 1) & (tj_cur == TJ - 1)))
+        next_pass = Signal(Pass)
+        with m.Switch(p_cur):
+            with m.Case(Pass.FWD):
+                m.d.comb += next_pass.eq(Mux(g_bwd, Pass.BWD, Mux(g_grad, Pass.GRAD, Pass.NONE)))
+            with m.Case(Pass.BWD):
+                m.d.comb += next_pass.eq(Mux(g_grad, Pass.GRAD, Pass.NONE))
+            with m.Default():
+                m.d.comb += next_pass.eq(Pass.NONE)
+        m.d.sync += p_reg.eq(p_cur)
+        with m.If(gap_cur):
+            m.d.sync += gap_reg.eq(0)
+        with m.Elif(issue_valid):
+            with m.If(last_tile):
+                m.d.sync += [p_reg.eq(next_pass), ti_reg.eq(0), tj_reg.eq(0),
+                             gap_reg.eq(g_gap & (p_cur == Pass.FWD))]
+            with m.Elif(p_cur == Pass.BWD):  # column tiles outer
+                with m.If(ti_cur == TI - 1):
+                    m.d.sync += [ti_reg.eq(0), tj_reg.eq(tj_cur + 1)]
+                with m.Else():
+                    m.d.sync += [ti_reg.eq(ti_cur + 1), tj_reg.eq(tj_cur)]
+            with m.Else():                   # row tiles outer
+                with m.If(tj_cur == TJ - 1):
+                    m.d.sync += [tj_reg.eq(0), ti_reg.eq(ti_cur + 1)]
+                with m.Else():
+                    m.d.sync += [tj_reg.eq(tj_cur + 1), ti_reg.eq(ti_cur)]
+
+        # tile address ti * TJ + tj, from a small constant table (no multiplier)
+        addr_of = Array([Const(ti * TJ, range(TT)) for ti in range(TI)])
+        issue_addr = Signal(range(TT))
+        m.d.comb += issue_addr.eq(addr_of[ti_cur] + tj_cur)
+
+        # stage 1 registers
+        s1_valid, s1_pass = Signal(), Signal(Pass)
+        s1_ti, s1_tj, s1_addr = Signal(range(TI)), Signal(range(TJ)), Signal(range(TT))
+        m.d.sync += [s1_valid.eq(issue_valid), s1_pass.eq(p_cur), s1_ti.eq(ti_cur),
+                     s1_tj.eq(tj_cur), s1_addr.eq(issue_addr)]
+
+        # -- host access FSM (datapath idle) --------------------------------------------
+        h_active, h_write, h_target = Signal(), Signal(), Signal(HostTarget)
+        h_vec = Signal()          # second phase: the vector (b, G_b, lam)
+        h_ti, h_a = Signal(range(TI)), Signal(range(R))
+        h_tj, h_b = Signal(range(TJ)), Signal(range(C))
+        h_i = Signal(range(N))
+        h_data_phase = Signal()   # reads: memory data is valid this cycle
+        h_addr = Signal(range(TT))
+        m.d.comb += h_addr.eq(addr_of[h_ti] + h_tj)
+        h_lane = Signal(range(R * C))
+        m.d.comb += h_lane.eq(Array([Const(a * C, range(R * C)) for a in range(R)])[h_a] + h_b)
+        h_onehot = Cat(h_lane == k for k in range(R * C))
+        h_row_last = (h_ti == (N - 1) // R) & (h_a == (N - 1) % R)
+        h_col_last = (h_tj == (M - 1) // C) & (h_b == (M - 1) % C)
+        h_matrix = (h_target != HostTarget.STATE) & ~h_vec
+        h_elem_last = Signal()
+        m.d.comb += h_elem_last.eq(Mux(h_matrix, h_row_last & h_col_last, h_i == N - 1))
+        h_advance = Signal()
+        h_done = Signal()
+        m.d.comb += self.host.done.eq(h_done)
+        m.d.sync += h_done.eq(0)
+        with m.If(self.host.start):
+            m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
+                         h_target.eq(self.host.target), h_vec.eq(0), h_ti.eq(0), h_a.eq(0),
+                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0)]
+        with m.If(h_active & h_advance):
+            with m.If(h_elem_last):
+                with m.If(h_vec):
+                    m.d.sync += [h_active.eq(0), h_done.eq(1)]
+                with m.Else():  # on to the second phase: b, G_b or lam
+                    m.d.sync += [h_vec.eq(1), h_i.eq(0)]
+            with m.Elif(h_matrix):
+                with m.If(h_col_last):
+                    m.d.sync += [h_tj.eq(0), h_b.eq(0)]
+                    with m.If(h_a == R - 1):
+                        m.d.sync += [h_a.eq(0), h_ti.eq(h_ti + 1)]
+                    with m.Else():
+                        m.d.sync += h_a.eq(h_a + 1)
+                with m.Elif(h_b == C - 1):
+                    m.d.sync += [h_b.eq(0), h_tj.eq(h_tj + 1)]
+                with m.Else():
+                    m.d.sync += h_b.eq(h_b + 1)
+            with m.Else():
+                m.d.sync += h_i.eq(h_i + 1)
+        # writes: one word per cycle; reads: address, then data (two cycles per word)
+        with m.If(h_active & h_write):
+            m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid)]
+        with m.If(h_active & ~h_write):
+            with m.If(~h_data_phase):
+                m.d.sync += h_data_phase.eq(1)
+            with m.Else():
+                m.d.comb += [self.host_o.valid.eq(1), h_advance.eq(self.host_o.ready)]
+                with m.If(self.host_o.ready):
+                    m.d.sync += h_data_phase.eq(0)
+        h_word = self.host_i.payload
+        # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam"
+        with m.Switch(h_target):
+            with m.Case(HostTarget.PARAMS):
+                m.d.comb += self.host_o.payload.eq(Mux(h_vec, bias[h_i], w_rd.data[h_lane]))
+            with m.Case(HostTarget.GRADS):
+                m.d.comb += self.host_o.payload.eq(Mux(h_vec, gbias[h_i], g_rd.data[h_lane]))
+            with m.Case(HostTarget.STATE):
+                m.d.comb += self.host_o.payload.eq(Mux(h_vec, lam[h_i], s[h_i]))
+
+        # -- stage 1: multiply-accumulate ------------------------------------------------
+        m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, issue_addr)),
+                     g_rd.addr.eq(Mux(h_active, h_addr, issue_addr))]
+        w_tile, g_tile = w_rd.data, g_rd.data
+        is_fwd, is_bwd, is_grad = (s1_valid & (s1_pass == p) for p in (Pass.FWD, Pass.BWD,
+                                                                        Pass.GRAD))
+        st_s, st_code = st_rd.data.s, st_rd.data.code
+        # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming)
+        d = [Signal(signed(sens_f.bits), name=f"d{i}") for i in range(N)]
+        for i in range(N):
+            code = Mux(f_relax, code_now[i], st_code[i])
+            m.d.comb += d[i].eq(apply_fprime(act, code, lam[i]))
+        s_grad = [Mux(f_relax, self.below.s[j], st_s[j]) for j in range(M)]
+
+        def pick(values, width, n_tiles, per_tile, tile_sel, lane):
+            table = [values[t * per_tile + lane] if t * per_tile + lane < width else Const(0)
+                     for t in range(n_tiles)]
+            return Array(table)[tile_sel]
+
+        d_row = [pick(d, N, TI, R, s1_ti, a) for a in range(R)]
+        s_col = [pick(self.below.s, M, TJ, C, s1_tj, b) for b in range(C)]
+        sg_col = [pick(s_grad, M, TJ, C, s1_tj, b) for b in range(C)]
+        prod = [[Signal(signed(2 * act_f.bits), name=f"p{a}_{b}") for b in range(C)]
+                for a in range(R)]
+        for a in range(R):
+            for b in range(C):
+                w_op = (w_tile[a * C + b] >> guard)[:w_f.bits].as_signed()
+                op1 = Mux(is_grad, d_row[a], w_op)
+                op2 = Mux(s1_pass == Pass.FWD, s_col[b], Mux(s1_pass == Pass.BWD, d_row[a],
+                                                               sg_col[b]))
+                m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
+
+        acc_w = 2 * act_f.bits + max(M, N).bit_length() + 2
+        acc_r = [Signal(signed(acc_w), name=f"acc_r{a}") for a in range(R)]
+        acc_c = [Signal(signed(acc_w), name=f"acc_c{b}") for b in range(C)]
+        bias_op = [pick([(bias[i] >> guard)[:w_f.bits].as_signed() << act_f.frac
+                         for i in range(N)], N, TI, R, s1_ti, a) for a in range(R)]
+        with m.If(is_fwd):
+            for a in range(R):
+                rowsum = tree_sum(prod[a][b] for b in range(C))
+                m.d.sync += acc_r[a].eq(Mux(s1_tj == 0, bias_op[a], acc_r[a]) + rowsum)
+        with m.If(is_bwd):
+            for b in range(C):
+                colsum = tree_sum(prod[a][b] for a in range(R))
+                m.d.sync += acc_c[b].eq(Mux(s1_ti == 0, 0, acc_c[b]) + colsum)
+
+        # gradient write-back, and the fused SGD step on the batch's last sample
+        LR_MAX = grad_f.frac - master.frac + 31
+        lr_shift = Signal(range(LR_MAX + 1))
+        m.d.comb += lr_shift.eq(grad_f.frac - master.frac + f_lr)
+        rows_ok = Array([Const(min(R, N - ti * R), range(R + 1)) for ti in range(TI)])
+        cols_ok = Array([Const(min(C, M - tj * C), range(C + 1)) for tj in range(TJ)])
+        sat_g = []
+        sat_w = []
+        g_new = [Signal(signed(grad_f.bits), name=f"g_new{k}") for k in range(R * C)]
+        for a in range(R):
+            for b in range(C):
+                k = a * C + b
+                lane_ok = (a < rows_ok[s1_ti]) & (b < cols_ok[s1_tj])
+                g_sum = Mux(f_first, 0, g_tile[k]) + prod[a][b]
+                g_sat, g_of = saturate(g_sum, grad_f)
+                m.d.comb += g_new[k].eq(g_sat)
+                step = rshift_round_var(g_new[k], lr_shift, LR_MAX)
+                w_sat, w_of = saturate(w_tile[k] - step, master)
+                m.d.comb += [g_wr.data[k].eq(g_new[k]), w_wr.data[k].eq(w_sat)]
+                sat_g.append(is_grad & lane_ok & g_of)
+                sat_w.append(is_grad & f_update & lane_ok & w_of)
+        m.d.comb += [g_wr.addr.eq(s1_addr), g_wr.en.eq(Mux(is_grad, (1 << R * C) - 1, 0)),
+                     w_wr.addr.eq(s1_addr), w_wr.en.eq(Mux(is_grad & f_update,
+                                                           (1 << R * C) - 1, 0))]
+        # bias gradient and bias update, once per row (first column tile)
+        for i in range(N):
+            ti, a = divmod(i, R)
+            here = is_grad & (s1_ti == ti) & (s1_tj == 0)
+            gb_sat, gb_of = saturate(Mux(f_first, 0, gbias[i]) + (d[i] << act_f.frac), grad_f)
+            b_sat, b_of = saturate(bias[i] - rshift_round_var(gb_sat, lr_shift, LR_MAX), master)
+            with m.If(here):
+                m.d.sync += gbias[i].eq(gb_sat)
+                with m.If(f_update):
+                    m.d.sync += bias[i].eq(b_sat)
+            sat_g.append(here & gb_of)
+            sat_w.append(here & f_update & b_of)
+
+        # -- stage 2: finish rows (forward) and columns (adjoint) -------------------------
+        s2_fwd, s2_bwd = Signal(), Signal()
+        s2_ti, s2_tj = Signal(range(TI)), Signal(range(TJ))
+        m.d.sync += [s2_fwd.eq(is_fwd & (s1_tj == TJ - 1)), s2_bwd.eq(is_bwd & (s1_ti == TI - 1)),
+                     s2_ti.eq(s1_ti), s2_tj.eq(s1_tj)]
+        s_next_new = Signal(vec(signed(act_f.bits), N))
+        code_new = Signal(vec(2, N))
+        lam_next_new = Signal(vec(signed(sens_f.bits), N))
+        m.d.comb += [s_next_new.eq(s_next), code_new.eq(code_now), lam_next_new.eq(lam_next)]
+        sat_h = []
+        for a in range(R):
+            h, h_of = saturate(rshift_round(acc_r[a], w_f.frac), act_f)
+            f, code = activate(act, h, act_f.one)
+            for ti in range(TI):
+                i = ti * R + a
+                if i >= N:
+                    continue
+                with m.If(s2_fwd & (s2_ti == ti)):
+                    m.d.comb += code_new[i].eq(code)
+                    with m.If(~f_readout):
+                        blend = s[i] + rshift_round_var(f - s[i], f_dt, 15)
+                        m.d.comb += s_next_new[i].eq(blend)
+            sat_h.append(s2_fwd & h_of & (a < rows_ok[s2_ti]))
+        sat_lam = []
+        for b in range(C):
+            t, t_of = saturate(rshift_round(acc_c[b], w_f.frac), sens_f)
+            for tj in range(TJ):
+                j = tj * C + b
+                if j >= M:
+                    continue
+                with m.If(s2_bwd & (s2_tj == tj)):
+                    m.d.comb += [self.lam_out.value[j].eq(t), self.lam_out.we[j].eq(1)]
+            sat_lam.append(s2_bwd & t_of & (b < cols_ok[s2_tj]))
+        # sensitivity targets from above: Euler-blend into the next state
+        for i in range(N):
+            with m.If(self.lam_in.we[i]):
+                m.d.comb += lam_next_new[i].eq(
+                    lam[i] + rshift_round_var(self.lam_in.value[i] - lam[i], f_dt, 15))
+        m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
+
+        # -- commit: next state becomes current; stash keeps this tick's pair -------------
+        ptr = Signal(range(self.stash_depth))
+        m.d.comb += [st_wr.addr.eq(ptr), st_rd.addr.eq(ptr), st_rd.en.eq(ctl.commit),
+                     st_wr.en.eq(ctl.commit),
+                     st_wr.data.s.eq(self.below.s), st_wr.data.code.eq(code_new)]
+        with m.If(ctl.commit):
+            m.d.sync += [s.eq(s_next_new), lam.eq(lam_next_new),
+                         ptr.eq(Mux(ptr == self.stash_depth - 1, 0, ptr + 1))]
+
+        # host writes (datapath idle)
+        with m.If(h_active & h_write & self.host_i.valid):
+            with m.Switch(h_target):
+                with m.Case(HostTarget.PARAMS):
+                    with m.If(h_vec):
+                        m.d.sync += bias[h_i].eq(h_word)
+                    with m.Else():
+                        m.d.comb += [w_wr.addr.eq(h_addr), w_wr.en.eq(h_onehot)]
+                        for k in range(R * C):
+                            m.d.comb += w_wr.data[k].eq(h_word)
+                with m.Case(HostTarget.GRADS):
+                    with m.If(h_vec):
+                        m.d.sync += gbias[h_i].eq(h_word)
+                    with m.Else():
+                        m.d.comb += [g_wr.addr.eq(h_addr), g_wr.en.eq(h_onehot)]
+                        for k in range(R * C):
+                            m.d.comb += g_wr.data[k].eq(h_word)
+                with m.Case(HostTarget.STATE):
+                    with m.If(h_vec):
+                        m.d.sync += [lam[h_i].eq(h_word), lam_next[h_i].eq(h_word)]
+                    with m.Else():
+                        m.d.sync += [s[h_i].eq(h_word), s_next[h_i].eq(h_word)]
+
+        # -- statistics ----------------------------------------------------------------------
+        lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))
+                                 for tj in range(TJ)]) for ti in range(TI)])
+        m.d.comb += [self.stats.busy.eq(Mux(s1_valid, lanes_ok[s1_ti][s1_tj], 0)),
+                     self.stats.sat_h.eq(tree_sum(sat_h)),
+                     self.stats.sat_lam.eq(tree_sum(sat_lam)),
+                     self.stats.sat_grad.eq(tree_sum(sat_g)),
+                     self.stats.sat_weight.eq(tree_sum(sat_w))]
+        return m
+
+

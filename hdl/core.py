@@ -1,0 +1,354 @@
+"""The accelerator core: a chain of layer cells, its control unit and a command port.
+
+Commands and responses are 32-bit word streams (``hdl.protocol``). The control
+unit runs relaxation and streaming batches tick by tick: it ends a tick when
+every cell reports ``ready`` and starts the next one in the same cycle.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.config import DyadicConfig
+
+from .cell import LayerCell, tree_sum
+from .fixed import saturate
+from .links import HostTarget
+from .protocol import (
+    COUNTERS,
+    PROTOCOL_VERSION,
+    CommandHeader,
+    Opcode,
+    ResponseHeader,
+    Status,
+    StreamFlags,
+)
+
+__all__ = ["DyadicCore"]
+
+
+class _State(enum.Enum):
+    HEADER = 0
+    DECODE = 1
+    DRAIN = 2
+    RESPOND = 3
+    SEND_WORDS = 4
+    HOST_WRITE = 5
+    HOST_READ = 6
+    ARG0 = 7
+    ARG1 = 8
+    SAMPLES = 9
+    RUN = 10
+
+
+class DyadicCore(wiring.Component):
+    """Commands in on ``i_cmd``, responses out on ``o_rsp`` (32-bit words)."""
+
+    i_cmd: In(stream.Signature(32))
+    o_rsp: Out(stream.Signature(32))
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        L, sizes = c.L, c.sizes
+        n0, nL = sizes[0], sizes[-1]
+
+        cells = [LayerCell(c, l) for l in range(1, L + 1)]
+        for l, cell in enumerate(cells, 1):
+            m.submodules[f"cell{l}"] = cell
+        for lo, hi in zip(cells, cells[1:]):
+            wiring.connect(m, lo.above, hi.below)
+            wiring.connect(m, hi.lam_out, lo.lam_in)
+
+        # -- samples -------------------------------------------------------------------
+        m.submodules.xmem = xmem = Memory(shape=data.ArrayLayout(signed(c.act.bits), n0),
+                                          depth=c.max_batch, init=[])
+        m.submodules.ymem = ymem = Memory(shape=data.ArrayLayout(signed(c.act.bits), nL),
+                                          depth=c.max_batch, init=[])
+        x_rd, y_rd = xmem.read_port(), ymem.read_port()
+        x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
+        m.d.comb += cells[0].below.s.eq(x_rd.data)
+
+        # -- command registers ---------------------------------------------------------------
+        hdr = Signal(CommandHeader)
+        status = Signal(Status)
+        rsp_len = Signal(16)
+        remaining = Signal(16)
+        word_idx = Signal(16)
+        fsm_state = Signal(_State)
+        next_after_rsp = Signal(_State)
+        arg0 = Signal(32)
+        n_samples = Signal(range(c.max_batch + 1))
+
+        layer_ok = (hdr.layer >= 1) & (hdr.layer <= L)
+        lidx = Signal(range(L))
+        m.d.comb += lidx.eq(hdr.layer - 1)
+        params_len = Array([Const(sizes[l] * sizes[l - 1] + sizes[l], 16) for l in range(1, L + 1)])
+        state_len = Array([Const(2 * sizes[l], 16) for l in range(1, L + 1)])
+
+        # identify words
+        ident = [PROTOCOL_VERSION, c.config_id, L, *sizes, c.max_batch]
+        ident_rom = Array([Const(v, 32) for v in ident])
+
+        # -- counters ------------------------------------------------------------------------
+        counters = {name: Signal(32, name=f"cnt_{name}") for name in COUNTERS}
+        counter_rom = Array([counters[n] for n in COUNTERS])
+
+        # -- run control ---------------------------------------------------------------------
+        relax_mode = Signal()
+        n_ticks = Signal(17)       # ticks in this run, read-out included
+        t = Signal(17)             # tick now running
+        batch = Signal(range(c.max_batch + 1))
+        relax_ticks = Signal(16)
+        upd, lr, dt = Signal(), Signal(6), Signal(4)
+        prologue = Signal()
+        commit = Signal()
+        final = Signal()
+        t_next = Signal(17)
+        all_ready = Signal()
+        m.d.comb += all_ready.eq(tree_sum(cell.ctl.ready for cell in cells) == L)
+
+        in_run = fsm_state == _State.RUN
+        m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
+                     final.eq(commit & ~prologue & (t == n_ticks - 1)),
+                     t_next.eq(Mux(prologue, 0, t + 1))]
+        for l, cell in enumerate(cells, 1):
+            ctl = cell.ctl
+            s_fwd = (t_next >= l - 1) & (t_next < batch + (l - 1))
+            s_grad = (t_next >= 2 * L + 1 - l) & (t_next < batch + (2 * L + 1 - l))
+            r_read = t_next == relax_ticks
+            m.d.comb += [
+                ctl.commit.eq(commit),
+                ctl.fwd.eq(~final & Mux(relax_mode, 1, s_fwd)),
+                ctl.bwd.eq(~final & Mux(relax_mode, ~r_read, s_grad)),
+                ctl.grad.eq(~final & Mux(relax_mode, r_read, s_grad)),
+                ctl.first.eq(Mux(relax_mode, 1, t_next == 2 * L + 1 - l)),
+                ctl.update.eq(~relax_mode & upd & (t_next == batch + (2 * L - l))),
+                ctl.relax.eq(relax_mode),
+                ctl.readout.eq(relax_mode & r_read),
+                ctl.dt_shift.eq(Mux(relax_mode, dt, 0)),
+                ctl.lr_shift.eq(lr),
+            ]
+        # sample memories: at commit, load the sample of the tick that starts
+        m.d.comb += [x_rd.en.eq(commit), y_rd.en.eq(commit),
+                     x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
+                     y_rd.addr.eq(Mux(relax_mode, 0, t_next - L))]
+        # output error lam_L <- s_L - y, for the tick that ends
+        err_fire = Signal()
+        m.d.comb += err_fire.eq(commit & ~prologue & Mux(relax_mode, t < relax_ticks,
+                                                          (t >= L) & (t < batch + L)))
+        top = cells[-1]
+        err_of = []
+        shift = c.sens.frac - c.act.frac
+        for i in range(nL):
+            e = top.above.s[i] - y_rd.data[i]
+            e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
+            v, of = saturate(e, c.sens)
+            m.d.comb += [top.lam_in.value[i].eq(v), top.lam_in.we[i].eq(err_fire)]
+            err_of.append(err_fire & of)
+
+        with m.If(in_run):
+            m.d.sync += [prologue.eq(0), counters["cycles"].eq(counters["cycles"] + 1),
+                         counters["busy"].eq(counters["busy"]
+                                             + tree_sum(cell.stats.busy for cell in cells))]
+            with m.If(commit & ~prologue):
+                m.d.sync += [t.eq(t + 1), counters["ticks"].eq(counters["ticks"] + 1)]
+        for name, kind in (("sat_h", "sat_h"), ("sat_lam", "sat_lam"), ("sat_grad", "sat_grad"),
+                           ("sat_weight", "sat_weight")):
+            m.d.sync += counters[name].eq(counters[name]
+                                          + tree_sum(getattr(cell.stats, kind) for cell in cells))
+        m.d.sync += counters["sat_err"].eq(counters["sat_err"] + tree_sum(err_of))
+
+        # -- host routing to cells -------------------------------------------------------------
+        host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
+        host_done = Signal()
+        for l, cell in enumerate(cells, 1):
+            sel = hdr.layer == l
+            m.d.comb += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
+                         cell.host.write.eq(host_write),
+                         cell.host_i.payload.eq(self.i_cmd.payload)]
+            with m.If(sel):
+                m.d.comb += host_done.eq(cell.host.done)
+        cell_o = Array([cell.host_o for cell in cells])[lidx]
+
+        # -- command FSM -------------------------------------------------------------------------
+        m.d.comb += self.i_cmd.ready.eq(0)
+        rsp_hdr = Signal(ResponseHeader)
+        m.d.comb += [rsp_hdr.opcode.eq(hdr.opcode), rsp_hdr.status.eq(status),
+                     rsp_hdr.length.eq(rsp_len)]
+
+        def respond(st, length=0, after=_State.HEADER):
+            m.d.sync += [status.eq(st), rsp_len.eq(length), fsm_state.eq(_State.RESPOND),
+                         next_after_rsp.eq(after), word_idx.eq(0)]
+
+        def fail(st):
+            m.d.sync += [status.eq(st), rsp_len.eq(0), remaining.eq(hdr.length),
+                         fsm_state.eq(_State.DRAIN)]
+
+        with m.Switch(fsm_state):
+            with m.Case(_State.HEADER):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(self.i_cmd.valid):
+                    m.d.sync += [hdr.eq(self.i_cmd.payload), fsm_state.eq(_State.DECODE)]
+            with m.Case(_State.DECODE):
+                with m.Switch(hdr.opcode):
+                    with m.Case(Opcode.IDENTIFY):
+                        with m.If(hdr.length != 0):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            respond(Status.OK, len(ident), _State.SEND_WORDS)
+                    with m.Case(Opcode.READ_COUNTERS):
+                        with m.If(hdr.length != 0):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            respond(Status.OK, len(COUNTERS), _State.SEND_WORDS)
+                    with m.Case(Opcode.CLEAR_COUNTERS):
+                        with m.If(hdr.length != 0):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [ctr.eq(0) for ctr in counters.values()]
+                            respond(Status.OK)
+                    with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):
+                        want = Mux(hdr.opcode == Opcode.WRITE_PARAMS, params_len[lidx],
+                                   state_len[lidx])
+                        with m.If(~layer_ok):
+                            fail(Status.BAD_LAYER)
+                        with m.Elif(hdr.length != want):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.comb += [host_start.eq(1), host_write.eq(1),
+                                         host_target.eq(Mux(hdr.opcode == Opcode.WRITE_PARAMS,
+                                                            HostTarget.PARAMS, HostTarget.STATE))]
+                            m.d.sync += fsm_state.eq(_State.HOST_WRITE)
+                    with m.Case(Opcode.READ_PARAMS, Opcode.READ_GRADS, Opcode.READ_STATE):
+                        with m.If(~layer_ok):
+                            fail(Status.BAD_LAYER)
+                        with m.Elif(hdr.length != 0):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            respond(Status.OK, Mux(hdr.opcode == Opcode.READ_STATE,
+                                                   state_len[lidx], params_len[lidx]),
+                                    _State.HOST_READ)
+                    with m.Case(Opcode.WRITE_SAMPLES):
+                        with m.If(hdr.length == 0):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [remaining.eq(hdr.length), fsm_state.eq(_State.ARG0)]
+                    with m.Case(Opcode.RELAX, Opcode.STREAM):
+                        with m.If(hdr.length != 2):
+                            fail(Status.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [remaining.eq(2), fsm_state.eq(_State.ARG0)]
+                    with m.Default():
+                        fail(Status.BAD_OPCODE)
+            with m.Case(_State.DRAIN):
+                with m.If(remaining == 0):
+                    respond(status)
+                with m.Else():
+                    m.d.comb += self.i_cmd.ready.eq(1)
+                    with m.If(self.i_cmd.valid):
+                        m.d.sync += remaining.eq(remaining - 1)
+            with m.Case(_State.RESPOND):
+                m.d.comb += [self.o_rsp.valid.eq(1), self.o_rsp.payload.eq(rsp_hdr)]
+                with m.If(self.o_rsp.ready):
+                    with m.If((status != Status.OK) | (next_after_rsp == _State.HEADER)):
+                        m.d.sync += fsm_state.eq(_State.HEADER)
+                    with m.Else():
+                        m.d.sync += fsm_state.eq(next_after_rsp)
+                        with m.If(next_after_rsp == _State.HOST_READ):
+                            m.d.comb += [host_start.eq(1), host_write.eq(0),
+                                         host_target.eq(Mux(
+                                             hdr.opcode == Opcode.READ_PARAMS, HostTarget.PARAMS,
+                                             Mux(hdr.opcode == Opcode.READ_GRADS,
+                                                 HostTarget.GRADS, HostTarget.STATE)))]
+            with m.Case(_State.SEND_WORDS):
+                m.d.comb += [self.o_rsp.valid.eq(1),
+                             self.o_rsp.payload.eq(Mux(hdr.opcode == Opcode.IDENTIFY,
+                                                       ident_rom[word_idx],
+                                                       counter_rom[word_idx]))]
+                with m.If(self.o_rsp.ready):
+                    m.d.sync += word_idx.eq(word_idx + 1)
+                    with m.If(word_idx == rsp_len - 1):
+                        m.d.sync += fsm_state.eq(_State.HEADER)
+            with m.Case(_State.HOST_WRITE):
+                for l, cell in enumerate(cells, 1):
+                    with m.If(hdr.layer == l):
+                        m.d.comb += [cell.host_i.valid.eq(self.i_cmd.valid),
+                                     self.i_cmd.ready.eq(cell.host_i.ready)]
+                with m.If(host_done):
+                    respond(Status.OK)
+            with m.Case(_State.HOST_READ):
+                m.d.comb += [self.o_rsp.valid.eq(cell_o.valid),
+                             self.o_rsp.payload.eq(cell_o.payload)]
+                for l, cell in enumerate(cells, 1):
+                    with m.If(hdr.layer == l):
+                        m.d.comb += cell.host_o.ready.eq(self.o_rsp.ready)
+                with m.If(host_done):
+                    m.d.sync += fsm_state.eq(_State.HEADER)
+            with m.Case(_State.ARG0):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(self.i_cmd.valid):
+                    m.d.sync += [arg0.eq(self.i_cmd.payload), remaining.eq(remaining - 1)]
+                    with m.If(hdr.opcode == Opcode.WRITE_SAMPLES):
+                        m.d.sync += [word_idx.eq(0), t.eq(0), fsm_state.eq(_State.SAMPLES)]
+                        with m.If((self.i_cmd.payload == 0)
+                                  | (self.i_cmd.payload > c.max_batch)):
+                            m.d.sync += [status.eq(Status.BAD_ARGUMENT),
+                                         remaining.eq(remaining - 1), fsm_state.eq(_State.DRAIN)]
+                    with m.Else():
+                        m.d.sync += fsm_state.eq(_State.ARG1)
+            with m.Case(_State.ARG1):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(self.i_cmd.valid):
+                    w = self.i_cmd.payload
+                    f = data.View(StreamFlags, w)
+                    with m.If(hdr.opcode == Opcode.RELAX):
+                        with m.If((arg0 == 0) | (arg0 > 0xFFFF) | (w > 15)):
+                            respond(Status.BAD_ARGUMENT)
+                        with m.Else():
+                            m.d.sync += [relax_mode.eq(1), relax_ticks.eq(arg0), dt.eq(w),
+                                         n_ticks.eq(arg0 + 1)]
+                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
+                    with m.Else():
+                        with m.If((arg0 == 0) | (arg0 > n_samples) | (f.lr_shift > 31)):
+                            respond(Status.BAD_ARGUMENT)
+                        with m.Else():
+                            m.d.sync += [relax_mode.eq(0), batch.eq(arg0), upd.eq(f.update),
+                                         lr.eq(f.lr_shift), n_ticks.eq(arg0 + 2 * L),
+                                         relax_ticks.eq(0)]
+                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
+            with m.Case(_State.SAMPLES):
+                # word_idx: element within the sample; t: sample index (reused as a counter)
+                with m.If(remaining == 0):
+                    with m.If((t == arg0) & (word_idx == 0)):
+                        m.d.sync += n_samples.eq(arg0)
+                        respond(Status.OK)
+                    with m.Else():
+                        respond(Status.BAD_LENGTH)
+                with m.Elif(t == arg0):
+                    fail(Status.BAD_LENGTH)
+                    m.d.sync += remaining.eq(remaining)
+                with m.Else():
+                    m.d.comb += self.i_cmd.ready.eq(1)
+                    with m.If(self.i_cmd.valid):
+                        m.d.sync += remaining.eq(remaining - 1)
+                        m.d.comb += [x_wr.addr.eq(t), y_wr.addr.eq(t)]
+                        for k in range(n0):
+                            m.d.comb += x_wr.data[k].eq(self.i_cmd.payload)
+                        for k in range(nL):
+                            m.d.comb += y_wr.data[k].eq(self.i_cmd.payload)
+                        m.d.comb += [x_wr.en.eq(Cat(word_idx == k for k in range(n0))),
+                                     y_wr.en.eq(Cat(word_idx == n0 + k for k in range(nL)))]
+                        with m.If(word_idx == n0 + nL - 1):
+                            m.d.sync += [word_idx.eq(0), t.eq(t + 1)]
+                        with m.Else():
+                            m.d.sync += word_idx.eq(word_idx + 1)
+            with m.Case(_State.RUN):
+                with m.If(final):
+                    respond(Status.OK)
+        return m

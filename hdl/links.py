@@ -1,0 +1,75 @@
+"""Named signatures of the links between layer cells and their control unit.
+
+Activations flow up the chain (``VectorLink``), sensitivity targets flow down
+(``TargetLink``); the core drives each cell through a ``CellControl``.
+"""
+
+from amaranth.hdl import signed
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess", "CellStats"]
+
+
+class VectorLink(wiring.Signature):
+    """A layer's activation vector, readable by the cell above during the whole tick."""
+
+    def __init__(self, n: int, width: int = 16):
+        self.n, self.width = n, width
+        super().__init__({"s": Out(data.ArrayLayout(signed(width), n))})
+
+    def __eq__(self, other):
+        return isinstance(other, VectorLink) and (self.n, self.width) == (other.n, other.width)
+
+
+class TargetLink(wiring.Signature):
+    """Sensitivity targets written into the layer below, one strobe per element."""
+
+    def __init__(self, n: int, width: int = 16):
+        self.n, self.width = n, width
+        super().__init__({"value": Out(data.ArrayLayout(signed(width), n)), "we": Out(n)})
+
+    def __eq__(self, other):
+        return isinstance(other, TargetLink) and (self.n, self.width) == (other.n, other.width)
+
+
+class CellControl(wiring.Signature):
+    """From the control unit: ``commit`` ends a tick and starts the next with these flags."""
+
+    def __init__(self):
+        super().__init__({
+            "commit": Out(1),
+            "fwd": Out(1), "bwd": Out(1), "grad": Out(1),
+            "first": Out(1),     # grad pass clears the accumulators (first sample, read-out)
+            "update": Out(1),    # grad pass also applies W -= lr * G (last sample of a batch)
+            "relax": Out(1),     # use the current s_{l-1} and codes, not the stash
+            "readout": Out(1),   # forward pass computes codes only, no state update
+            "dt_shift": Out(4),
+            "lr_shift": Out(6),
+            "ready": In(1),      # the cell's work allows the tick to end this cycle
+        })
+
+
+class HostTarget(enum.Enum, shape=2):
+    PARAMS = 0   # W (row-major master codes), then b
+    GRADS = 1    # G_W, then G_b
+    STATE = 2    # s, then lam
+
+
+class HostAccess(wiring.Signature):
+    """Host access to one cell's memories while the datapath is idle."""
+
+    def __init__(self):
+        super().__init__({
+            "start": Out(1), "target": Out(HostTarget), "write": Out(1),
+            "done": In(1),
+        })
+
+
+class CellStats(wiring.Signature):
+    """Per-cycle event counts a cell reports to the counters."""
+
+    def __init__(self, lanes: int):
+        w = (lanes + 1).bit_length()
+        super().__init__({name: Out(w + 1) for name in
+                          ("busy", "sat_h", "sat_lam", "sat_grad", "sat_weight")})

@@ -1,0 +1,66 @@
+"""The command protocol of the dyadic core, defined once for gateware and host.
+
+The core speaks 32-bit words. A command is a header word followed by ``length``
+payload words; every command gets a response: a header word followed by
+``length`` data words. Signed values travel sign-extended to 32 bits.
+"""
+
+from amaranth.lib import data, enum
+
+__all__ = ["PROTOCOL_VERSION", "Opcode", "Status", "CommandHeader", "ResponseHeader",
+           "COUNTERS", "StreamFlags", "pack", "unpack"]
+
+PROTOCOL_VERSION = 1
+
+
+class Opcode(enum.Enum, shape=8):
+    """Commands. Payload / response data per opcode (N = n_l, M = n_{l-1})."""
+
+    IDENTIFY = 0x01        # -> version, config_id, L, n_0 .. n_L
+    WRITE_PARAMS = 0x10    # layer; W row-major (N*M master codes), then b (N)
+    READ_PARAMS = 0x11     # layer; -> W, b
+    READ_GRADS = 0x12      # layer; -> G_W (N*M), G_b (N)
+    WRITE_STATE = 0x13     # layer; s (N), then lam (N)
+    READ_STATE = 0x14      # layer; -> s, lam
+    WRITE_SAMPLES = 0x20   # per sample: x (n_0), then y (n_L); up to max_batch samples
+    RELAX = 0x30           # ticks, dt shift k (dt = 2^-k); on sample 0, then one read-out
+    STREAM = 0x31          # batch B, StreamFlags
+    READ_COUNTERS = 0x40   # -> COUNTERS
+    CLEAR_COUNTERS = 0x41
+
+
+class Status(enum.Enum, shape=8):
+    OK = 0
+    BAD_OPCODE = 1
+    BAD_LAYER = 2
+    BAD_LENGTH = 3
+    BAD_ARGUMENT = 4
+
+
+CommandHeader = data.StructLayout({"opcode": Opcode, "layer": 8, "length": 16})
+ResponseHeader = data.StructLayout({"opcode": Opcode, "status": Status, "length": 16})
+StreamFlags = data.StructLayout({"update": 1, "_pad": 7, "lr_shift": 8, "_pad2": 16})
+
+# READ_COUNTERS order; each a 32-bit word (cycles and busy count wrap at 2^32).
+COUNTERS = ("ticks", "cycles", "busy", "sat_h", "sat_err", "sat_lam", "sat_grad", "sat_weight")
+
+
+def pack(layout: data.StructLayout, **fields) -> int:
+    """A word from field values (host side), using the same layout as the gateware."""
+    word = 0
+    for name, field in layout:
+        v = fields.get(name, 0)
+        v = v.value if isinstance(v, enum.Enum) else int(v)
+        if not 0 <= v < (1 << field.width):
+            raise ValueError(f"{name}={v} does not fit {field.width} bits")
+        word |= v << field.offset
+    return word
+
+
+def unpack(layout: data.StructLayout, word: int) -> dict:
+    out = {}
+    for name, field in layout:
+        v = (word >> field.offset) & ((1 << field.width) - 1)
+        shape = field.shape
+        out[name] = shape(v) if isinstance(shape, type) and issubclass(shape, enum.Enum) else v
+    return out

@@ -1,0 +1,33 @@
+"""Helpers for Amaranth-simulator testbenches: stream transfers and a word client."""
+
+from firmware_py.commands import Command, split_response
+
+__all__ = ["stream_put", "stream_get", "call"]
+
+
+async def stream_put(ctx, port, payload):
+    """Offer one payload on a stream and wait until it is taken."""
+    ctx.set(port.payload, payload)
+    ctx.set(port.valid, 1)
+    await ctx.tick().until(port.ready)
+    ctx.set(port.valid, 0)
+
+
+async def stream_get(ctx, port):
+    """Take one payload from a stream."""
+    ctx.set(port.ready, 1)
+    (payload,) = await ctx.tick().sample(port.payload).until(port.valid)
+    ctx.set(port.ready, 0)
+    return payload
+
+
+async def call(ctx, core, cmd: Command):
+    """Run one command on a ``DyadicCore``; returns its decoded response."""
+    for w in cmd.words:
+        await stream_put(ctx, core.i_cmd, w)
+    words = [await stream_get(ctx, core.o_rsp)]
+    length = words[0] >> 16
+    for _ in range(length):
+        words.append(await stream_get(ctx, core.o_rsp))
+    _, data = split_response(words)
+    return cmd.decode(data)

@@ -1,0 +1,55 @@
+"""Write the Verilog of a configuration: ``python -m hdl.verilog CONFIG.json OUT.v``."""
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from firmware_py.config import ConfigError, DyadicConfig
+
+from .core import DyadicCore
+
+__all__ = ["generate", "cached_verilog"]
+
+TOP = "dyadic_core"
+
+
+def generate(config: DyadicConfig) -> str:
+    return verilog.convert(DyadicCore(config), name=TOP, emit_src=False)
+
+
+def cached_verilog(config: DyadicConfig, build_dir="build/verilog") -> Path:
+    """Verilog for ``config`` under a name derived from the design, generated once."""
+    src = "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
+    key = hashlib.sha256((config.to_json() + src).encode()).hexdigest()[:16]
+    path = Path(build_dir) / f"{TOP}_{key}.v"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(generate(config))
+        tmp.replace(path)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m hdl.verilog", description=__doc__)
+    p.add_argument("config", help="configuration JSON (see configs/)")
+    p.add_argument("out", help="Verilog file to write")
+    args = p.parse_args(argv)
+    try:
+        config = DyadicConfig.load(args.config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(generate(config))
+    t = [config.tiling(l) for l in range(1, config.L + 1)]
+    print(f"wrote {args.out}: {'-'.join(map(str, config.sizes))}, multipliers "
+          f"{'+'.join(str(x.multipliers) for x in t)}, config ID {config.config_id:#010x}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

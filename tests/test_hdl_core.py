@@ -1,0 +1,187 @@
+"""The whole core in the Amaranth simulator against the fixed-point golden model.
+
+Every s and lam after every relaxation tick, every gradient and updated weight of a
+streaming batch, the saturation counters, and the cycle model, bit for bit.
+"""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from firmware_py.arith import FixedArith
+from firmware_py.commands import CoreCommands, DeviceError
+from firmware_py.config import DyadicConfig
+from firmware_py.cycles import relax_cycles, stream_cycles
+from firmware_py.dynamics import State, relax, stream_batch
+from firmware_py.network import Network, parse_activations
+from hdl.core import DyadicCore
+from hdl.protocol import CommandHeader, Opcode, ResponseHeader, Status, pack, unpack
+from hdl.sim import call, stream_get, stream_put
+
+
+def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8):
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, parse_activations(activation, len(sizes) - 1), rng,
+                         bias_scale=0.3, scale=scale)
+    cfg = DyadicConfig(sizes, net.activations, multipliers=multipliers, max_batch=max_batch)
+    return rng, net, cfg, FixedArith(cfg)
+
+
+def _run(cfg, bench):
+    dut = DyadicCore(cfg)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    async def testbench(ctx):
+        await bench(ctx, dut, CoreCommands(cfg))
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+async def _load(ctx, dut, cmds, params):
+    for l in range(1, len(params[0]) + 1):
+        await call(ctx, dut, cmds.write_params(l, params[0][l - 1], params[1][l - 1]))
+
+
+@pytest.mark.parametrize("sizes, activation, multipliers, dt", [
+    ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5),
+    ((3, 4, 2), "relu", (1, 1), 1.0),
+    ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25),   # fully parallel
+    ((4, 2), "identity", (3,), 1.0),
+])
+def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt):
+    rng, net, cfg, ar = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt))
+    P = ar.params(net)
+    x = ar.encode_x(rng.uniform(-1, 1, (1, sizes[0])))
+    y = ar.encode_y(rng.uniform(-1, 1, (1, sizes[-1])))
+    L = len(sizes) - 1
+    st = State([ar.random_state(n, rng) for n in sizes[1:]],
+               [ar.random_state(n, rng) for n in sizes[1:]])
+
+    async def bench(ctx, dut, cmds):
+        await _load(ctx, dut, cmds, P)
+        await call(ctx, dut, cmds.write_samples(x, y))
+        for l in range(1, L + 1):
+            await call(ctx, dut, cmds.write_state(l, st.s[l - 1], st.lam[l - 1]))
+        state = st
+        for _ in range(2 * L + 1):
+            await call(ctx, dut, cmds.clear_counters())
+            ar.counters.counts = dict.fromkeys(ar.counters.counts, 0)
+            tr = relax(ar, P, x[0], y[0], ticks=1, dt=dt, state=state)
+            await call(ctx, dut, cmds.relax(1, int(-np.log2(dt))))
+            state = tr.states[-1]
+            for l in range(1, L + 1):
+                s, lam = await call(ctx, dut, cmds.read_state(l))
+                assert np.array_equal(s, state.s[l - 1])
+                assert np.array_equal(lam, state.lam[l - 1])
+                G, Gb = await call(ctx, dut, cmds.read_grads(l))
+                assert np.array_equal(G, tr.grads[-1][l - 1][0])
+                assert np.array_equal(Gb, tr.grads[-1][l - 1][1])
+            cnt = await call(ctx, dut, cmds.read_counters())
+            model = relax_cycles(cfg, 1)
+            assert (cnt["ticks"], cnt["cycles"], cnt["busy"]) == \
+                (model.ticks, model.cycles, model.busy)
+            for kind in ar.counters.KINDS:
+                assert cnt[f"sat_{kind}"] == ar.counters.counts[kind]
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("sizes, activation, multipliers, batch, update", [
+    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True),
+    ((2, 2, 1), "hardtanh", (2, 2), 4, True),
+    ((2, 3, 3, 2), "relu", (1, 4, 6), 3, False),
+    ((3, 5, 2), "identity", (15, 10), 1, True),
+])
+def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update):
+    rng, net, cfg, ar = _case(sizes, activation, multipliers, seed=batch)
+    P = ar.params(net)
+    X = ar.encode_x(rng.uniform(-1, 1, (batch, sizes[0])))
+    Y = ar.encode_y(rng.uniform(-1, 1, (batch, sizes[-1])))
+    res = stream_batch(ar, P, X, Y, lr=2.0 ** -3 if update else None)
+
+    async def bench(ctx, dut, cmds):
+        await _load(ctx, dut, cmds, P)
+        await call(ctx, dut, cmds.write_samples(X, Y))
+        await call(ctx, dut, cmds.stream(batch, update, 3))
+        for l in range(1, len(sizes)):
+            G, Gb = await call(ctx, dut, cmds.read_grads(l))
+            assert np.array_equal(G, res.G[l - 1][0]) and np.array_equal(Gb, res.G[l - 1][1])
+            W, b = await call(ctx, dut, cmds.read_params(l))
+            assert np.array_equal(W, res.params[0][l - 1])
+            assert np.array_equal(b, res.params[1][l - 1])
+        cnt = await call(ctx, dut, cmds.read_counters())
+        model = stream_cycles(cfg, batch)
+        assert (cnt["ticks"], cnt["cycles"], cnt["busy"]) == \
+            (model.ticks, model.cycles, model.busy)
+        for kind in ar.counters.KINDS:
+            assert cnt[f"sat_{kind}"] == ar.counters.counts[kind]
+
+    _run(cfg, bench)
+
+
+def test_overflows_saturate_and_are_counted_like_the_golden_model():
+    # Large weights and inputs: pre-activations, errors, sensitivities, gradients and the
+    # update all clamp; the counters must equal the golden model's, value for value.
+    sizes = (3, 3, 2)
+    rng = np.random.default_rng(5)
+    net = Network([rng.choice([-7.5, 7.5], (3, 3)), rng.choice([-7.5, 7.5], (2, 3))],
+                  [np.full(3, 7.0), np.full(2, -7.0)], parse_activations("identity", 2))
+    cfg = DyadicConfig(sizes, net.activations, multipliers=(3, 2), grad_bits=30)
+    ar = FixedArith(cfg)
+    P = ar.params(net)
+    X = ar.encode_x(rng.choice([-7.9, 7.9], (4, 3)))
+    Y = ar.encode_y(rng.choice([-7.9, 7.9], (4, 2)))
+    res = stream_batch(ar, P, X, Y, lr=1.0)
+    assert all(ar.counters.counts[k] > 0 for k in ("h", "err", "lam", "grad", "weight"))
+
+    async def bench(ctx, dut, cmds):
+        await _load(ctx, dut, cmds, P)
+        await call(ctx, dut, cmds.write_samples(X, Y))
+        await call(ctx, dut, cmds.stream(4, True, 0))
+        cnt = await call(ctx, dut, cmds.read_counters())
+        for kind in ar.counters.KINDS:
+            assert cnt[f"sat_{kind}"] == ar.counters.counts[kind], kind
+        for l in (1, 2):
+            W, b = await call(ctx, dut, cmds.read_params(l))
+            assert np.array_equal(W, res.params[0][l - 1])
+
+    _run(cfg, bench)
+
+
+def test_bad_commands_get_an_error_and_change_nothing():
+    rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 2), seed=9)
+    P = ar.params(net)
+
+    async def raw(ctx, dut, words):
+        for w in words:
+            await stream_put(ctx, dut.i_cmd, w)
+        rsp = unpack(ResponseHeader, await stream_get(ctx, dut.o_rsp))
+        return rsp
+
+    async def bench(ctx, dut, cmds):
+        await _load(ctx, dut, cmds, P)
+        cases = [
+            ([pack(CommandHeader, opcode=Opcode.READ_PARAMS, layer=3)], Status.BAD_LAYER),
+            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=2), 5, 6],
+             Status.BAD_LENGTH),
+            ([pack(CommandHeader, opcode=Opcode.STREAM, length=2), 9, 0], Status.BAD_ARGUMENT),
+            ([pack(CommandHeader, opcode=Opcode.RELAX, length=2), 1, 99], Status.BAD_ARGUMENT),
+            ([pack(CommandHeader, opcode=Opcode.WRITE_SAMPLES, length=2), 1, 0],
+             Status.BAD_LENGTH),
+        ]
+        for words, want in cases:
+            assert (await raw(ctx, dut, words))["status"] == want
+        # an unknown opcode with a payload: drained, answered, and the link stays in sync
+        for w in [0xEE | (3 << 16), 1, 2, 3]:
+            await stream_put(ctx, dut.i_cmd, w)
+        assert (await stream_get(ctx, dut.o_rsp)) & 0xFF00 == Status.BAD_OPCODE.value << 8
+        for l in (1, 2):
+            W, b = await call(ctx, dut, cmds.read_params(l))
+            assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
+        ident = await call(ctx, dut, cmds.identify())
+        cmds.check_identity(ident)
+        with pytest.raises(DeviceError, match="BAD_ARGUMENT"):
+            await call(ctx, dut, cmds.stream(0))
+
+    _run(cfg, bench)
