@@ -100,9 +100,18 @@ class DyadicConfig:
                                   f"(use identity, relu, leaky_relu or hardtanh)")
         if not 0 <= self.weight_guard <= 16:
             raise ConfigError("weight_guard must be 0..16")
-        if self.grad_frac >= self.grad_bits or self.grad_bits > 48:
-            raise ConfigError(f"grad_bits={self.grad_bits} cannot hold a product with "
-                              f"{self.grad_frac} fraction bits")
+        if self.master.frac > self.grad_frac:
+            # the SGD step shifts G right by grad.frac - master.frac + k >= 0
+            raise ConfigError(f"weight.frac + weight_guard = {self.master.frac} must not exceed "
+                              f"sens.frac + act.frac = {self.grad_frac}")
+        for name, fmt in (("act", self.act), ("weight", self.weight), ("sens", self.sens)):
+            if fmt.bits > 18:
+                raise ConfigError(f"{name} format {fmt} is wider than an 18x18 multiplier")
+        if self.master.bits > 32:
+            raise ConfigError("weight bits + weight_guard must fit a 32-bit host word")
+        if self.grad_frac >= self.grad_bits or self.grad_bits > 32:
+            raise ConfigError(f"grad_bits={self.grad_bits} must hold a product's "
+                              f"{self.grad_frac} fraction bits and fit a 32-bit host word")
         if self.multipliers is not None:
             m = tuple(int(p) for p in self.multipliers)
             object.__setattr__(self, "multipliers", m)

@@ -54,10 +54,10 @@ class LayerCell(wiring.Component):
         self.stash_depth = 2 * (config.L - l) + 1
         super().__init__({
             "ctl": In(CellControl()),
-            "below": In(VectorLink(self.n_in)),
-            "above": Out(VectorLink(self.n_out)),
-            "lam_in": In(TargetLink(self.n_out)),
-            "lam_out": Out(TargetLink(self.n_in)),
+            "below": In(VectorLink(self.n_in, config.act.bits)),
+            "above": Out(VectorLink(self.n_out, config.act.bits)),
+            "lam_in": In(TargetLink(self.n_out, config.sens.bits)),
+            "lam_out": Out(TargetLink(self.n_in, config.sens.bits)),
             "host": In(HostAccess()),
             "host_i": In(stream.Signature(32)),
             "host_o": Out(stream.Signature(32)),
@@ -271,7 +271,9 @@ class LayerCell(wiring.Component):
         d_row = [pick(d, N, TI, R, s1_ti, a) for a in range(R)]
         s_col = [pick(self.below.s, M, TJ, C, s1_tj, b) for b in range(C)]
         sg_col = [pick(s_grad, M, TJ, C, s1_tj, b) for b in range(C)]
-        prod = [[Signal(signed(2 * act_f.bits), name=f"p{a}_{b}") for b in range(C)]
+        # op1 is a weight or d, op2 is an activation or d
+        prod_bits = max(w_f.bits, sens_f.bits) + max(act_f.bits, sens_f.bits)
+        prod = [[Signal(signed(prod_bits), name=f"p{a}_{b}") for b in range(C)]
                 for a in range(R)]
         for a in range(R):
             for b in range(C):
@@ -281,7 +283,7 @@ class LayerCell(wiring.Component):
                                                                sg_col[b]))
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
-        acc_w = 2 * act_f.bits + max(M, N).bit_length() + 2
+        acc_w = prod_bits + max(M, N).bit_length() + 2
         acc_r = [Signal(signed(acc_w), name=f"acc_r{a}") for a in range(R)]
         acc_c = [Signal(signed(acc_w), name=f"acc_c{b}") for b in range(C)]
         bias_op = [pick([(bias[i] >> guard)[:w_f.bits].as_signed() << act_f.frac

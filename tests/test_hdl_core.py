@@ -11,12 +11,12 @@ from amaranth.sim import Simulator
 from firmware_py.arith import FixedArith
 from firmware_py.commands import CoreCommands, DeviceError
 from firmware_py.config import DyadicConfig
-from firmware_py.cycles import relax_cycles, stream_cycles
-from firmware_py.dynamics import State, relax, stream_batch
+from firmware_py.dynamics import stream_batch
 from firmware_py.network import Network, parse_activations
 from hdl.core import DyadicCore
 from hdl.protocol import CommandHeader, Opcode, ResponseHeader, Status, pack, unpack
 from hdl.sim import call, stream_get, stream_put
+from sim import scenarios
 
 
 def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8):
@@ -43,6 +43,12 @@ async def _load(ctx, dut, cmds, params):
         await call(ctx, dut, cmds.write_params(l, params[0][l - 1], params[1][l - 1]))
 
 
+def _amaranth_call(ctx, dut):
+    async def run(cmd):
+        return await call(ctx, dut, cmd)
+    return run
+
+
 @pytest.mark.parametrize("sizes, activation, multipliers, dt", [
     ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5),
     ((3, 4, 2), "relu", (1, 1), 1.0),
@@ -50,39 +56,11 @@ async def _load(ctx, dut, cmds, params):
     ((4, 2), "identity", (3,), 1.0),
 ])
 def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt):
-    rng, net, cfg, ar = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt))
-    P = ar.params(net)
-    x = ar.encode_x(rng.uniform(-1, 1, (1, sizes[0])))
-    y = ar.encode_y(rng.uniform(-1, 1, (1, sizes[-1])))
-    L = len(sizes) - 1
-    st = State([ar.random_state(n, rng) for n in sizes[1:]],
-               [ar.random_state(n, rng) for n in sizes[1:]])
+    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt))
 
     async def bench(ctx, dut, cmds):
-        await _load(ctx, dut, cmds, P)
-        await call(ctx, dut, cmds.write_samples(x, y))
-        for l in range(1, L + 1):
-            await call(ctx, dut, cmds.write_state(l, st.s[l - 1], st.lam[l - 1]))
-        state = st
-        for _ in range(2 * L + 1):
-            await call(ctx, dut, cmds.clear_counters())
-            ar.counters.counts = dict.fromkeys(ar.counters.counts, 0)
-            tr = relax(ar, P, x[0], y[0], ticks=1, dt=dt, state=state)
-            await call(ctx, dut, cmds.relax(1, int(-np.log2(dt))))
-            state = tr.states[-1]
-            for l in range(1, L + 1):
-                s, lam = await call(ctx, dut, cmds.read_state(l))
-                assert np.array_equal(s, state.s[l - 1])
-                assert np.array_equal(lam, state.lam[l - 1])
-                G, Gb = await call(ctx, dut, cmds.read_grads(l))
-                assert np.array_equal(G, tr.grads[-1][l - 1][0])
-                assert np.array_equal(Gb, tr.grads[-1][l - 1][1])
-            cnt = await call(ctx, dut, cmds.read_counters())
-            model = relax_cycles(cfg, 1)
-            assert (cnt["ticks"], cnt["cycles"], cnt["busy"]) == \
-                (model.ticks, model.cycles, model.busy)
-            for kind in ar.counters.KINDS:
-                assert cnt[f"sat_{kind}"] == ar.counters.counts[kind]
+        await scenarios.relaxation(_amaranth_call(ctx, dut), cfg, rng, dt=dt,
+                                   ticks=2 * cfg.L + 1)
 
     _run(cfg, bench)
 
@@ -94,28 +72,11 @@ def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt
     ((3, 5, 2), "identity", (15, 10), 1, True),
 ])
 def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update):
-    rng, net, cfg, ar = _case(sizes, activation, multipliers, seed=batch)
-    P = ar.params(net)
-    X = ar.encode_x(rng.uniform(-1, 1, (batch, sizes[0])))
-    Y = ar.encode_y(rng.uniform(-1, 1, (batch, sizes[-1])))
-    res = stream_batch(ar, P, X, Y, lr=2.0 ** -3 if update else None)
+    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch)
 
     async def bench(ctx, dut, cmds):
-        await _load(ctx, dut, cmds, P)
-        await call(ctx, dut, cmds.write_samples(X, Y))
-        await call(ctx, dut, cmds.stream(batch, update, 3))
-        for l in range(1, len(sizes)):
-            G, Gb = await call(ctx, dut, cmds.read_grads(l))
-            assert np.array_equal(G, res.G[l - 1][0]) and np.array_equal(Gb, res.G[l - 1][1])
-            W, b = await call(ctx, dut, cmds.read_params(l))
-            assert np.array_equal(W, res.params[0][l - 1])
-            assert np.array_equal(b, res.params[1][l - 1])
-        cnt = await call(ctx, dut, cmds.read_counters())
-        model = stream_cycles(cfg, batch)
-        assert (cnt["ticks"], cnt["cycles"], cnt["busy"]) == \
-            (model.ticks, model.cycles, model.busy)
-        for kind in ar.counters.KINDS:
-            assert cnt[f"sat_{kind}"] == ar.counters.counts[kind]
+        await scenarios.streaming(_amaranth_call(ctx, dut), cfg, rng, batch=batch,
+                                  update=update, batches=2)
 
     _run(cfg, bench)
 
@@ -183,5 +144,20 @@ def test_bad_commands_get_an_error_and_change_nothing():
         cmds.check_identity(ident)
         with pytest.raises(DeviceError, match="BAD_ARGUMENT"):
             await call(ctx, dut, cmds.stream(0))
+
+    _run(cfg, bench)
+
+
+def test_18_bit_formats_for_ecp5_multipliers():
+    from firmware_py.fixedpoint import QFormat
+    cfg = DyadicConfig((3, 4, 2), parse_activations("leaky_relu:3", 2), multipliers=(3, 2),
+                       act=QFormat(18, 14), weight=QFormat(18, 12), sens=QFormat(18, 14),
+                       grad_bits=32, weight_guard=8, max_batch=4)
+    rng = np.random.default_rng(11)
+
+    async def bench(ctx, dut, cmds):
+        run = _amaranth_call(ctx, dut)
+        await scenarios.streaming(run, cfg, rng, batch=4, update=True, scale=3.0)
+        await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=3, scale=3.0)
 
     _run(cfg, bench)

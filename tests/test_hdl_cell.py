@@ -1,0 +1,322 @@
+"""One ``LayerCell`` driven through its own ports against the fixed-point golden model.
+
+Parameters and state go in and out through the host port; a tick starts at a
+``ctl.commit`` and may end (the next commit) once ``ctl.ready`` is set. Checked bit for
+bit: the forward state (with and without an Euler blend), the adjoint targets strobed
+on ``lam_out``, the gradients and the fused SGD step, the saturation and busy counts,
+and the tick length against ``firmware_py.cycles.cell_work``.
+"""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from firmware_py.arith import FixedArith
+from firmware_py.config import ConfigError, DyadicConfig
+from firmware_py.cycles import cell_work
+from firmware_py.fixedpoint import SaturationCounters
+from hdl.cell import LayerCell
+from hdl.links import HostTarget
+from hdl.sim import stream_get, stream_put
+
+SIZES = (3, 4, 2)
+ACTS = ("leaky_relu:3", "identity")
+MULTIPLIERS = [(2, 3), (1, 1), (12, 8)]   # tiled, one multiplier, fully parallel
+FLAGS = ("fwd", "bwd", "grad", "first", "update", "relax", "readout")
+WATCHDOG = 2000  # cycles; a test that hangs on a handshake fails instead
+
+
+def _cfg(multipliers, acts=ACTS):
+    return DyadicConfig(SIZES, acts, multipliers=multipliers, max_batch=4)
+
+
+def _draw(rng, scale, shape):
+    """Uniform in +-scale; for a large scale, magnitudes in [scale/2, scale] so that the
+    sums overflow their formats and the saturation logic is exercised."""
+    if scale < 2:
+        return rng.uniform(-scale, scale, shape)
+    return rng.choice([-1.0, 1.0], shape) * rng.uniform(scale / 2, scale, shape)
+
+
+def _params(cfg, l, rng, scale):
+    """Random master codes for W_l (n_out x n_in) and b_l."""
+    n_out, n_in = cfg.sizes[l], cfg.sizes[l - 1]
+    W = cfg.master.quantize(_draw(rng, scale, (n_out, n_in)), saturate=True)
+    b = cfg.master.quantize(_draw(rng, scale, n_out), saturate=True)
+    return W, b
+
+
+def _input(ar, n, rng, scale):
+    """A quantized input vector, large (|x| in [2, 4]) with large weights."""
+    return ar.encode_x(_draw(rng, 1.0 if scale < 2 else 4.0, n))
+
+
+def _signed32(word):
+    return word - (1 << 32) if word >> 31 else word
+
+
+def _run(cell, bench):
+    sim = Simulator(cell)
+    sim.add_clock(1e-6)
+    finished = []
+
+    async def testbench(ctx):
+        await bench(ctx)
+        finished.append(True)
+
+    async def watchdog(ctx):
+        for _ in range(WATCHDOG):
+            await ctx.tick()
+        raise AssertionError(f"testbench still running after {WATCHDOG} cycles")
+
+    sim.add_testbench(testbench)
+    sim.add_testbench(watchdog, background=True)
+    sim.run()
+    assert finished
+
+
+# -- host port -----------------------------------------------------------------------------
+
+async def _host_start(ctx, cell, target, write):
+    ctx.set(cell.host.target, target)
+    ctx.set(cell.host.write, write)
+    ctx.set(cell.host.start, 1)
+    await ctx.tick()
+    ctx.set(cell.host.start, 0)
+
+
+async def _host_done(ctx, cell):
+    await ctx.tick().until(cell.host.done)
+
+
+async def host_write(ctx, cell, target, *arrays):
+    await _host_start(ctx, cell, target, 1)
+    for a in arrays:
+        for v in np.ravel(a):
+            await stream_put(ctx, cell.host_i, int(v) & 0xFFFF_FFFF)
+    await _host_done(ctx, cell)
+
+
+async def host_read(ctx, cell, target, *counts):
+    await _host_start(ctx, cell, target, 0)
+    out = []
+    for n in counts:
+        out.append(np.array([_signed32(await stream_get(ctx, cell.host_o)) for _ in range(n)],
+                            dtype=np.int64))
+    await _host_done(ctx, cell)
+    return out
+
+
+async def load_params(ctx, cell, W, b):
+    await host_write(ctx, cell, HostTarget.PARAMS, W, b)
+
+
+async def read_state(ctx, cell):
+    return await host_read(ctx, cell, HostTarget.STATE, cell.n_out, cell.n_out)
+
+
+# -- ticks ---------------------------------------------------------------------------------
+
+async def commit(ctx, cell, dt_shift=0, lr_shift=0, **flags):
+    """One-cycle commit: ends the running tick and starts the next with these flags."""
+    assert set(flags) <= set(FLAGS)
+    for name in FLAGS:
+        ctx.set(getattr(cell.ctl, name), flags.get(name, 0))
+    ctx.set(cell.ctl.dt_shift, dt_shift)
+    ctx.set(cell.ctl.lr_shift, lr_shift)
+    ctx.set(cell.ctl.commit, 1)
+    await ctx.tick()
+    ctx.set(cell.ctl.commit, 0)
+    for name in FLAGS:
+        ctx.set(getattr(cell.ctl, name), 0)
+
+
+async def run_tick(ctx, cell, **flags):
+    """Start a tick, watch it until ``ready``, then end it with an idle commit.
+
+    Returns (cycles from commit to ready, lam_out strobes as [(j, value)], stat sums).
+    """
+    await commit(ctx, cell, **flags)
+    cycles, strobes = 1, []
+    stats = dict.fromkeys(("busy", "sat_h", "sat_lam", "sat_grad", "sat_weight"), 0)
+    while True:
+        we, value = ctx.get(cell.lam_out.we), ctx.get(cell.lam_out.value)
+        strobes += [(j, value[j]) for j in range(cell.n_in) if we >> j & 1]
+        for k in stats:
+            stats[k] += ctx.get(getattr(cell.stats, k))
+        if ctx.get(cell.ctl.ready):
+            break
+        await ctx.tick()
+        cycles += 1
+    await commit(ctx, cell)   # all pass flags 0: the datapath goes idle
+    return cycles, strobes, stats
+
+
+def _need(cell, fwd=0, bwd=0, grad=0, relax=0, **_):
+    T = cell.tiling
+    return cell_work(T.tiles, bool(fwd), bool(bwd) and cell.l > 1, bool(grad),
+                     bool(relax) and T.ti == 1)[1]
+
+
+def _strobed(cell, strobes):
+    """lam_out values by index; every element must be strobed exactly once."""
+    idx = [j for j, _ in strobes]
+    assert sorted(idx) == list(range(cell.n_in)), f"lam_out strobes {idx}"
+    return np.array([v for _, v in sorted(strobes)], dtype=np.int64)
+
+
+# -- tests ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("multipliers", MULTIPLIERS)
+@pytest.mark.parametrize("l", [1, 2])
+def test_forward_tick_matches_golden(multipliers, l):
+    # several cases in one simulation: each reloads W, b and the state
+    cfg = _cfg(multipliers)
+    ar, n_out = FixedArith(cfg), cfg.sizes[l]
+    rng = np.random.default_rng(10 * l + sum(multipliers))
+    cases = []
+    for scale, dt_shift in [(1.5, 0), (8.0, 0), (1.5, 2), (1.5, 15)]:
+        W, b = _params(cfg, l, rng, scale)
+        x = _input(ar, cfg.sizes[l - 1], rng, scale)
+        s0 = ar.random_state(n_out, rng)
+        lam0 = cfg.sens.quantize(_draw(rng, 2.0, n_out))
+        ar.counters.counts["h"] = 0
+        f, _ = ar.forward(l - 1, W, b, x)
+        cases.append((W, b, x, s0, lam0, dt_shift, ar.euler(s0, f, dt_shift),
+                      ar.counters.counts["h"]))
+    assert cases[1][-1] > 0   # the large case does exercise saturation
+    cell, flags = LayerCell(cfg, l), dict(fwd=1, relax=1)
+
+    async def bench(ctx):
+        for W, b, x, s0, lam0, dt_shift, expect, n_sat in cases:
+            await load_params(ctx, cell, W, b)
+            pW, pb = await host_read(ctx, cell, HostTarget.PARAMS, W.size, b.size)
+            assert np.array_equal(pW, W.ravel()) and np.array_equal(pb, b)
+            await host_write(ctx, cell, HostTarget.STATE, s0, lam0)
+            ctx.set(cell.below.s, [int(v) for v in x])
+            cycles, strobes, stats = await run_tick(ctx, cell, dt_shift=dt_shift, **flags)
+            assert cycles == _need(cell, **flags)
+            assert strobes == []
+            s, lam = await read_state(ctx, cell)
+            np.testing.assert_array_equal(s, expect)
+            np.testing.assert_array_equal(lam, lam0)
+            assert list(ctx.get(cell.above.s)) == list(expect)
+            assert stats["sat_h"] == n_sat
+            assert stats["busy"] == cell.n_out * cell.n_in
+            assert stats["sat_lam"] == stats["sat_grad"] == stats["sat_weight"] == 0
+
+    _run(cell, bench)
+
+
+@pytest.mark.parametrize("multipliers", MULTIPLIERS)
+@pytest.mark.parametrize("acts", [ACTS, ("relu", "leaky_relu:3"), ("identity", "hardtanh")])
+def test_backward_tick_strobes_golden_targets(multipliers, acts):
+    cfg = _cfg(multipliers, acts)
+    l, ar, n_out = 2, FixedArith(cfg), cfg.sizes[2]
+    rng = np.random.default_rng(sum(multipliers) + len(acts[1]))
+    cases, codes = [], set()
+    for scale in (1.5, 1.5, 1.5, 8.0):
+        W, b = _params(cfg, l, rng, scale)
+        x = _input(ar, cfg.sizes[l - 1], rng, scale)
+        s0 = ar.random_state(n_out, rng)
+        lam0 = cfg.sens.quantize(_draw(rng, scale, n_out), saturate=True)
+        ar.counters = SaturationCounters()
+        f, code = ar.forward(l - 1, W, b, x)
+        target = ar.backward(W, ar.local_error(l - 1, code, lam0))
+        cases.append((W, b, x, s0, lam0, f, target, ar.counters.as_dict()))
+        codes |= set(code.tolist())
+    # the cases reach every derivative code of the activation, and lam saturation
+    assert len(codes) == (1 if acts[1] == "identity" else 2)
+    assert acts[1] == "hardtanh" or cases[-1][-1]["lam"] > 0
+    cell, flags = LayerCell(cfg, l), dict(fwd=1, bwd=1, relax=1)
+
+    async def bench(ctx):
+        for W, b, x, s0, lam0, f, target, counts in cases:
+            await load_params(ctx, cell, W, b)
+            await host_write(ctx, cell, HostTarget.STATE, s0, lam0)
+            ctx.set(cell.below.s, [int(v) for v in x])
+            cycles, strobes, stats = await run_tick(ctx, cell, **flags)
+            assert cycles == _need(cell, **flags)
+            np.testing.assert_array_equal(_strobed(cell, strobes), target)
+            s, lam = await read_state(ctx, cell)
+            np.testing.assert_array_equal(s, f)
+            np.testing.assert_array_equal(lam, lam0)   # no targets came from above
+            assert stats["sat_h"] == counts["h"]
+            assert stats["sat_lam"] == counts["lam"]
+            assert stats["busy"] == 2 * cell.n_out * cell.n_in
+
+    _run(cell, bench)
+
+
+@pytest.mark.parametrize("multipliers", MULTIPLIERS)
+def test_bottom_cell_has_no_adjoint_pass(multipliers):
+    cfg = _cfg(multipliers)
+    ar, rng = FixedArith(cfg), np.random.default_rng(5)
+    W, b = _params(cfg, 1, rng, 1.5)
+    x = _input(ar, cfg.sizes[0], rng, 1.5)
+    f, _ = ar.forward(0, W, b, x)
+    cell, flags = LayerCell(cfg, 1), dict(fwd=1, bwd=1, relax=1)
+
+    async def bench(ctx):
+        await load_params(ctx, cell, W, b)
+        ctx.set(cell.below.s, [int(v) for v in x])
+        cycles, strobes, stats = await run_tick(ctx, cell, **flags)
+        assert cycles == _need(cell, **flags) == _need(cell, fwd=1, relax=1)
+        assert strobes == [] and stats["busy"] == cell.n_out * cell.n_in
+        s, _ = await read_state(ctx, cell)
+        np.testing.assert_array_equal(s, f)
+
+    _run(cell, bench)
+
+
+def _gradient_ticks(cfg, l, lr, seed):
+    """Stale accumulators; tick 1 clears them and accumulates, tick 2 (new lam) accumulates
+    and applies W -= lr * G. Checks G and the updated W, b against the golden model."""
+    ar, rng = FixedArith(cfg), np.random.default_rng(seed)
+    W, b = _params(cfg, l, rng, 1.5)
+    x = _input(ar, cfg.sizes[l - 1], rng, 1.5)
+    lams = [cfg.sens.quantize(_draw(rng, 2.0, cfg.sizes[l])) for _ in range(2)]
+    f, code = ar.forward(l - 1, W, b, x)
+    G = [np.zeros_like(W), np.zeros_like(b)]
+    for lam in lams:
+        g = ar.grad(ar.local_error(l - 1, code, lam), x)
+        G = [ar.accumulate(a, d) for a, d in zip(G, g)]
+    W1, b1 = ar.update(W, G[0], lr), ar.update(b, G[1], lr)
+    assert not np.array_equal(W1, W)
+    stale = [rng.integers(-(1 << 30), 1 << 30, a.shape) for a in G]
+    cell = LayerCell(cfg, l)
+    flags = [dict(fwd=1, bwd=1, grad=1, relax=1, first=1),
+             dict(fwd=1, bwd=1, grad=1, relax=1, update=1)]
+
+    async def bench(ctx):
+        await load_params(ctx, cell, W, b)
+        await host_write(ctx, cell, HostTarget.GRADS, *stale)
+        gW, gb = await host_read(ctx, cell, HostTarget.GRADS, W.size, b.size)
+        assert np.array_equal(gW, stale[0].ravel()) and np.array_equal(gb, stale[1])
+        ctx.set(cell.below.s, [int(v) for v in x])
+        for lam, fl in zip(lams, flags):
+            await host_write(ctx, cell, HostTarget.STATE, np.zeros(cell.n_out, np.int64), lam)
+            cycles, _, stats = await run_tick(ctx, cell, lr_shift=lr, **fl)
+            assert cycles == _need(cell, **fl)
+            passes = 2 + (l > 1)
+            assert stats["busy"] == passes * cell.n_out * cell.n_in
+        gW, gb = await host_read(ctx, cell, HostTarget.GRADS, W.size, b.size)
+        np.testing.assert_array_equal(gW.reshape(W.shape), G[0])
+        np.testing.assert_array_equal(gb, G[1])
+        pW, pb = await host_read(ctx, cell, HostTarget.PARAMS, W.size, b.size)
+        np.testing.assert_array_equal(pW.reshape(W.shape), W1)
+        np.testing.assert_array_equal(pb, b1)
+
+    _run(cell, bench)
+
+
+@pytest.mark.parametrize("multipliers", MULTIPLIERS)
+@pytest.mark.parametrize("l", [1, 2])
+def test_gradient_ticks_accumulate_and_update(multipliers, l):
+    _gradient_ticks(_cfg(multipliers), l, lr=3, seed=10 * l + sum(multipliers))
+
+
+def test_guard_bits_beyond_the_gradient_fraction_are_rejected():
+    # master.frac = 12 + 16 = 28 > grad.frac = 24 would need a left shift in the SGD step
+    with pytest.raises(ConfigError, match="must not exceed"):
+        DyadicConfig(SIZES, ACTS, multipliers=(2, 3), max_batch=4, weight_guard=16)
