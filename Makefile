@@ -17,7 +17,7 @@ SIM       ?= icarus
 WAVES     ?= 0
 SIM_ARGS  ?=
 
-.PHONY: help install demo test lint verilog sim clean distclean
+.PHONY: help install demo test lint verilog sim bench clean distclean
 
 help:
 	@echo "make demo     train digits on the best available backend and print accuracy"
@@ -25,6 +25,7 @@ help:
 	@echo "make lint     ruff over the Python sources"
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
 	@echo "make sim SIM=icarus|verilator [WAVES=1]  full randomized cocotb regression"
+	@echo "make bench    cycles and utilization measured on the RTL (QUICK=1 for a short run)"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
 
@@ -45,6 +46,9 @@ verilog: $(STAMP)
 
 sim: $(STAMP)
 	@$(RUN) python -m sim.runner --sim $(SIM) $(if $(filter 1,$(WAVES)),--waves) $(SIM_ARGS)
+
+bench: $(STAMP)
+	@$(RUN) dyadic bench $(if $(filter 1,$(QUICK)),--quick)
 
 lint: $(STAMP)
 	@$(RUN) ruff check firmware_py hdl sim tests boards

@@ -285,6 +285,20 @@ def cmd_gradcheck(args):
     return 0 if bit_exact else 1
 
 
+# -- dyadic bench ------------------------------------------------------------------------
+def cmd_bench(args):
+    from pathlib import Path
+
+    from .bench import format_report, run_bench
+
+    out = Path(args.out)
+    results = run_bench(out, quick=args.quick)
+    report = format_report(results)
+    (out / "report.md").write_text("# dyadic benchmark\n\n" + report + "\n")
+    print(report)
+    print(f"\nwrote {out / 'results.json'} and {out / 'report.md'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dyadic", description="Dyadic Backpropagation: golden model, "
                 "simulated and real accelerator.")
@@ -334,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
     g.add_argument("--out", help="save the device's gradients (as floats) to .npz")
     g.set_defaults(func=cmd_gradcheck)
+
+    b = sub.add_parser("bench", help="measure cycles and utilization on the simulated RTL")
+    b.add_argument("--quick", action="store_true", help="small configurations only")
+    b.add_argument("--out", default="build/bench", help="output folder (default build/bench)")
+    b.set_defaults(func=cmd_bench)
     return p
 
 
