@@ -102,16 +102,25 @@ class CoreCommands:
                 f"(sizes {'-'.join(map(str, ident['sizes']))}), host expects "
                 f"{c.config_id:#010x} (sizes {'-'.join(map(str, c.sizes))})")
 
+    def write_values(self, opcode, l, offset, values) -> Command:
+        """Part of a layer's parameters or state, from element ``offset`` on."""
+        self._shape(l)
+        return self._cmd(opcode, [offset] + _words(values), layer=l)
+
+    def read_values(self, opcode, l, offset, count) -> Command:
+        self._shape(l)
+        return self._cmd(opcode, [offset, count], layer=l, decode=_signed)
+
     def write_params(self, l, W, b) -> Command:
         N, M = self._shape(l)
         W, b = np.asarray(W), np.asarray(b)
         if W.shape != (N, M) or b.shape != (N,):
             raise ValueError(f"layer {l} needs W {(N, M)} and b {(N,)}")
-        return self._cmd(Opcode.WRITE_PARAMS, _words(W) + _words(b), layer=l)
+        return self.write_values(Opcode.WRITE_PARAMS, l, 0, _words(W) + _words(b))
 
     def _read_pair(self, opcode, l) -> Command:
         N, M = self._shape(l)
-        return self._cmd(opcode, layer=l, decode=lambda d: (
+        return self._cmd(opcode, [0, N * M + N], layer=l, decode=lambda d: (
             _signed(d[:N * M]).reshape(N, M), _signed(d[N * M:N * M + N])))
 
     def read_params(self, l) -> Command:
@@ -124,21 +133,22 @@ class CoreCommands:
         N, _ = self._shape(l)
         if np.shape(s) != (N,) or np.shape(lam) != (N,):
             raise ValueError(f"layer {l} state needs s and lam of shape ({N},)")
-        return self._cmd(Opcode.WRITE_STATE, _words(s) + _words(lam), layer=l)
+        return self.write_values(Opcode.WRITE_STATE, l, 0, _words(s) + _words(lam))
 
     def read_state(self, l) -> Command:
         N, _ = self._shape(l)
-        return self._cmd(Opcode.READ_STATE, layer=l,
+        return self._cmd(Opcode.READ_STATE, [0, 2 * N], layer=l,
                          decode=lambda d: (_signed(d[:N]), _signed(d[N:2 * N])))
 
-    def write_samples(self, X, Y) -> Command:
+    def write_samples(self, X, Y, first: int = 0) -> Command:
         c = self.config
         X, Y = np.atleast_2d(X), np.atleast_2d(Y)
         if X.shape[1] != c.sizes[0] or Y.shape[1] != c.sizes[-1] or len(X) != len(Y):
             raise ValueError("samples do not fit the network's input/output widths")
-        if not 1 <= len(X) <= c.max_batch:
-            raise ValueError(f"{len(X)} samples; the device holds 1..{c.max_batch}")
-        payload = [len(X)]
+        if not 1 <= first + len(X) <= c.max_batch:
+            raise ValueError(f"samples {first}..{first + len(X) - 1}; the device holds "
+                             f"{c.max_batch}")
+        payload = [first]
         for x, y in zip(X, Y):
             payload += _words(x) + _words(y)
         return self._cmd(Opcode.WRITE_SAMPLES, payload)

@@ -204,18 +204,23 @@ class LayerCell(wiring.Component):
         m.d.comb += h_elem_last.eq(Mux(h_matrix, h_row_last & h_col_last, h_i == N - 1))
         h_advance = Signal()
         h_done = Signal()
-        m.d.comb += self.host.done.eq(h_done)
+        # element index k walks from 0; only offset <= k < offset + count moves data
+        h_k, h_off, h_end = Signal(24), Signal(24), Signal(25)
+        h_win = Signal()
+        m.d.comb += [self.host.done.eq(h_done), h_win.eq(h_k >= h_off)]
         m.d.sync += h_done.eq(0)
         with m.If(self.host.start):
             m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
                          h_target.eq(self.host.target), h_vec.eq(0), h_ti.eq(0), h_a.eq(0),
-                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0)]
+                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0), h_k.eq(0),
+                         h_off.eq(self.host.offset),
+                         h_end.eq(self.host.offset + self.host.count)]
         with m.If(h_active & h_advance):
+            m.d.sync += h_k.eq(h_k + 1)
+            with m.If(h_k + 1 == h_end):
+                m.d.sync += [h_active.eq(0), h_done.eq(1)]
             with m.If(h_elem_last):
-                with m.If(h_vec):
-                    m.d.sync += [h_active.eq(0), h_done.eq(1)]
-                with m.Else():  # on to the second phase: b, G_b or lam
-                    m.d.sync += [h_vec.eq(1), h_i.eq(0)]
+                m.d.sync += [h_vec.eq(1), h_i.eq(0)]   # on to b, G_b or lam
             with m.Elif(h_matrix):
                 with m.If(h_col_last):
                     m.d.sync += [h_tj.eq(0), h_b.eq(0)]
@@ -230,9 +235,11 @@ class LayerCell(wiring.Component):
             with m.Else():
                 m.d.sync += h_i.eq(h_i + 1)
         # writes: one word per cycle; reads: address, then data (two cycles per word)
-        with m.If(h_active & h_write):
+        with m.If(h_active & ~h_win):
+            m.d.comb += h_advance.eq(1)      # skip to the window
+        with m.Elif(h_active & h_write):
             m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid)]
-        with m.If(h_active & ~h_write):
+        with m.Elif(h_active & ~h_write):
             with m.If(~h_data_phase):
                 m.d.sync += h_data_phase.eq(1)
             with m.Else():
@@ -384,7 +391,7 @@ class LayerCell(wiring.Component):
                          ptr.eq(Mux(ptr == self.stash_depth - 1, 0, ptr + 1))]
 
         # host writes (datapath idle)
-        with m.If(h_active & h_write & self.host_i.valid):
+        with m.If(h_active & h_write & h_win & self.host_i.valid):
             with m.Switch(h_target):
                 with m.Case(HostTarget.PARAMS):
                     with m.If(h_vec):

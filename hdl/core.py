@@ -167,10 +167,13 @@ class DyadicCore(wiring.Component):
         # -- host routing to cells -------------------------------------------------------------
         host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
         host_done = Signal()
+        xfer_off, xfer_cnt = Signal(24), Signal(16)
+        xfer_off_r, xfer_cnt_r = Signal(24), Signal(16)
         for l, cell in enumerate(cells, 1):
             sel = hdr.layer == l
             m.d.comb += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
-                         cell.host.write.eq(host_write),
+                         cell.host.write.eq(host_write), cell.host.offset.eq(xfer_off),
+                         cell.host.count.eq(xfer_cnt),
                          cell.host_i.payload.eq(self.i_cmd.payload)]
             with m.If(sel):
                 m.d.comb += host_done.eq(cell.host.done)
@@ -214,28 +217,21 @@ class DyadicCore(wiring.Component):
                             m.d.sync += [ctr.eq(0) for ctr in counters.values()]
                             respond(Status.OK)
                     with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):
-                        want = Mux(hdr.opcode == Opcode.WRITE_PARAMS, params_len[lidx],
-                                   state_len[lidx])
                         with m.If(~layer_ok):
                             fail(Status.BAD_LAYER)
-                        with m.Elif(hdr.length != want):
+                        with m.Elif(hdr.length < 2):
                             fail(Status.BAD_LENGTH)
                         with m.Else():
-                            m.d.comb += [host_start.eq(1), host_write.eq(1),
-                                         host_target.eq(Mux(hdr.opcode == Opcode.WRITE_PARAMS,
-                                                            HostTarget.PARAMS, HostTarget.STATE))]
-                            m.d.sync += fsm_state.eq(_State.HOST_WRITE)
+                            m.d.sync += [remaining.eq(hdr.length), fsm_state.eq(_State.ARG0)]
                     with m.Case(Opcode.READ_PARAMS, Opcode.READ_GRADS, Opcode.READ_STATE):
                         with m.If(~layer_ok):
                             fail(Status.BAD_LAYER)
-                        with m.Elif(hdr.length != 0):
+                        with m.Elif(hdr.length != 2):
                             fail(Status.BAD_LENGTH)
                         with m.Else():
-                            respond(Status.OK, Mux(hdr.opcode == Opcode.READ_STATE,
-                                                   state_len[lidx], params_len[lidx]),
-                                    _State.HOST_READ)
+                            m.d.sync += [remaining.eq(2), fsm_state.eq(_State.ARG0)]
                     with m.Case(Opcode.WRITE_SAMPLES):
-                        with m.If(hdr.length == 0):
+                        with m.If(hdr.length < 2):
                             fail(Status.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += [remaining.eq(hdr.length), fsm_state.eq(_State.ARG0)]
@@ -262,6 +258,7 @@ class DyadicCore(wiring.Component):
                         m.d.sync += fsm_state.eq(next_after_rsp)
                         with m.If(next_after_rsp == _State.HOST_READ):
                             m.d.comb += [host_start.eq(1), host_write.eq(0),
+                                         xfer_off.eq(xfer_off_r), xfer_cnt.eq(xfer_cnt_r),
                                          host_target.eq(Mux(
                                              hdr.opcode == Opcode.READ_PARAMS, HostTarget.PARAMS,
                                              Mux(hdr.opcode == Opcode.READ_GRADS,
@@ -292,22 +289,49 @@ class DyadicCore(wiring.Component):
                     m.d.sync += fsm_state.eq(_State.HEADER)
             with m.Case(_State.ARG0):
                 m.d.comb += self.i_cmd.ready.eq(1)
+                w = self.i_cmd.payload
+                total = Mux(hdr.opcode == Opcode.WRITE_STATE, state_len[lidx], params_len[lidx])
                 with m.If(self.i_cmd.valid):
-                    m.d.sync += [arg0.eq(self.i_cmd.payload), remaining.eq(remaining - 1)]
-                    with m.If(hdr.opcode == Opcode.WRITE_SAMPLES):
-                        m.d.sync += [word_idx.eq(0), t.eq(0), fsm_state.eq(_State.SAMPLES)]
-                        with m.If((self.i_cmd.payload == 0)
-                                  | (self.i_cmd.payload > c.max_batch)):
-                            m.d.sync += [status.eq(Status.BAD_ARGUMENT),
-                                         remaining.eq(remaining - 1), fsm_state.eq(_State.DRAIN)]
-                    with m.Else():
-                        m.d.sync += fsm_state.eq(_State.ARG1)
+                    m.d.sync += [arg0.eq(w), remaining.eq(remaining - 1)]
+                    with m.Switch(hdr.opcode):
+                        with m.Case(Opcode.WRITE_SAMPLES):   # w: first sample index
+                            with m.If(w >= c.max_batch):
+                                m.d.sync += [status.eq(Status.BAD_ARGUMENT),
+                                             fsm_state.eq(_State.DRAIN)]
+                            with m.Else():
+                                m.d.sync += [word_idx.eq(0), t.eq(w),
+                                             fsm_state.eq(_State.SAMPLES)]
+                        with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):  # w: offset
+                            with m.If(w + (hdr.length - 1) > total):
+                                m.d.sync += [status.eq(Status.BAD_ARGUMENT),
+                                             fsm_state.eq(_State.DRAIN)]
+                            with m.Else():
+                                m.d.comb += [host_start.eq(1), host_write.eq(1),
+                                             host_target.eq(Mux(
+                                                 hdr.opcode == Opcode.WRITE_PARAMS,
+                                                 HostTarget.PARAMS, HostTarget.STATE))]
+                                m.d.comb += [xfer_off.eq(w), xfer_cnt.eq(hdr.length - 1)]
+                                m.d.sync += fsm_state.eq(_State.HOST_WRITE)
+                        with m.Default():
+                            m.d.sync += fsm_state.eq(_State.ARG1)
             with m.Case(_State.ARG1):
                 m.d.comb += self.i_cmd.ready.eq(1)
                 with m.If(self.i_cmd.valid):
                     w = self.i_cmd.payload
                     f = data.View(StreamFlags, w)
-                    with m.If(hdr.opcode == Opcode.RELAX):
+                    total = Mux(hdr.opcode == Opcode.READ_STATE, state_len[lidx],
+                                params_len[lidx])
+                    is_read = ((hdr.opcode == Opcode.READ_PARAMS)
+                               | (hdr.opcode == Opcode.READ_GRADS)
+                               | (hdr.opcode == Opcode.READ_STATE))
+                    with m.If(is_read):
+                        # arg0: offset, w: count
+                        with m.If((w == 0) | (w > 0xFFFF) | (arg0 + w > total)):
+                            respond(Status.BAD_ARGUMENT)
+                        with m.Else():
+                            m.d.sync += [xfer_off_r.eq(arg0), xfer_cnt_r.eq(w)]
+                            respond(Status.OK, w, _State.HOST_READ)
+                    with m.Elif(hdr.opcode == Opcode.RELAX):
                         with m.If((arg0 == 0) | (arg0 > 0xFFFF) | (w > 15)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
@@ -325,14 +349,13 @@ class DyadicCore(wiring.Component):
             with m.Case(_State.SAMPLES):
                 # word_idx: element within the sample; t: sample index (reused as a counter)
                 with m.If(remaining == 0):
-                    with m.If((t == arg0) & (word_idx == 0)):
-                        m.d.sync += n_samples.eq(arg0)
+                    with m.If(word_idx == 0):
+                        m.d.sync += n_samples.eq(t)
                         respond(Status.OK)
                     with m.Else():
                         respond(Status.BAD_LENGTH)
-                with m.Elif(t == arg0):
-                    fail(Status.BAD_LENGTH)
-                    m.d.sync += remaining.eq(remaining)
+                with m.Elif(t == c.max_batch):
+                    m.d.sync += [status.eq(Status.BAD_LENGTH), fsm_state.eq(_State.DRAIN)]
                 with m.Else():
                     m.d.comb += self.i_cmd.ready.eq(1)
                     with m.If(self.i_cmd.valid):

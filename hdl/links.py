@@ -57,11 +57,16 @@ class HostTarget(enum.Enum, shape=2):
 
 
 class HostAccess(wiring.Signature):
-    """Host access to one cell's memories while the datapath is idle."""
+    """Host access to one cell's memories while the datapath is idle.
+
+    Elements ``offset .. offset + count - 1`` of the target's row-major order
+    (matrix, then vector) stream through the cell's host_i / host_o.
+    """
 
     def __init__(self):
         super().__init__({
             "start": Out(1), "target": Out(HostTarget), "write": Out(1),
+            "offset": Out(24), "count": Out(16),
             "done": In(1),
         })
 

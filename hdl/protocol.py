@@ -14,15 +14,21 @@ PROTOCOL_VERSION = 1
 
 
 class Opcode(enum.Enum, shape=8):
-    """Commands. Payload / response data per opcode (N = n_l, M = n_{l-1})."""
+    """Commands. Payload / response data per opcode (N = n_l, M = n_{l-1}).
 
-    IDENTIFY = 0x01        # -> version, config_id, L, n_0 .. n_L
-    WRITE_PARAMS = 0x10    # layer; W row-major (N*M master codes), then b (N)
-    READ_PARAMS = 0x11     # layer; -> W, b
-    READ_GRADS = 0x12      # layer; -> G_W (N*M), G_b (N)
-    WRITE_STATE = 0x13     # layer; s (N), then lam (N)
-    READ_STATE = 0x14      # layer; -> s, lam
-    WRITE_SAMPLES = 0x20   # per sample: x (n_0), then y (n_L); up to max_batch samples
+    A layer's parameters are the elements W row-major (N*M master codes), then b (N);
+    its gradients G_W then G_b; its state s (N) then lam (N). Transfers address a
+    window of that order, so a host can move any part in frames of any size.
+    """
+
+    IDENTIFY = 0x01        # -> version, config_id, L, n_0 .. n_L, max_batch
+    WRITE_PARAMS = 0x10    # layer; offset, values ...
+    READ_PARAMS = 0x11     # layer; offset, count -> values
+    READ_GRADS = 0x12      # layer; offset, count -> values
+    WRITE_STATE = 0x13     # layer; offset, values ...
+    READ_STATE = 0x14      # layer; offset, count -> values
+    WRITE_SAMPLES = 0x20   # first index, then per sample x (n_0), y (n_L); samples held
+                           # afterwards: first + count
     RELAX = 0x30           # ticks, dt shift k (dt = 2^-k); on sample 0, then one read-out
     STREAM = 0x31          # batch B, StreamFlags
     READ_COUNTERS = 0x40   # -> COUNTERS

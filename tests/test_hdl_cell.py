@@ -77,9 +77,11 @@ def _run(cell, bench):
 
 # -- host port -----------------------------------------------------------------------------
 
-async def _host_start(ctx, cell, target, write):
+async def _host_start(ctx, cell, target, write, count):
     ctx.set(cell.host.target, target)
     ctx.set(cell.host.write, write)
+    ctx.set(cell.host.offset, 0)
+    ctx.set(cell.host.count, count)
     ctx.set(cell.host.start, 1)
     await ctx.tick()
     ctx.set(cell.host.start, 0)
@@ -90,7 +92,7 @@ async def _host_done(ctx, cell):
 
 
 async def host_write(ctx, cell, target, *arrays):
-    await _host_start(ctx, cell, target, 1)
+    await _host_start(ctx, cell, target, 1, sum(np.size(a) for a in arrays))
     for a in arrays:
         for v in np.ravel(a):
             await stream_put(ctx, cell.host_i, int(v) & 0xFFFF_FFFF)
@@ -98,7 +100,7 @@ async def host_write(ctx, cell, target, *arrays):
 
 
 async def host_read(ctx, cell, target, *counts):
-    await _host_start(ctx, cell, target, 0)
+    await _host_start(ctx, cell, target, 0, sum(counts))
     out = []
     for n in counts:
         out.append(np.array([_signed32(await stream_get(ctx, cell.host_o)) for _ in range(n)],

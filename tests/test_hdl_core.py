@@ -124,8 +124,14 @@ def test_bad_commands_get_an_error_and_change_nothing():
         await _load(ctx, dut, cmds, P)
         cases = [
             ([pack(CommandHeader, opcode=Opcode.READ_PARAMS, layer=3)], Status.BAD_LAYER),
-            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=2), 5, 6],
+            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=1), 0],
              Status.BAD_LENGTH),
+            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=3), 15, 6, 7],
+             Status.BAD_ARGUMENT),  # elements 15, 16 of 0..15
+            ([pack(CommandHeader, opcode=Opcode.READ_GRADS, layer=2, length=2), 0, 11],
+             Status.BAD_ARGUMENT),  # 10 elements
+            ([pack(CommandHeader, opcode=Opcode.READ_STATE, layer=2, length=2), 0, 0],
+             Status.BAD_ARGUMENT),
             ([pack(CommandHeader, opcode=Opcode.STREAM, length=2), 9, 0], Status.BAD_ARGUMENT),
             ([pack(CommandHeader, opcode=Opcode.RELAX, length=2), 1, 99], Status.BAD_ARGUMENT),
             ([pack(CommandHeader, opcode=Opcode.WRITE_SAMPLES, length=2), 1, 0],
@@ -159,5 +165,25 @@ def test_18_bit_formats_for_ecp5_multipliers():
         run = _amaranth_call(ctx, dut)
         await scenarios.streaming(run, cfg, rng, batch=4, update=True, scale=3.0)
         await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=3, scale=3.0)
+
+    _run(cfg, bench)
+
+
+def test_partial_transfers_address_a_window_of_elements():
+    rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 3), seed=4)
+    P = ar.params(net)
+
+    async def bench(ctx, dut, cmds):
+        await _load(ctx, dut, cmds, P)
+        flat = np.concatenate([P[0][0].ravel(), P[1][0]])     # 12 weights then 4 biases
+        new = rng.integers(-1000, 1000, 5)
+        await call(ctx, dut, cmds.write_values(Opcode.WRITE_PARAMS, 1, 10, new))
+        flat[10:15] = new
+        got = await call(ctx, dut, cmds.read_values(Opcode.READ_PARAMS, 1, 7, 9))
+        assert np.array_equal(got, flat[7:16])
+        W, b = await call(ctx, dut, cmds.read_params(1))
+        assert np.array_equal(np.concatenate([W.ravel(), b]), flat)
+        W2, _ = await call(ctx, dut, cmds.read_params(2))     # other layer untouched
+        assert np.array_equal(W2, P[0][1])
 
     _run(cfg, bench)
