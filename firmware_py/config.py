@@ -71,8 +71,8 @@ class DyadicConfig:
     - ``grad_bits``: gradient accumulator width; its fraction is sens.frac + act.frac.
 
     Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
-    each; at most n_out * n_in, one per weight) and ``max_batch``, the depth of the
-    on-chip sample memory.
+    each; at most n_out * n_in, one per weight), ``max_batch``, the depth of the
+    on-chip sample memory, and ``frame_words``, the link's frame buffer.
     """
 
     sizes: tuple[int, ...]
@@ -84,6 +84,7 @@ class DyadicConfig:
     grad_bits: int = 32
     multipliers: tuple[int, ...] | None = field(default=None, compare=True)
     max_batch: int = 32
+    frame_words: int = 512
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -123,6 +124,8 @@ class DyadicConfig:
                                       f"{p} multipliers (at most one per weight)")
         if not 1 <= self.max_batch <= 65536:
             raise ConfigError("max_batch must be 1..65536")
+        if not 4 <= self.frame_words <= 65535:
+            raise ConfigError("frame_words must be 4..65535")
 
     @property
     def L(self) -> int:

@@ -6,9 +6,11 @@ payload words; every command gets a response: a header word followed by
 """
 
 from amaranth.lib import data, enum
+from crc import Crc16
 
 __all__ = ["PROTOCOL_VERSION", "Opcode", "Status", "CommandHeader", "ResponseHeader",
-           "COUNTERS", "StreamFlags", "pack", "unpack"]
+           "COUNTERS", "StreamFlags", "pack", "unpack",
+           "SOF_COMMAND", "SOF_RESPONSE", "FRAME_CRC", "FRAME_HEADER_BYTES", "LinkStatus"]
 
 PROTOCOL_VERSION = 1
 
@@ -35,12 +37,39 @@ class Opcode(enum.Enum, shape=8):
     CLEAR_COUNTERS = 0x41
 
 
+    RESET = 0xFF           # link only: resynchronise the sequence number (any SEQ)
+
+
 class Status(enum.Enum, shape=8):
     OK = 0
     BAD_OPCODE = 1
     BAD_LAYER = 2
     BAD_LENGTH = 3
     BAD_ARGUMENT = 4
+
+
+# -- framing on the byte link (UART) ---------------------------------------------------
+# command:  SOF_COMMAND  SEQ OPCODE LAYER LEN_LO LEN_HI  payload (LEN words, little-endian)  CRC
+# response: SOF_RESPONSE SEQ STATUS OPCODE LEN_LO LEN_HI  data    (LEN words, little-endian)  CRC
+# CRC: FRAME_CRC over SEQ .. the last payload byte, sent high byte first.
+SOF_COMMAND = 0xA5
+SOF_RESPONSE = 0x5A
+FRAME_HEADER_BYTES = 5          # SEQ OPCODE/STATUS LAYER/OPCODE LEN_LO LEN_HI
+FRAME_CRC = Crc16.IBM_3740      # CRC-16/CCITT-FALSE, from the host's crc library
+
+
+class LinkStatus(enum.Enum, shape=8):
+    """STATUS of a response frame: the core's Status, or a link-level error."""
+
+    ACK = 0
+    BAD_OPCODE = 1
+    BAD_LAYER = 2
+    BAD_LENGTH = 3
+    BAD_ARGUMENT = 4
+    BAD_CRC = 0x10          # the command frame was damaged; nothing was executed
+    TOO_LONG = 0x11         # LEN exceeds the frame buffer; nothing was executed
+    BAD_SEQ = 0x12          # SEQ is neither the next nor the last one; nothing was executed
+    DUPLICATE = 0x13        # SEQ is the last executed one: not executed again
 
 
 CommandHeader = data.StructLayout({"opcode": Opcode, "layer": 8, "length": 16})

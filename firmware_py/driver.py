@@ -1,0 +1,213 @@
+"""The host driver of the accelerator: a documented API over any byte transport."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hdl.protocol import CommandHeader, LinkStatus, Opcode, unpack
+
+from .commands import Command, CoreCommands, DeviceError
+from .config import DyadicConfig
+from .link import FrameError, ResponseParser, encode_command
+from .transport import Transport
+
+__all__ = ["Accelerator", "LinkError"]
+
+# Statuses after which the same frame is simply sent again.
+_TRANSIENT = {LinkStatus.BAD_CRC}
+# Commands whose response carries no data: a DUPLICATE means "already done".
+_NO_DATA = {Opcode.WRITE_PARAMS, Opcode.WRITE_STATE, Opcode.WRITE_SAMPLES, Opcode.RELAX,
+            Opcode.STREAM, Opcode.CLEAR_COUNTERS, Opcode.RESET}
+
+
+class LinkError(RuntimeError):
+    """The link gave no valid answer within the retry budget."""
+
+
+class Accelerator:
+    """A dyadic accelerator (board or simulator) behind a ``Transport``.
+
+    Parameters
+    ----------
+    transport : Transport
+        Byte pipe to the device: ``SerialTransport``, ``SimTransport``, ...
+    config : DyadicConfig
+        The configuration the host expects; checked against the device's ID.
+    timeout : float
+        Seconds to wait for a response frame before retrying.
+    retries : int
+        Extra attempts after a timeout, a damaged response or a NAK for a damaged command.
+
+    Raises
+    ------
+    ValueError
+        The device's configuration is not ``config`` (the message shows both).
+    LinkError
+        No valid response within the retry budget.
+    """
+
+    def __init__(self, transport: Transport, config: DyadicConfig, *, timeout=2.0, retries=3,
+                 check=True):
+        self.transport, self.config = transport, config
+        self.timeout, self.retries = timeout, retries
+        self.cmds = CoreCommands(config)
+        self.parser = ResponseParser()
+        self.seq = 0
+        self.stats = {"frames": 0, "retries": 0}
+        self.resync()
+        if check:
+            self.cmds.check_identity(self.identify())
+
+    # -- link ------------------------------------------------------------------------------
+    def resync(self):
+        """Resynchronise the sequence numbers (a RESET frame)."""
+        self._exchange(Opcode.RESET, 0, [], lambda d: None, reset=True)
+
+    def _await(self, seq):
+        end = time.monotonic() + self.timeout
+        while True:
+            r = self.parser.next()
+            if r is not None:
+                if r.seq == seq:
+                    return r
+                continue                      # a stale response to an earlier attempt
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.parser.feed(self.transport.read(min(left, 0.05)))
+
+    def _exchange(self, opcode, layer, words, decode, reset=False):
+        problem = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+            # RESET makes its own number the last one seen, so it carries seq - 1 and the
+            # command that follows goes out under the current number.
+            seq = (self.seq - 1) & 0xFF if reset else self.seq
+            self.transport.write(encode_command(seq, opcode, layer, words))
+            self.stats["frames"] += 1
+            try:
+                r = self._await(seq)
+            except TimeoutError:
+                # whatever partial frame is buffered (e.g. behind a damaged length) is lost
+                self.parser = ResponseParser()
+                problem = f"no response within {self.timeout} s"
+                continue
+            except FrameError as e:
+                problem = str(e)
+                continue
+            status = r.link_status
+            if status == LinkStatus.ACK:
+                self.seq = (seq + 1) & 0xFF
+                return decode(r.data)
+            if reset:
+                problem = f"RESET answered with status {r.status:#x}"
+                continue
+            if status in _TRANSIENT:
+                problem = f"the device received a damaged frame ({status.name})"
+                continue
+            if status == LinkStatus.DUPLICATE:
+                # executed before, its response was lost: commands without data are done;
+                # a read is asked again under a new number (reads change nothing)
+                self.seq = (seq + 1) & 0xFF
+                if opcode in _NO_DATA:
+                    return None
+                problem = "response lost; asking again"
+                continue
+            if status == LinkStatus.BAD_SEQ and not reset:
+                problem = "sequence numbers out of step; resynchronised"
+                self._exchange(Opcode.RESET, 0, [], lambda d: None, reset=True)
+                continue
+            self.seq = (seq + 1) & 0xFF
+            name = status.name if status else f"status {r.status:#x}"
+            raise DeviceError(getattr(opcode, "name", opcode), _StatusName(name))
+        raise LinkError(f"{getattr(opcode, 'name', opcode)}: no valid response after "
+                        f"{self.retries + 1} attempts ({problem})")
+
+    def run(self, cmd: Command):
+        """Send one core command (see ``CoreCommands``) and return its decoded answer."""
+        h = unpack(CommandHeader, cmd.words[0])
+        return self._exchange(h["opcode"], h["layer"], cmd.words[1:], cmd.decode)
+
+    # -- the API ------------------------------------------------------------------------------
+    def identify(self) -> dict:
+        """Protocol version, configuration ID, L, sizes and max_batch of the device."""
+        return self.run(self.cmds.identify())
+
+    def _chunks(self, n, per):
+        for start in range(0, n, per):
+            yield start, min(per, n - start)
+
+    def write_params(self, l: int, W, b):
+        """Load layer l's weights and biases (master codes, see FixedArith.params)."""
+        values = np.concatenate([np.asarray(W, dtype=np.int64).ravel(),
+                                 np.asarray(b, dtype=np.int64)])
+        per = self.config.frame_words - 1
+        for start, n in self._chunks(len(values), per):
+            self.run(self.cmds.write_values(Opcode.WRITE_PARAMS, l, start,
+                                            values[start:start + n]))
+
+    def _read_all(self, opcode, l, total):
+        parts = [self.run(self.cmds.read_values(opcode, l, start, n))
+                 for start, n in self._chunks(total, 4096)]
+        return np.concatenate(parts)
+
+    def read_params(self, l: int):
+        """(W, b) of layer l as master codes."""
+        N, M = self.config.sizes[l], self.config.sizes[l - 1]
+        v = self._read_all(Opcode.READ_PARAMS, l, N * M + N)
+        return v[:N * M].reshape(N, M), v[N * M:]
+
+    def read_grads(self, l: int):
+        """(G_W, G_b) of layer l (grad format codes)."""
+        N, M = self.config.sizes[l], self.config.sizes[l - 1]
+        v = self._read_all(Opcode.READ_GRADS, l, N * M + N)
+        return v[:N * M].reshape(N, M), v[N * M:]
+
+    def write_state(self, l: int, s, lam):
+        self.run(self.cmds.write_state(l, s, lam))
+
+    def read_state(self, l: int):
+        """(s, lam) of layer l."""
+        return self.run(self.cmds.read_state(l))
+
+    def write_samples(self, X, Y):
+        """Load a batch (activation-format codes), in as many frames as needed."""
+        c = self.config
+        per = max(1, (c.frame_words - 1) // (c.sizes[0] + c.sizes[-1]))
+        for start, n in self._chunks(len(X), per):
+            self.run(self.cmds.write_samples(X[start:start + n], Y[start:start + n], start))
+
+    def relax(self, ticks: int, dt_shift: int = 0):
+        """Relaxation on sample 0 for ``ticks`` ticks at dt = 2^-dt_shift, then a read-out."""
+        self.run(self.cmds.relax(ticks, dt_shift))
+
+    def stream(self, batch: int, update: bool = True, lr_shift: int = 0):
+        """A streaming batch over the loaded samples; SGD step W -= 2^-lr_shift G if update."""
+        self.run(self.cmds.stream(batch, update, lr_shift))
+
+    def read_counters(self) -> dict:
+        return self.run(self.cmds.read_counters())
+
+    def clear_counters(self):
+        self.run(self.cmds.clear_counters())
+
+    def load_network(self, params):
+        """Write (Ws, bs) master codes of every layer."""
+        for l, (W, b) in enumerate(zip(*params), 1):
+            self.write_params(l, W, b)
+
+    def read_network(self):
+        """(Ws, bs) master codes of every layer, read back."""
+        pairs = [self.read_params(l) for l in range(1, self.config.L + 1)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def close(self):
+        self.transport.close()
+
+
+class _StatusName:
+    def __init__(self, name):
+        self.name = name

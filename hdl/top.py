@@ -1,0 +1,59 @@
+"""Top levels: the core behind the framed link, on a byte stream or on a UART."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.config import DyadicConfig
+
+from .core import DyadicCore
+from .link import LinkFramer
+from .uart import UARTRx, UARTTx
+
+__all__ = ["DyadicLink", "DyadicUART"]
+
+
+class DyadicLink(wiring.Component):
+    """Core + framer with byte streams: what the simulator transport talks to."""
+
+    i_rx: In(stream.Signature(8))
+    o_tx: Out(stream.Signature(8))
+    idle: Out(1)
+
+    def __init__(self, config: DyadicConfig, timeout=100_000):
+        self.config, self.timeout = config, timeout
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = DyadicCore(self.config)
+        m.submodules.framer = framer = LinkFramer(self.config.frame_words, self.timeout)
+        wiring.connect(m, framer.o_cmd, core.i_cmd)
+        wiring.connect(m, core.o_rsp, framer.i_rsp)
+        wiring.connect(m, wiring.flipped(self.i_rx), framer.i_rx)
+        wiring.connect(m, framer.o_tx, wiring.flipped(self.o_tx))
+        m.d.comb += self.idle.eq(framer.idle)
+        return m
+
+
+class DyadicUART(wiring.Component):
+    """Core + framer + 8N1 UART at clock / ``divider`` baud: what a board carries."""
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+
+    def __init__(self, config: DyadicConfig, divider: int, timeout=None):
+        self.config, self.divider = config, divider
+        # drop a frame after ~10 idle byte times
+        self.timeout = timeout if timeout is not None else 100 * divider
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = DyadicLink(self.config, self.timeout)
+        m.submodules.uart_rx = urx = UARTRx(self.divider)
+        m.submodules.uart_tx = utx = UARTTx(self.divider)
+        wiring.connect(m, urx.o_stream, link.i_rx)
+        wiring.connect(m, link.o_tx, utx.i_stream)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        return m
