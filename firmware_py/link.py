@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 from crc import Calculator
 
-from hdl.protocol import (FRAME_CRC, FRAME_HEADER_BYTES, SOF_COMMAND, SOF_RESPONSE, LinkStatus,
-                          Opcode)
+from hdl.protocol import (
+    FRAME_CRC,
+    FRAME_HEADER_BYTES,
+    SOF_COMMAND,
+    SOF_RESPONSE,
+    LinkStatus,
+    Opcode,
+)
 
 __all__ = ["encode_command", "Response", "ResponseParser", "FrameError", "crc16"]
 

@@ -36,8 +36,8 @@ class Transport(ABC):
     def read(self, timeout: float) -> bytes:
         """Bytes available within ``timeout`` seconds (empty if none)."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027  (most transports have nothing to release)
+        """Release the pipe."""
 
     def __enter__(self):
         return self

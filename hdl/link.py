@@ -11,8 +11,15 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .protocol import (FRAME_CRC, SOF_COMMAND, SOF_RESPONSE, CommandHeader, LinkStatus,
-                       Opcode, ResponseHeader)
+from .protocol import (
+    FRAME_CRC,
+    SOF_COMMAND,
+    SOF_RESPONSE,
+    CommandHeader,
+    LinkStatus,
+    Opcode,
+    ResponseHeader,
+)
 
 __all__ = ["LinkFramer", "crc_update"]
 
