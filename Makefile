@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 	@touch $@
 
 demo: $(STAMP)
-	@$(RUN) dyadic train --backend fixed --dataset digits
+	@$(RUN) dyadic train --dataset digits --compare
 
 test: $(STAMP)
 	@$(RUN) python -m pytest $(PYTEST_ARGS)

@@ -164,14 +164,57 @@ def _train_setup(args):
     epochs = args.epochs or epochs
     batch = args.batch or batch
     lr = args.lr if args.lr is not None else lr
+    args.backend = args.backend or ("serial" if args.port else "sim")
     if args.backend == "float":
         arith = FloatArith.for_network(net)
-    elif args.backend == "fixed":
+    elif args.backend in ("fixed",) + DEVICE_BACKENDS:
         arith = FixedArith.for_network(net)
     else:
-        raise UsageError(f"unknown backend {args.backend!r} (choose from float, fixed)")
+        raise UsageError(f"unknown backend {args.backend!r} "
+                         f"(choose from float, fixed, {', '.join(DEVICE_BACKENDS)})")
     arith.lr_step(lr)  # fail early on a learning rate the backend cannot do
     return data, net, arith, epochs, batch, lr
+
+
+DEVICE_BACKENDS = ("sim", "serial")
+
+
+def balanced_multipliers(sizes, total: int = 20) -> tuple[int, ...]:
+    """Multipliers per cell in proportion to its work per tick (forward, adjoint, gradient)."""
+    work = [(2 if l == 1 else 3) * sizes[l] * sizes[l - 1] for l in range(1, len(sizes))]
+    return tuple(max(1, min(round(total * w / sum(work)), sizes[l] * sizes[l - 1]))
+                 for l, w in enumerate(work, 1))
+
+
+def _device_config(args, net, batch):
+    from .config import DyadicConfig
+
+    if getattr(args, "config", None):
+        cfg = DyadicConfig.load(args.config)
+        if cfg.sizes != net.sizes or cfg.activations != net.activations:
+            raise UsageError(f"{args.config} is {'-'.join(map(str, cfg.sizes))} "
+                             f"({', '.join(map(str, cfg.activations))}); the network is "
+                             f"{'-'.join(map(str, net.sizes))} "
+                             f"({', '.join(map(str, net.activations))})")
+    else:
+        cfg = DyadicConfig(net.sizes, net.activations, multipliers=balanced_multipliers(net.sizes),
+                           max_batch=max(32, batch))
+    if batch > cfg.max_batch:
+        raise UsageError(f"batch {batch} exceeds the device's max_batch {cfg.max_batch}")
+    return cfg
+
+
+def _open_device(args, cfg):
+    from .driver import Accelerator
+    from .transport import SerialTransport, SimTransport
+
+    if args.backend == "sim":
+        transport = SimTransport(cfg, log=_err)
+    elif not args.port:
+        raise UsageError("--backend serial needs --port (e.g. /dev/ttyUSB0)")
+    else:
+        transport = SerialTransport(args.port, args.baud)
+    return Accelerator(transport, cfg)
 
 
 def cmd_train(args):
@@ -180,21 +223,44 @@ def cmd_train(args):
     from .training import train
 
     data, net, arith, epochs, batch, lr = _train_setup(args)
+    device = None
+    if args.backend in DEVICE_BACKENDS:
+        device = _open_device(args, _device_config(args, net, batch))
+        arith = FixedArith(device.config)
     t0 = time.perf_counter()
-    with tqdm(total=epochs * len(data.x_train), unit="sample", file=sys.stderr,
-              desc=f"train {args.dataset} ({args.backend})",
-              mininterval=0.5 if sys.stderr.isatty() else 10,
-              dynamic_ncols=True) as bar:
-        result = train(arith, net, data, epochs=epochs, batch=batch, lr=lr, seed=args.seed,
-                       progress=bar.update,
-                       on_epoch=lambda r: bar.set_postfix(
-                           test_acc=f"{r['test_accuracy']:.3f}", refresh=False))
+    try:
+        with tqdm(total=epochs * len(data.x_train), unit="sample", file=sys.stderr,
+                  desc=f"train {args.dataset} ({args.backend})",
+                  mininterval=0.5 if sys.stderr.isatty() else 10,
+                  dynamic_ncols=True) as bar:
+            result = train(arith, net, data, epochs=epochs, batch=batch, lr=lr,
+                           seed=args.seed, progress=bar.update, device=device,
+                           on_epoch=lambda r: bar.set_postfix(
+                               test_acc=f"{r['test_accuracy']:.3f}", refresh=False))
+    finally:
+        if device is not None:
+            device.close()
     seconds = time.perf_counter() - t0
     fin = result.final
+    reference = None
+    if device is not None:
+        # the fixed-point golden model, same seed: the device must reproduce it exactly
+        reference = train(FixedArith(device.config), net, data, epochs=epochs, batch=batch,
+                          lr=lr, seed=args.seed)
+        same = all(np.array_equal(a, b) for a, b in
+                   zip(result.params[0] + result.params[1],
+                       reference.params[0] + reference.params[1]))
+    float_run = None
+    if args.compare and reference is not None:
+        float_run = train(FloatArith.for_network(net), net, data, epochs=epochs, batch=batch,
+                          lr=lr, seed=args.seed)
     if args.plot:
         from .plots import plot_training
 
-        plot_training(args.plot, {args.backend: result.history},
+        runs = {args.backend: result.history}
+        if reference is not None:
+            runs["fixed-point golden model"] = reference.history
+        plot_training(args.plot, runs,
                       f"{args.dataset} {'-'.join(map(str, net.sizes))}, batch {batch}, "
                       f"lr {lr:g}, seed {args.seed}")
     summary = {"backend": args.backend, "dataset": args.dataset, "sizes": list(net.sizes),
@@ -204,6 +270,8 @@ def cmd_train(args):
                "test_accuracy": fin["test_accuracy"], "test_loss": fin["test_loss"],
                "saturation": result.saturation, "seconds": round(seconds, 3),
                "history": result.history}
+    if reference is not None:
+        summary["matches_fixed_golden"] = bool(same)
     if args.json:
         _emit_json(summary)
         return
@@ -211,8 +279,15 @@ def cmd_train(args):
           f"{epochs} epochs, batch {batch}, lr {lr:g}, seed {args.seed}, {seconds:.1f} s")
     print(f"  train accuracy {100 * fin['train_accuracy']:6.2f} %   loss {fin['train_loss']:.4f}")
     print(f"  test  accuracy {100 * fin['test_accuracy']:6.2f} %   loss {fin['test_loss']:.4f}")
-    if result.saturation is not None:
+    if result.saturation is not None and device is None:
         print(f"  saturation events: {result.saturation}")
+    if reference is not None:
+        print(f"  weights bit-identical to the fixed-point golden model: "
+              f"{'yes' if same else 'NO'}")
+    if float_run is not None:
+        print(f"  test accuracy: float64 model {100 * float_run.final['test_accuracy']:.2f} %, "
+              f"fixed-point model {100 * reference.final['test_accuracy']:.2f} %, "
+              f"{args.backend} {100 * fin['test_accuracy']:.2f} %")
 
 
 # -- dyadic gradcheck ------------------------------------------------------------------
@@ -320,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_relax)
 
     t = sub.add_parser("train", help="SGD training with the streaming schedule")
-    t.add_argument("--backend", default="fixed", help="float | fixed (default fixed)")
+    t.add_argument("--backend", help="float | fixed | sim | serial (default: sim, or serial "
+                   "with --port)")
+    t.add_argument("--port", help="serial port of a board, e.g. /dev/ttyUSB0")
+    t.add_argument("--baud", type=_positive_int, default=115200)
+    t.add_argument("--config", help="device configuration JSON (default: derived from the "
+                   "network, 20 multipliers)")
     t.add_argument("--dataset", default="digits", help=f"{' | '.join(DATASETS)}")
     t.add_argument("--sizes", help="layer widths (default per dataset, digits 64,32,10)")
     t.add_argument("--activation", help="hidden-layer activation, or one per layer "
@@ -331,7 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "gradient; 2^-k for fixed point")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--json", action="store_true")
-    t.add_argument("--plot", help="PNG of loss and accuracy per epoch")
+    t.add_argument("--plot", help="PNG of loss and accuracy per epoch (on a device: with the "
+                   "fixed-point golden model's curves)")
+    t.add_argument("--compare", action="store_true", help="on a device: also train the "
+                   "float64 model and print both accuracies")
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("gradcheck", help="one sample in relaxation mode on the simulated RTL")

@@ -43,25 +43,39 @@ def evaluate(arith, params, data: Dataset, X, Y) -> tuple[float, float]:
 
 
 def train(arith, net: Network, data: Dataset, *, epochs: int, batch: int, lr: float,
-          seed: int, progress=None, on_epoch=None) -> TrainResult:
+          seed: int, progress=None, on_epoch=None, device=None, on_batch=None) -> TrainResult:
     """Mini-batch SGD, one streaming batch at a time; deterministic for a given seed.
 
     The batch gradient is the sum over the batch and W <- W - lr * G after each batch.
-    ``progress`` is called with the number of samples done; ``on_epoch`` with each
-    epoch's metrics.
+    With ``device`` (an ``Accelerator``) every batch runs on the device, which holds the
+    weights; they are read back after each epoch for evaluation (in the same
+    fixed-point arithmetic). ``progress`` is called with the number of samples done,
+    ``on_epoch`` with each epoch's metrics, ``on_batch`` with the weights (host
+    training only, or read back from the device).
     """
     params = arith.params(net)
     X = arith.encode_x(data.x_train)
     Y = arith.encode_y(data.y_train)
     rng = np.random.default_rng(seed)
     result = TrainResult(params)
+    if device is not None:
+        lr_shift = arith.lr_step(lr)
+        device.load_network(params)
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
-            params = stream_batch(arith, params, X[idx], Y[idx], lr=lr).params
+            if device is None:
+                params = stream_batch(arith, params, X[idx], Y[idx], lr=lr).params
+            else:
+                device.write_samples(X[idx], Y[idx])
+                device.stream(len(idx), update=True, lr_shift=lr_shift)
+            if on_batch:
+                on_batch(params if device is None else device.read_network())
             if progress:
                 progress(len(idx))
+        if device is not None:
+            params = device.read_network()
         tr = evaluate(arith, params, data, data.x_train, data.y_train)
         te = evaluate(arith, params, data, data.x_test, data.y_test)
         row = {"epoch": epoch, "train_loss": tr[0], "train_accuracy": tr[1],

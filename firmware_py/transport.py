@@ -150,6 +150,8 @@ class SimTransport(Transport):
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
 
 
 class FaultyTransport(Transport):

@@ -1,0 +1,274 @@
+"""The framed link: CRC agreement, malformed frames, fuzzing, a faulty transport, the UART."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from firmware_py.arith import FixedArith
+from firmware_py.commands import CoreCommands
+from firmware_py.config import DyadicConfig
+from firmware_py.driver import Accelerator, LinkError
+from firmware_py.dynamics import stream_batch
+from firmware_py.link import ResponseParser, crc16, encode_command
+from firmware_py.network import Network
+from firmware_py.transport import FaultyTransport, SimTransport
+from hdl.link import crc_update
+from hdl.protocol import FRAME_CRC, CommandHeader, LinkStatus, Opcode, unpack
+from hdl.sim import stream_put
+from hdl.top import DyadicLink, DyadicUART
+
+CFG = DyadicConfig.load("configs/tiny.json")
+
+
+def _params(seed=0):
+    rng = np.random.default_rng(seed)
+    net = Network.random(CFG.sizes, CFG.activations, rng, bias_scale=0.3)
+    ar = FixedArith(CFG)
+    return ar, ar.params(net), rng
+
+
+def _frame(cmd, seq):
+    h = unpack(CommandHeader, cmd.words[0])
+    return encode_command(seq, h["opcode"], h["layer"], cmd.words[1:])
+
+
+def test_gateware_crc_is_the_host_library_crc():
+    m = Module()
+    crc, byte = Signal(16), Signal(8)
+    out = Signal(16)
+    m.d.comb += out.eq(crc_update(crc, byte))
+    data = random.Random(1).randbytes(300)
+
+    async def bench(ctx):
+        c = FRAME_CRC.value.init_value
+        for b in data:
+            ctx.set(crc, c)
+            ctx.set(byte, b)
+            await ctx.delay(1e-9)
+            c = ctx.get(out)
+        assert c == crc16(data)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_malformed_frames_are_naked_or_dropped_and_change_nothing():
+    ar, P, rng = _params()
+    cmds = CoreCommands(CFG)
+    dut = DyadicLink(CFG, timeout=64)
+
+    parser = ResponseParser()
+    finished = False
+
+    async def collect(ctx):
+        # the host side of a UART never holds the device back
+        ctx.set(dut.o_tx.ready, 1)
+        while not finished:
+            _, _, valid, payload = await ctx.tick().sample(dut.o_tx.valid, dut.o_tx.payload)
+            if valid:
+                parser.feed(bytes([payload]))
+
+    async def bench(ctx):
+        async def send(data):
+            for b in data:
+                await stream_put(ctx, dut.i_rx, b)
+
+        async def response():
+            while (r := parser.next()) is None:
+                await ctx.tick()
+            return r
+
+        async def xfer(data):
+            await send(data)
+            return await response()
+
+        seq = 0
+
+        async def ok(cmd):
+            nonlocal seq
+            r = await xfer(_frame(cmd, seq))
+            assert r.status == LinkStatus.ACK.value, r
+            seq += 1
+            return cmd.decode(r.data)
+
+        assert (await xfer(encode_command(255, Opcode.RESET, 0, []))).status == 0
+        for l in (1, 2):
+            await ok(cmds.write_params(l, P[0][l - 1], P[1][l - 1]))
+
+        write = _frame(cmds.write_values(Opcode.WRITE_PARAMS, 1, 0, [1, 2, 3]), seq)
+
+        def damaged(s):
+            f = bytearray(_frame(cmds.write_values(Opcode.WRITE_PARAMS, 1, 0, [1, 2, 3]), s))
+            f[9] ^= 0x40
+            return bytes(f)
+
+        cases = [   # (name, frame for sequence number s, expected status)
+            ("bad CRC", damaged, LinkStatus.BAD_CRC),
+            ("over-long", lambda s: encode_command(s, Opcode.WRITE_PARAMS, 1,
+                                                   [0] * (CFG.frame_words + 1)),
+             LinkStatus.TOO_LONG),
+            ("unknown opcode", lambda s: encode_command(s, 0x77, 0, [1, 2]),
+             LinkStatus.BAD_OPCODE),
+            ("wrong sequence number",
+             lambda s: _frame(cmds.write_params(1, P[0][0] + 1, P[1][0]), s + 5),
+             LinkStatus.BAD_SEQ),
+            ("out-of-range layer", lambda s: encode_command(s, Opcode.READ_PARAMS, 3, [0, 1]),
+             LinkStatus.BAD_LAYER),
+            ("out-of-range address",
+             lambda s: _frame(cmds.write_values(Opcode.WRITE_PARAMS, 2, 9, [5, 5, 5]), s),
+             LinkStatus.BAD_ARGUMENT),
+        ]
+        for name, make, want in cases:
+            r = await xfer(make(seq))
+            assert r.status == want.value, name
+            await ctx.tick().repeat(100)   # the rest of a refused frame times out
+            if want.value < 0x10:      # executed by the core (as an error): the number is used
+                seq += 1
+        # a repeated frame is recognised and not executed again
+        last = _frame(cmds.read_counters(), seq)
+        await xfer(last)
+        assert (await xfer(last)).status == LinkStatus.DUPLICATE.value
+        seq += 1
+        # garbage between frames, a truncated frame, and a frame cut short by a host reset:
+        # dropped after the inter-byte timeout, then the link answers the next frame
+        await send(bytes([0x00, 0x13, 0xFF, 0x5A]))
+        await send(write[:7])
+        await ctx.tick().repeat(80)
+        await send(write[:3])
+        await ctx.tick().repeat(80)
+        for l in (1, 2):
+            W, b = await ok(cmds.read_params(l))
+            assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
+        nonlocal finished
+        finished = True
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(collect)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.fixture(scope="module")
+def sim_transport():
+    t = SimTransport(CFG)
+    yield t
+    t.close()
+
+
+def test_fuzzed_frames_leave_the_weights_alone(sim_transport):
+    ar, P, rng = _params(1)
+    acc = Accelerator(sim_transport, CFG, timeout=1.0)
+    acc.load_network(P)
+    cmds = CoreCommands(CFG)
+    r = random.Random(2026)
+    valid = [_frame(cmds.write_params(1, P[0][0] * 0 + 7, P[1][0]), s) for s in range(4)]
+    valid += [_frame(cmds.read_params(2), s) for s in range(4)]
+    valid += [_frame(cmds.stream(3, True, 1), s) for s in range(4)]
+    n = 3000
+    for k in range(n):
+        kind = r.random()
+        if kind < 0.2:                                      # noise
+            data = r.randbytes(r.randrange(1, 40))
+        else:                                               # a real frame, damaged
+            data = bytearray(r.choice(valid))
+            for _ in range(r.randrange(1, 4)):
+                op = r.random()
+                pos = r.randrange(len(data))
+                if op < 0.5:
+                    data[pos] ^= 1 << r.randrange(8)
+                elif op < 0.7:
+                    del data[pos:]
+                elif op < 0.85:
+                    data.insert(pos, r.randrange(256))
+                else:
+                    del data[pos]
+                if not data:
+                    data = bytearray([0xA5])
+            if bytes(data) in valid:
+                continue
+        sim_transport.write(bytes(data))
+        sim_transport.read(0)                               # keep the pipe drained
+    # After enough idle cycles any partial frame times out; then the driver resynchronises.
+    acc2 = Accelerator(sim_transport, CFG, timeout=1.0, retries=5)
+    Ws, bs = acc2.read_network()
+    for l in range(CFG.L):
+        assert np.array_equal(Ws[l], P[0][l]) and np.array_equal(bs[l], P[1][l])
+
+
+def test_driver_survives_a_lossy_transport_then_reports_a_spent_budget(sim_transport):
+    ar, P, rng = _params(2)
+    lossy = FaultyTransport(sim_transport, drop=0.002, corrupt=0.002, seed=5)
+    acc = Accelerator(lossy, CFG, timeout=0.3, retries=10)
+    acc.load_network(P)
+    X = ar.encode_x(rng.uniform(-1, 1, (6, 3)))
+    Y = ar.encode_y(rng.uniform(-1, 1, (6, 2)))
+    for _ in range(3):
+        acc.write_samples(X, Y)
+        acc.stream(6, True, 3)
+        P = stream_batch(ar, P, X, Y, lr=2.0 ** -3).params
+        Ws, bs = acc.read_network()
+        assert all(np.array_equal(a, b) for a, b in zip(Ws + bs, P[0] + P[1]))
+    assert acc.stats["retries"] > 0
+    broken = Accelerator(sim_transport, CFG, timeout=0.3)
+    broken.transport = FaultyTransport(sim_transport, drop=0.5, seed=6)
+    with pytest.raises(LinkError, match="no valid response after 4 attempts"):
+        broken.read_params(1)
+
+
+def test_configuration_mismatch_is_named(sim_transport):
+    other = DyadicConfig((3, 5, 2), CFG.activations, multipliers=(2, 3), max_batch=8)
+    with pytest.raises(ValueError,
+                       match=r"configuration mismatch: device has ID \S+ \(sizes 3-4-2\)"):
+        Accelerator(sim_transport, other, timeout=1.0)
+
+
+def test_commands_through_the_real_uart():
+    divider = 4
+    dut = DyadicUART(CFG, divider)
+    cmds = CoreCommands(CFG)
+    _, P, _ = _params(3)
+
+    async def bench(ctx):
+        async def send_byte(b):
+            for bit in [0] + [(b >> i) & 1 for i in range(8)] + [1]:
+                ctx.set(dut.rx, bit)
+                await ctx.tick().repeat(divider)
+
+        async def recv_byte():
+            await ctx.tick().until(~dut.tx)                  # start bit
+            await ctx.tick().repeat(divider // 2)
+            v = 0
+            for i in range(8):
+                await ctx.tick().repeat(divider)
+                v |= ctx.get(dut.tx) << i
+            await ctx.tick().repeat(divider)                  # stop bit
+            return v
+
+        async def xfer(frame):
+            for b in frame:
+                await send_byte(b)
+            parser = ResponseParser()
+            while (r := parser.next()) is None:
+                parser.feed(bytes([await recv_byte()]))
+            return r
+
+        ctx.set(dut.rx, 1)
+        await ctx.tick().repeat(10)
+        assert (await xfer(encode_command(255, Opcode.RESET, 0, []))).status == 0
+        r = await xfer(_frame(cmds.identify(), 0))
+        ident = cmds.identify().decode(r.data)
+        cmds.check_identity(ident)
+        assert (await xfer(_frame(cmds.write_params(2, P[0][1], P[1][1]), 1))).status == 0
+        r = await xfer(_frame(cmds.read_params(2), 2))
+        W, b = cmds.read_params(2).decode(r.data)
+        assert np.array_equal(W, P[0][1]) and np.array_equal(b, P[1][1])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
