@@ -170,7 +170,7 @@ def test_fuzzed_frames_leave_the_weights_alone(sim_transport):
     valid += [_frame(cmds.read_params(2), s) for s in range(4)]
     valid += [_frame(cmds.stream(3, True, 1), s) for s in range(4)]
     n = 3000
-    for k in range(n):
+    for _ in range(n):
         kind = r.random()
         if kind < 0.2:                                      # noise
             data = r.randbytes(r.randrange(1, 40))
