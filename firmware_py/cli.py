@@ -310,12 +310,16 @@ def cmd_gradcheck(args):
     from .config import DyadicConfig
     from .rtl import run_commands
 
-    if args.backend not in ("icarus", "verilator"):
-        raise UsageError(f"unknown backend {args.backend!r} (choose from icarus, verilator)")
+    if args.backend not in ("icarus", "verilator") + DEVICE_BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r} "
+                         f"(choose from icarus, verilator, {', '.join(DEVICE_BACKENDS)})")
     net, x, y = _relax_network(args)
     L = net.L
-    config = DyadicConfig(net.sizes, net.activations,
-                          multipliers=_multipliers(args.multipliers, net.sizes), max_batch=1)
+    if args.config:
+        config = _device_config(args, net, 1)
+    else:
+        config = DyadicConfig(net.sizes, net.activations,
+                              multipliers=_multipliers(args.multipliers, net.sizes), max_batch=1)
     arith = FixedArith(config)
     k = arith.dt_step(args.dt)
     try:
@@ -334,7 +338,14 @@ def cmd_gradcheck(args):
     _err(f"gradcheck: {'-'.join(map(str, net.sizes))} on {args.backend} "
          f"(multipliers {config.multipliers}), simulating ...")
     t0 = time.perf_counter()
-    out = run_commands(config, program, args.backend)
+    if args.backend in DEVICE_BACKENDS:
+        device = _open_device(args, config)
+        try:
+            out = [device.run(cmd) for cmd in program]
+        finally:
+            device.close()
+    else:
+        out = run_commands(config, program, args.backend)
     device = out[-1 - L:-1]
     counters = out[-1]
     golden = relax(arith, params, xq, yq, ticks=2 * L, dt=args.dt).grads[-1]
@@ -358,6 +369,59 @@ def cmd_gradcheck(args):
         print(f"  {counters['cycles']} cycles (with the read-out tick), simulated in "
               f"{time.perf_counter() - t0:.1f} s")
     return 0 if bit_exact else 1
+
+
+# -- dyadic infer ------------------------------------------------------------------------
+def cmd_infer(args):
+    from .training import predict
+
+    args.backend = args.backend or ("serial" if args.port else "sim")
+    if args.backend not in DEVICE_BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r} (choose from sim, serial)")
+    net = Network.load(args.net)
+    if net.x is not None:
+        X, Y = net.x, net.y
+    elif args.dataset:
+        if args.dataset not in DATASETS:
+            raise UsageError(f"unknown dataset {args.dataset!r} "
+                             f"(choose from {', '.join(DATASETS)})")
+        data = load_dataset(args.dataset)
+        X, Y = data.x_test, data.y_test
+    else:
+        raise UsageError(f"{args.net} holds no x; give --dataset to infer on its test split")
+    config = _device_config(args, net, 1)
+    arith = FixedArith(config)
+    try:
+        params = arith.params(net, saturate=args.saturate)
+    except FormatError as e:
+        raise UsageError(f"{e} (--saturate clamps it instead)") from None
+    xq, yq = arith.encode_x(X, saturate=True), arith.encode_y(Y, saturate=True)
+    device = _open_device(args, config)
+    L = config.L
+    outs = []
+    try:
+        device.load_network(params)
+        for x, y in zip(xq, yq):
+            device.write_samples(x[None], y[None])
+            device.relax(L, 0)                  # L ticks at dt = 1: s_L is the forward pass
+            outs.append(device.read_state(L)[0])
+    finally:
+        device.close()
+    outs = np.array(outs)
+    ref = np.rint(predict(arith, params, X) / config.act.lsb).astype(np.int64)  # golden codes
+    result = {"samples": len(X), "bit_exact": bool(np.array_equal(outs, ref)),
+              "outputs": (outs * config.act.lsb).tolist()}
+    if Y is not None:
+        labels = (lambda v: (v[:, 0] > 0.5).astype(int)) if Y.shape[1] == 1 else \
+            (lambda v: np.argmax(v, axis=1))
+        result["accuracy"] = float(np.mean(labels(outs * 1.0) == labels(Y)))
+    if args.json:
+        _emit_json(result)
+        return
+    print(f"inferred {len(X)} samples on {args.backend}: outputs bit-identical to the "
+          f"fixed-point golden model: {'yes' if result['bit_exact'] else 'NO'}")
+    if "accuracy" in result:
+        print(f"  accuracy {100 * result['accuracy']:.2f} %")
 
 
 # -- dyadic bench ------------------------------------------------------------------------
@@ -418,7 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("gradcheck", help="one sample in relaxation mode on the simulated RTL")
-    g.add_argument("--backend", default="verilator", help="icarus | verilator")
+    g.add_argument("--backend", default="verilator",
+                   help="icarus | verilator (cocotb) | sim (driver on Verilator) | serial")
+    g.add_argument("--port", help="serial port of a board (--backend serial)")
+    g.add_argument("--baud", type=_positive_int, default=115200)
+    g.add_argument("--config", help="device configuration JSON (a board's)")
     g.add_argument("--net", help="network .npz (W1..WL, b1..bL, optional x, y)")
     g.add_argument("--sizes", help="layer widths for a random network (default 4,8,8,3)")
     g.add_argument("--seed", type=int, default=0)
@@ -431,6 +499,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
     g.add_argument("--out", help="save the device's gradients (as floats) to .npz")
     g.set_defaults(func=cmd_gradcheck)
+
+    i = sub.add_parser("infer", help="forward passes on the (simulated) accelerator")
+    i.add_argument("--net", required=True, help="network .npz; its x (and y) are inferred")
+    i.add_argument("--dataset", help="infer on this data set's test split instead")
+    i.add_argument("--backend", help="sim | serial (default: sim, or serial with --port)")
+    i.add_argument("--port")
+    i.add_argument("--baud", type=_positive_int, default=115200)
+    i.add_argument("--config", help="device configuration JSON (a board's)")
+    i.add_argument("--saturate", action="store_true")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_infer)
 
     b = sub.add_parser("bench", help="measure cycles and utilization on the simulated RTL")
     b.add_argument("--quick", action="store_true", help="small configurations only")

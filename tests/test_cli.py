@@ -71,14 +71,18 @@ def test_train_json_ends_with_one_object(capsys, tmp_path):
 
 
 def test_train_is_deterministic_for_a_seed(capsys):
-    runs = [json.loads(run(capsys, "train", "--dataset", "xor", "--epochs", "50", "--json",
-                           "--seed", "4")[1]) for _ in range(2)]
+    runs = [json.loads(run(capsys, "train", "--backend", "fixed", "--dataset", "xor",
+                           "--epochs", "50", "--json", "--seed", "4")[1]) for _ in range(2)]
     assert runs[0]["history"] == runs[1]["history"]
 
 
-def test_train_xor_learns_the_truth_table(capsys):
-    code, out, _ = run(capsys, "train", "--dataset", "xor", "--json")
-    assert json.loads(out)["test_accuracy"] == 1.0
+def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "--dataset", "xor", "--json",
+                         "--plot", str(tmp_path / "x.png"))
+    obj = json.loads(out)
+    assert code == 0 and obj["backend"] == "sim"
+    assert obj["test_accuracy"] == 1.0 and obj["matches_fixed_golden"] is True
+    assert (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -90,6 +94,8 @@ def test_train_xor_learns_the_truth_table(capsys):
     (["relax", "--net", "/nonexistent.npz"], "no such file"),
     (["train", "--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["train", "--backend", "gpu"], "unknown backend 'gpu'"),
+    (["train", "--backend", "serial"], "--backend serial needs --port"),
+    (["train", "--port", "/dev/nonexistent-tty"], "cannot open /dev/nonexistent-tty"),
     (["train", "--activation", "swish"], "unknown activation 'swish'"),
     (["train", "--backend", "fixed", "--activation", "tanh"], "tanh has no fixed-point form"),
     (["train", "--backend", "fixed", "--lr", "0.3"], "2^-k"),
@@ -148,3 +154,22 @@ def test_gradcheck_bad_backend_and_activation(capsys):
     assert run(capsys, "gradcheck", "--backend", "modelsim")[0] == 2
     code, _, err = run(capsys, "gradcheck", "--backend", "icarus", "--activation", "tanh")
     assert code == 2 and "no fixed-point form" in err
+
+
+def test_gradcheck_and_infer_through_the_driver_on_sim(capsys, tmp_path):
+    code, out, err = run(capsys, "gradcheck", "--backend", "sim", "--sizes", "3,4,2",
+                         "--multipliers", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["bit_exact"] is True
+    rng = np.random.default_rng(0)
+    net = Network.random((3, 4, 2), ("relu", "identity"), rng)
+    net.x, net.y = rng.uniform(-1, 1, (6, 3)), np.eye(2)[rng.integers(0, 2, 6)]
+    net.save(tmp_path / "n.npz")
+    code, out, err = run(capsys, "infer", "--net", str(tmp_path / "n.npz"), "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["bit_exact"] is True and obj["samples"] == 6 and 0 <= obj["accuracy"] <= 1
+    from firmware_py.arith import FixedArith
+    from firmware_py.training import predict
+    arith = FixedArith.for_network(net)
+    np.testing.assert_array_equal(obj["outputs"], predict(arith, arith.params(net), net.x))

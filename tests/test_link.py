@@ -272,3 +272,24 @@ def test_commands_through_the_real_uart():
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_training_on_the_device_is_bit_identical_after_every_batch():
+    from firmware_py.datasets import load_dataset
+    from firmware_py.training import train
+
+    data = load_dataset("moons")
+    data.x_train, data.y_train = data.x_train[:40], data.y_train[:40]
+    cfg = DyadicConfig((2, 6, 2), ("relu", "identity"), multipliers=(4, 6), max_batch=8)
+    net = Network.random(cfg.sizes, cfg.activations, np.random.default_rng(0))
+    golden, device = [], []
+    train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1,
+          on_batch=lambda p: golden.append(p))
+    with SimTransport(cfg) as t:
+        acc = Accelerator(t, cfg)
+        res = train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1,
+                    device=acc, on_batch=lambda p: device.append(p))
+    assert len(device) == len(golden) == 10
+    for g, d in zip(golden, device):
+        assert all(np.array_equal(a, b) for a, b in zip(g[0] + g[1], d[0] + d[1]))
+    assert res.final["test_accuracy"] > 0.5
