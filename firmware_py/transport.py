@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .config import DyadicConfig
 
-__all__ = ["Transport", "SerialTransport", "SimTransport", "FaultyTransport", "TransportError"]
+__all__ = ["Transport", "SerialTransport", "SimTransport", "AmaranthTransport",
+           "FaultyTransport", "TransportError"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,6 +153,53 @@ class SimTransport(Transport):
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stdout.close()
+
+
+class AmaranthTransport(Transport):
+    """The same gateware in Amaranth's Python simulator: slow, but needs no compiler (tests)."""
+
+    PERIOD = 1e-6
+
+    def __init__(self, config: DyadicConfig, timeout_cycles=2000):
+        from collections import deque
+
+        from amaranth.sim import Simulator
+
+        from hdl.top import DyadicLink
+
+        self.dut = dut = DyadicLink(config, timeout_cycles)
+        self.sim = Simulator(dut)
+        self.sim.add_clock(self.PERIOD)
+        self.inq, self.outq = deque(), bytearray()
+        self.now = 0.0
+
+        async def pump(ctx):
+            ctx.set(dut.o_tx.ready, 1)
+            while True:
+                offered = bool(self.inq)   # bytes written meanwhile wait for the next edge
+                ctx.set(dut.i_rx.valid, offered)
+                ctx.set(dut.i_rx.payload, self.inq[0] if offered else 0)
+                _, _, rx_ready, tx_valid, tx_byte = await ctx.tick().sample(
+                    dut.i_rx.ready, dut.o_tx.valid, dut.o_tx.payload)
+                if offered and rx_ready:
+                    self.inq.popleft()
+                if tx_valid:
+                    self.outq.append(tx_byte)
+
+        self.sim.add_testbench(pump, background=True)
+
+    def write(self, data):
+        self.inq.extend(data)
+
+    def read(self, timeout):
+        end = time.monotonic() + timeout
+        while not self.outq or self.inq:
+            self.now += 64 * self.PERIOD
+            self.sim.run_until(self.now)
+            if time.monotonic() >= end:
+                break
+        out, self.outq = bytes(self.outq), bytearray()
+        return out
 
 
 class FaultyTransport(Transport):

@@ -7,6 +7,12 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["UARTRx", "UARTTx"]
 
 
+def _checked(divider: int) -> int:
+    if divider < 4:
+        raise ValueError(f"divider must be >= 4 clock cycles per bit, not {divider}")
+    return divider
+
+
 class UARTRx(wiring.Component):
     """Bytes from the ``rx`` pin; a byte with a bad stop bit is dropped."""
 
@@ -14,9 +20,7 @@ class UARTRx(wiring.Component):
     o_stream: Out(stream.Signature(8))
 
     def __init__(self, divider: int):
-        if divider < 4:
-            raise ValueError("divider must be >= 4 clock cycles per bit")
-        self.divider = divider
+        self.divider = _checked(divider)
         super().__init__()
 
     def elaborate(self, platform):
@@ -66,9 +70,7 @@ class UARTTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divider: int):
-        if divider < 4:
-            raise ValueError("divider must be >= 4 clock cycles per bit")
-        self.divider = divider
+        self.divider = _checked(divider)
         super().__init__()
 
     def elaborate(self, platform):

@@ -293,3 +293,18 @@ def test_training_on_the_device_is_bit_identical_after_every_batch():
     for g, d in zip(golden, device):
         assert all(np.array_equal(a, b) for a, b in zip(g[0] + g[1], d[0] + d[1]))
     assert res.final["test_accuracy"] > 0.5
+
+
+def test_the_same_driver_on_the_amaranth_simulator():
+    from firmware_py.transport import AmaranthTransport
+
+    ar, P, rng = _params(4)
+    acc = Accelerator(AmaranthTransport(CFG), CFG, timeout=30.0)
+    acc.load_network(P)
+    X = ar.encode_x(rng.uniform(-1, 1, (3, 3)))
+    Y = ar.encode_y(rng.uniform(-1, 1, (3, 2)))
+    acc.write_samples(X, Y)
+    acc.stream(3, True, 2)
+    P = stream_batch(ar, P, X, Y, lr=2.0 ** -2).params
+    Ws, bs = acc.read_network()
+    assert all(np.array_equal(a, b) for a, b in zip(Ws + bs, P[0] + P[1]))
