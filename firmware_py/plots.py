@@ -35,13 +35,19 @@ def plot_relaxation(path, L: int, curves: dict):
 
 
 def plot_training(path, runs: dict, title: str):
-    """runs: {label: history list of per-epoch dicts}; loss and accuracy panels."""
+    """runs: {label: history list of per-epoch dicts}; loss and accuracy panels.
+
+    Later runs are drawn wide and pale under the first, so that a device run that
+    matches its reference exactly stays visible on top of it.
+    """
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
-    for label, hist in runs.items():
+    for k, (label, hist) in enumerate(runs.items()):
         ep = [r["epoch"] for r in hist]
+        style = dict(lw=1.2, marker="o", ms=3, zorder=3) if k == 0 else \
+            dict(lw=6, alpha=0.3, zorder=2)
         for ax, key in ((ax_l, "loss"), (ax_a, "accuracy")):
-            ax.plot(ep, [r[f"train_{key}"] for r in hist], "--", label=f"{label} train")
-            ax.plot(ep, [r[f"test_{key}"] for r in hist], "-", label=f"{label} test")
+            ax.plot(ep, [r[f"train_{key}"] for r in hist], "--", label=f"{label} train", **style)
+            ax.plot(ep, [r[f"test_{key}"] for r in hist], "-", label=f"{label} test", **style)
     ax_l.set_yscale("log")
     ax_l.set_ylabel("loss 1/2|s_L - y|^2")
     ax_a.set_ylabel("accuracy")
