@@ -20,7 +20,7 @@ SIM_ARGS  ?=
 .PHONY: help install demo test lint verilog sim bench clean distclean
 
 help:
-	@echo "make demo     train digits on the best available backend and print accuracy"
+	@echo "make demo     train digits on the simulated accelerator (Verilator), print accuracy"
 	@echo "make test     run the test suite (pytest)"
 	@echo "make lint     ruff over the Python sources"
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"

@@ -28,7 +28,7 @@ from .protocol import (
 __all__ = ["DyadicCore"]
 
 
-class _State(enum.Enum):
+class _State(enum.Enum, shape=4):
     HEADER = 0
     DECODE = 1
     DRAIN = 2
