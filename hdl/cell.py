@@ -328,16 +328,21 @@ class LayerCell(wiring.Component):
         m.d.comb += [g_wr.addr.eq(s1_addr), g_wr.en.eq(Mux(is_grad, (1 << R * C) - 1, 0)),
                      w_wr.addr.eq(s1_addr), w_wr.en.eq(Mux(is_grad & f_update,
                                                            (1 << R * C) - 1, 0))]
-        # bias gradient and bias update, once per row (first column tile)
-        for i in range(N):
-            ti, a = divmod(i, R)
-            here = is_grad & (s1_ti == ti) & (s1_tj == 0)
-            gb_sat, gb_of = saturate(Mux(f_first, 0, gbias[i]) + (d[i] << act_f.frac), grad_f)
-            b_sat, b_of = saturate(bias[i] - rshift_round_var(gb_sat, lr_shift, LR_MAX), master)
-            with m.If(here):
-                m.d.sync += gbias[i].eq(gb_sat)
-                with m.If(f_update):
-                    m.d.sync += bias[i].eq(b_sat)
+        # bias gradient and bias update, once per row (first column tile), one unit per row lane
+        for a in range(R):
+            here = is_grad & (s1_tj == 0) & (a < rows_ok[s1_ti])
+            gb_old = pick([gbias[i] for i in range(N)], N, TI, R, s1_ti, a)
+            b_old = pick([bias[i] for i in range(N)], N, TI, R, s1_ti, a)
+            gb_sat, gb_of = saturate(Mux(f_first, 0, gb_old) + (d_row[a] << act_f.frac), grad_f)
+            b_sat, b_of = saturate(b_old - rshift_round_var(gb_sat, lr_shift, LR_MAX), master)
+            for ti in range(TI):
+                i = ti * R + a
+                if i >= N:
+                    continue
+                with m.If(here & (s1_ti == ti)):
+                    m.d.sync += gbias[i].eq(gb_sat)
+                    with m.If(f_update):
+                        m.d.sync += bias[i].eq(b_sat)
             sat_g.append(here & gb_of)
             sat_w.append(here & f_update & b_of)
 
@@ -354,6 +359,10 @@ class LayerCell(wiring.Component):
         for a in range(R):
             h, h_of = saturate(rshift_round(acc_r[a], w_f.frac), act_f)
             f, code = activate(act, h, act_f.one)
+            # one Euler blend per row lane (not per neuron): the old s of this lane's row
+            s_old = pick([s[i] for i in range(N)], N, TI, R, s2_ti, a)
+            blend = Signal(signed(act_f.bits), name=f"blend{a}")
+            m.d.comb += blend.eq(s_old + rshift_round_var(f - s_old, f_dt, 15))
             for ti in range(TI):
                 i = ti * R + a
                 if i >= N:
@@ -361,7 +370,6 @@ class LayerCell(wiring.Component):
                 with m.If(s2_fwd & (s2_ti == ti)):
                     m.d.comb += code_new[i].eq(code)
                     with m.If(~f_readout):
-                        blend = s[i] + rshift_round_var(f - s[i], f_dt, 15)
                         m.d.comb += s_next_new[i].eq(blend)
             sat_h.append(s2_fwd & h_of & (a < rows_ok[s2_ti]))
         sat_lam = []
