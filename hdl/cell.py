@@ -54,8 +54,8 @@ class LayerCell(wiring.Component):
         self.stash_depth = 2 * (config.L - l) + 1
         super().__init__({
             "ctl": In(CellControl()),
-            "below": In(VectorLink(self.n_in, config.act.bits)),
-            "above": Out(VectorLink(self.n_out, config.act.bits)),
+            "below": In(VectorLink(self.n_in, config.act.bits, config.sens.bits)),
+            "above": Out(VectorLink(self.n_out, config.act.bits, config.sens.bits)),
             "lam_in": In(TargetLink(self.n_out, config.sens.bits)),
             "lam_out": Out(TargetLink(self.n_in, config.sens.bits)),
             "host": In(HostAccess()),
@@ -97,7 +97,7 @@ class LayerCell(wiring.Component):
         code_now = Signal(vec(2, N))
         bias = Signal(vec(signed(master.bits), N))
         gbias = Signal(vec(signed(grad_f.bits), N))
-        m.d.comb += self.above.s.eq(s)
+        m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
 
         # tick flags, latched at commit
         f_fwd, f_bwd, f_grad = Signal(), Signal(), Signal()
@@ -375,18 +375,21 @@ class LayerCell(wiring.Component):
         sat_lam = []
         for b in range(C):
             t, t_of = saturate(rshift_round(acc_c[b], w_f.frac), sens_f)
+            # Euler blend with the old lam of the layer below, one unit per column lane
+            old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s2_tj, b)
+            nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
+            m.d.comb += nxt.eq(old + rshift_round_var(t - old, f_dt, 15))
             for tj in range(TJ):
                 j = tj * C + b
                 if j >= M:
                     continue
                 with m.If(s2_bwd & (s2_tj == tj)):
-                    m.d.comb += [self.lam_out.value[j].eq(t), self.lam_out.we[j].eq(1)]
+                    m.d.comb += [self.lam_out.value[j].eq(nxt), self.lam_out.we[j].eq(1)]
             sat_lam.append(s2_bwd & t_of & (b < cols_ok[s2_tj]))
-        # sensitivity targets from above: Euler-blend into the next state
+        # next sensitivities from above (blended there)
         for i in range(N):
             with m.If(self.lam_in.we[i]):
-                m.d.comb += lam_next_new[i].eq(
-                    lam[i] + rshift_round_var(self.lam_in.value[i] - lam[i], f_dt, 15))
+                m.d.comb += lam_next_new[i].eq(self.lam_in.value[i])
         m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
 
         # -- commit: next state becomes current; stash keeps this tick's pair -------------

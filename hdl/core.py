@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
-from .fixed import saturate
+from .fixed import rshift_round_var, saturate
 from .links import HostTarget
 from .protocol import (
     COUNTERS,
@@ -144,12 +144,16 @@ class DyadicCore(wiring.Component):
                                                           (t >= L) & (t < batch + L)))
         top = cells[-1]
         err_of = []
+        ctl_dt = Signal(4)
+        m.d.comb += ctl_dt.eq(Mux(relax_mode, dt, 0))
         shift = c.sens.frac - c.act.frac
         for i in range(nL):
             e = top.above.s[i] - y_rd.data[i]
             e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
             v, of = saturate(e, c.sens)
-            m.d.comb += [top.lam_in.value[i].eq(v), top.lam_in.we[i].eq(err_fire)]
+            old = top.above.lam[i]
+            m.d.comb += [top.lam_in.value[i].eq(old + rshift_round_var(v - old, ctl_dt, 15)),
+                         top.lam_in.we[i].eq(err_fire)]
             err_of.append(err_fire & of)
 
         with m.If(in_run):

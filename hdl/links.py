@@ -12,18 +12,26 @@ __all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess"
 
 
 class VectorLink(wiring.Signature):
-    """A layer's activation vector, readable by the cell above during the whole tick."""
+    """A layer's state, readable by the cell above during the whole tick.
 
-    def __init__(self, n: int, width: int = 16):
-        self.n, self.width = n, width
-        super().__init__({"s": Out(data.ArrayLayout(signed(width), n))})
+    ``s`` feeds the forward pass above; ``lam`` lets the cell above Euler-blend the
+    sensitivity targets it sends down (one blend unit per column lane up there,
+    instead of one per neuron here).
+    """
+
+    def __init__(self, n: int, width: int = 16, sens_width: int = 16):
+        self.n, self.width, self.sens_width = n, width, sens_width
+        super().__init__({"s": Out(data.ArrayLayout(signed(width), n)),
+                          "lam": Out(data.ArrayLayout(signed(sens_width), n))})
 
     def __eq__(self, other):
-        return isinstance(other, VectorLink) and (self.n, self.width) == (other.n, other.width)
+        return isinstance(other, VectorLink) and \
+            (self.n, self.width, self.sens_width) == (other.n, other.width, other.sens_width)
 
 
 class TargetLink(wiring.Signature):
-    """Sensitivity targets written into the layer below, one strobe per element."""
+    """Next sensitivities (already Euler-blended) written into the layer below, one strobe
+    per element."""
 
     def __init__(self, n: int, width: int = 16):
         self.n, self.width = n, width
