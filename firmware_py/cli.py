@@ -15,11 +15,10 @@ import time
 import numpy as np
 
 from .arith import FixedArith, FloatArith
-from .config import ConfigError
-from .datasets import DATASETS, load_dataset
+from .datasets import DATASETS, class_labels, load_dataset
 from .dynamics import relax
 from .fixedpoint import FormatError
-from .network import Network, NetworkError, parse_activations, parse_sizes
+from .network import Network, parse_activations, parse_sizes
 from .reference import backprop
 
 __all__ = ["main"]
@@ -412,9 +411,7 @@ def cmd_infer(args):
     result = {"samples": len(X), "bit_exact": bool(np.array_equal(outs, ref)),
               "outputs": (outs * config.act.lsb).tolist()}
     if Y is not None:
-        labels = (lambda v: (v[:, 0] > 0.5).astype(int)) if Y.shape[1] == 1 else \
-            (lambda v: np.argmax(v, axis=1))
-        result["accuracy"] = float(np.mean(labels(outs * 1.0) == labels(Y)))
+        result["accuracy"] = float(np.mean(class_labels(outs) == class_labels(Y)))
     if args.json:
         _emit_json(result)
         return
@@ -493,7 +490,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--activation", help="hardware activation(s) (default relu)")
     g.add_argument("--multipliers", default="1", help="per cell: N, or N1,N2,...")
     g.add_argument("--dt", type=_number, default=1.0, help="2^-k")
-    g.add_argument("--init", default="zero", help=argparse.SUPPRESS)
     g.add_argument("--saturate", action="store_true",
                    help="clamp weights and inputs that do not fit the format")
     g.add_argument("--json", action="store_true")
@@ -523,17 +519,9 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         code = args.func(args)
-    except (UsageError, NetworkError, ConfigError, FormatError, OverflowError) as e:
-        cmd = getattr(locals().get("args"), "command", None)
-        print(f"dyadic{' ' + cmd if cmd else ''}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except RuntimeError as e:  # a missing simulator names its install command
-        cmd = getattr(locals().get("args"), "command", None)
-        print(f"dyadic{' ' + cmd if cmd else ''}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as e:
-        # Our parsers raise ValueError subclasses with user-facing messages; anything
-        # from deeper down is reported the same way rather than as a traceback.
+    # Bad input (ValueError and its subclasses NetworkError, ConfigError, FormatError) and
+    # a missing tool or dead link (RuntimeError, naming the fix) are one line, exit 2.
+    except (UsageError, ValueError, OverflowError, RuntimeError) as e:
         cmd = getattr(locals().get("args"), "command", None)
         print(f"dyadic{' ' + cmd if cmd else ''}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dataset", "load_dataset", "DATASETS"]
+__all__ = ["Dataset", "load_dataset", "class_labels", "DATASETS"]
 
 DATASETS = ("digits", "xor", "moons")
 
@@ -21,7 +21,13 @@ class Dataset:
     default_sizes: tuple[int, ...]
 
     def labels(self, y):
-        return (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else np.argmax(y, axis=1)
+        return class_labels(y)
+
+
+def class_labels(y):
+    """Class of each row: threshold 0.5 for a single output, else the largest output."""
+    y = np.asarray(y)
+    return (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else np.argmax(y, axis=1)
 
 
 def _split(x, y, seed, test_fraction=0.2):
