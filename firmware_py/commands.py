@@ -27,7 +27,8 @@ from hdl.protocol import (
 
 from .config import DyadicConfig
 
-__all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "split_response"]
+__all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "response_length",
+           "split_response"]
 
 MASK32 = 0xFFFFFFFF
 
@@ -36,8 +37,10 @@ class DeviceError(RuntimeError):
     """The core answered a command with an error status."""
 
     def __init__(self, opcode, status):
+        # status: a Status or LinkStatus member, or a description of an unknown code
         self.opcode, self.status = opcode, status
-        super().__init__(f"{getattr(opcode, 'name', opcode)} failed: {status.name}")
+        super().__init__(f"{getattr(opcode, 'name', opcode)} failed: "
+                         f"{getattr(status, 'name', status)}")
 
 
 def to_signed32(w: int) -> int:
@@ -57,6 +60,11 @@ class Command:
     opcode: Opcode
     words: list[int]
     decode: Callable[[list[int]], Any] = lambda data: None
+
+
+def response_length(header_word: int) -> int:
+    """How many data words follow a response header."""
+    return unpack(ResponseHeader, header_word)["length"]
 
 
 def split_response(words: list[int]):
@@ -94,8 +102,8 @@ class CoreCommands:
         """Raise if the device's configuration is not ours."""
         c = self.config
         if ident["version"] != PROTOCOL_VERSION:
-            raise DeviceError(Opcode.IDENTIFY, Status.BAD_ARGUMENT) from ValueError(
-                f"protocol version {ident['version']}, host speaks {PROTOCOL_VERSION}")
+            raise ValueError(f"protocol mismatch: device speaks version {ident['version']}, "
+                             f"host speaks {PROTOCOL_VERSION}")
         if ident["config_id"] != c.config_id:
             raise ValueError(
                 f"configuration mismatch: device has ID {ident['config_id']:#010x} "

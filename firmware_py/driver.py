@@ -121,8 +121,7 @@ class Accelerator:
                 self._exchange(Opcode.RESET, 0, [], lambda d: None, reset=True)
                 continue
             self.seq = (seq + 1) & 0xFF
-            name = status.name if status else f"status {r.status:#x}"
-            raise DeviceError(getattr(opcode, "name", opcode), _StatusName(name))
+            raise DeviceError(opcode, status or f"status {r.status:#x}")
         raise LinkError(f"{getattr(opcode, 'name', opcode)}: no valid response after "
                         f"{self.retries + 1} attempts ({problem})")
 
@@ -207,7 +206,3 @@ class Accelerator:
     def close(self):
         self.transport.close()
 
-
-class _StatusName:
-    def __init__(self, name):
-        self.name = name

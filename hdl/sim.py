@@ -1,6 +1,6 @@
 """Helpers for Amaranth-simulator testbenches: stream transfers and a word client."""
 
-from firmware_py.commands import Command, split_response
+from firmware_py.commands import Command, response_length, split_response
 
 __all__ = ["stream_put", "stream_get", "call"]
 
@@ -26,8 +26,7 @@ async def call(ctx, core, cmd: Command):
     for w in cmd.words:
         await stream_put(ctx, core.i_cmd, w)
     words = [await stream_get(ctx, core.o_rsp)]
-    length = words[0] >> 16
-    for _ in range(length):
+    for _ in range(response_length(words[0])):
         words.append(await stream_get(ctx, core.o_rsp))
     _, data = split_response(words)
     return cmd.decode(data)

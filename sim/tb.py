@@ -6,7 +6,7 @@ import random
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
-from firmware_py.commands import CoreCommands, split_response
+from firmware_py.commands import CoreCommands, response_length, split_response
 from firmware_py.config import DyadicConfig
 
 __all__ = ["CoreTB"]
@@ -76,7 +76,7 @@ class CoreTB:
         for w in cmd.words:
             await self._put(w)
         words = [await self._get()]
-        for _ in range(words[0] >> 16):
+        for _ in range(response_length(words[0])):
             words.append(await self._get())
         if raw:
             return words
