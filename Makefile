@@ -13,11 +13,14 @@ RUN        = PATH="$(VLT_BIN):$(VENV_ABS)/bin:$$PATH" VIRTUAL_ENV="$(VENV_ABS)" 
 CONFIG    ?= configs/tiny.json
 VERILOG   ?= build/verilog/$(basename $(notdir $(CONFIG))).v
 
+BOARD     ?= icebreaker
+BOARD_ARGS ?=
+
 SIM       ?= icarus
 WAVES     ?= 0
 SIM_ARGS  ?=
 
-.PHONY: help install demo test lint verilog sim bench clean distclean
+.PHONY: help install demo test lint verilog sim bench bitstream program boards clean distclean
 
 help:
 	@echo "make demo     train digits on the simulated accelerator (Verilator), print accuracy"
@@ -25,6 +28,9 @@ help:
 	@echo "make lint     ruff over the Python sources"
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
 	@echo "make sim SIM=icarus|verilator [WAVES=1]  full randomized cocotb regression"
+	@echo "make bitstream BOARD=icebreaker|ulx3s-85f|...  bitstream + build/boards/<board>/report.json"
+	@echo "make program BOARD=...   load the bitstream (openFPGALoader or iceprog)"
+	@echo "make boards   list the boards and their default configurations"
 	@echo "make bench    cycles and utilization measured on the RTL (QUICK=1 for a short run)"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
@@ -46,6 +52,15 @@ verilog: $(STAMP)
 
 sim: $(STAMP)
 	@$(RUN) python -m sim.runner --sim $(SIM) $(if $(filter 1,$(WAVES)),--waves) $(SIM_ARGS)
+
+bitstream: $(STAMP)
+	@$(RUN) python -m boards.build $(BOARD) $(BOARD_ARGS)
+
+program: $(STAMP)
+	@$(RUN) python -m boards.program $(BOARD)
+
+boards: $(STAMP)
+	@$(RUN) python -m boards
 
 bench: $(STAMP)
 	@$(RUN) dyadic bench $(if $(filter 1,$(QUICK)),--quick)

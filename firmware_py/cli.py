@@ -188,6 +188,12 @@ def balanced_multipliers(sizes, total: int = 20) -> tuple[int, ...]:
 def _device_config(args, net, batch):
     from .config import DyadicConfig
 
+    if getattr(args, "board", None):
+        from boards import BoardError, get_board
+        try:
+            args.config = str(get_board(args.board).default_config_path)
+        except BoardError as e:
+            raise UsageError(str(e)) from None
     if getattr(args, "config", None):
         cfg = DyadicConfig.load(args.config)
         if cfg.sizes != net.sizes or cfg.activations != net.activations:
@@ -314,7 +320,7 @@ def cmd_gradcheck(args):
                          f"(choose from icarus, verilator, {', '.join(DEVICE_BACKENDS)})")
     net, x, y = _relax_network(args)
     L = net.L
-    if args.config:
+    if args.config or args.board:
         config = _device_config(args, net, 1)
     else:
         config = DyadicConfig(net.sizes, net.activations,
@@ -462,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--baud", type=_positive_int, default=115200)
     t.add_argument("--config", help="device configuration JSON (default: derived from the "
                    "network, 20 multipliers)")
+    t.add_argument("--board", help="use this board's configuration (make boards lists them)")
     t.add_argument("--dataset", default="digits", help=f"{' | '.join(DATASETS)}")
     t.add_argument("--sizes", help="layer widths (default per dataset, digits 64,32,10)")
     t.add_argument("--activation", help="hidden-layer activation, or one per layer "
@@ -484,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--port", help="serial port of a board (--backend serial)")
     g.add_argument("--baud", type=_positive_int, default=115200)
     g.add_argument("--config", help="device configuration JSON (a board's)")
+    g.add_argument("--board", help="use this board's configuration (make boards lists them)")
     g.add_argument("--net", help="network .npz (W1..WL, b1..bL, optional x, y)")
     g.add_argument("--sizes", help="layer widths for a random network (default 4,8,8,3)")
     g.add_argument("--seed", type=int, default=0)
@@ -503,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--port")
     i.add_argument("--baud", type=_positive_int, default=115200)
     i.add_argument("--config", help="device configuration JSON (a board's)")
+    i.add_argument("--board", help="use this board's configuration (make boards lists them)")
     i.add_argument("--saturate", action="store_true")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_infer)

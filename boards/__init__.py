@@ -1,0 +1,104 @@
+"""The boards dyadic builds for, and what each one holds.
+
+``BOARDS`` maps a name (``make bitstream BOARD=<name>``) to its description: the
+amaranth-boards platform, the default accelerator configuration (the largest one
+measured to fit and meet timing), the clock it is timed for and the device's
+capacity, which is checked before a configuration is sent to synthesis.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from firmware_py.config import DyadicConfig
+
+__all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BoardError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    title: str
+    family: str                 # "ice40" or "ecp5"
+    platform_class: str         # amaranth_boards module:class
+    config: str                 # default configuration, relative to the repository
+    clock_mhz: float            # requested PLL output (the timing constraint)
+    dsp: int                    # hard multipliers (SB_MAC16 / MULT18X18D)
+    bram_kbit: int              # block RAM, kbit (EBR / DP16KD)
+    logic: int                  # LUT4 cells
+    programmers: tuple = field(default=())
+
+    @property
+    def bitstream_ext(self) -> str:
+        return {"ice40": "bin", "ecp5": "bit"}[self.family]
+
+    def platform(self):
+        import importlib
+        module, cls = self.platform_class.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    @property
+    def default_config_path(self) -> Path:
+        return ROOT / self.config
+
+    def default_config(self) -> DyadicConfig:
+        return DyadicConfig.load(self.default_config_path)
+
+
+_ULX3S = dict(family="ecp5", clock_mhz=75.0,
+              programmers=(("openFPGALoader", "--board", "ulx3s", "{bitstream}"),
+                           ("fujprog", "{bitstream}")))
+BOARDS = {b.name: b for b in [
+    Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "ice40",
+          "amaranth_boards.icebreaker:ICEBreakerPlatform", "configs/digits-ice40.json",
+          clock_mhz=24.0, dsp=8, bram_kbit=120, logic=5280,
+          programmers=(("iceprog", "{bitstream}"),
+                       ("openFPGALoader", "--board", "ice40_generic", "{bitstream}"))),
+    Board("ulx3s-12f", "Radiona ULX3S, LFE5U-12F", platform_class=
+          "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/digits-ecp5-25f.json",
+          dsp=28, bram_kbit=576, logic=12288, **_ULX3S),
+    Board("ulx3s-25f", "Radiona ULX3S, LFE5U-25F", platform_class=
+          "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-ecp5-25f.json",
+          dsp=28, bram_kbit=1008, logic=24288, **_ULX3S),
+    Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
+          "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-ecp5-45f.json",
+          dsp=72, bram_kbit=1944, logic=43848, **_ULX3S),
+    Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
+          "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits-ecp5.json",
+          dsp=156, bram_kbit=3744, logic=83640, **_ULX3S),
+]}
+
+
+def get_board(name: str) -> Board:
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise BoardError(f"unknown board {name!r}; valid boards: {', '.join(BOARDS)}") from None
+
+
+def estimate(config: DyadicConfig) -> dict:
+    """Hard-block needs of a configuration, from the cell structure (hdl/cell.py)."""
+    mults = sum(config.tiling(l).multipliers for l in range(1, config.L + 1))
+    # per cell, W (master) and G lanes are read as one wide word per tile
+    bits = sum(config.tiling(l).multipliers * (config.master.bits + config.grad.bits)
+               * config.tiling(l).tiles for l in range(1, config.L + 1))
+    return {"multipliers": mults, "param_kbit": bits / 1024}
+
+
+def check_fits(board: Board, config: DyadicConfig):
+    """Refuse a configuration that cannot fit, naming the board's limits."""
+    need = estimate(config)
+    if need["multipliers"] > board.dsp:
+        raise BoardError(
+            f"configuration needs {need['multipliers']} multipliers but {board.title} has "
+            f"{board.dsp}; limits: {board.dsp} multipliers, {board.bram_kbit} kbit block RAM, "
+            f"{board.logic} LUT4s (lower 'multipliers' in the configuration)")
+    if need["param_kbit"] > board.bram_kbit:
+        raise BoardError(
+            f"configuration needs {need['param_kbit']:.0f} kbit for weights and gradients but "
+            f"{board.title} has {board.bram_kbit} kbit of block RAM")

