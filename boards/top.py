@@ -6,18 +6,25 @@ from amaranth.lib import io, wiring
 from firmware_py.config import DyadicConfig
 from hdl.top import DyadicUART
 
-from .pll import ECP5PLL, ICE40PLL
+from .pll import ECP5PLL, ICE40PLL, DirectClock
 
-__all__ = ["BoardTop", "BAUD"]
+__all__ = ["BoardTop", "BAUD", "PLLS"]
 
 BAUD = 115_200          # the host side's default (firmware_py.transport.SerialTransport)
+
+
+# clock generator per family; ``PLLS[f].solve(f_in, f_req)`` checks a clock up front
+PLLS = {"ice40": ICE40PLL, "ecp5": ECP5PLL, "gowin": DirectClock}
 
 
 class BoardTop(wiring.Component):
     """PLL from the board oscillator -> ``sync``; UART pins -> ``DyadicUART``."""
 
-    def __init__(self, family: str, config: DyadicConfig, clock_mhz: float):
-        self.family, self.config, self.clock_mhz = family, config, clock_mhz
+    def __init__(self, family: str, config: DyadicConfig, clock_mhz: float, f_in: float):
+        """``f_in``: the board oscillator (check the clock with ``PLLS`` first)."""
+        self.family, self.config = family, config
+        self.pll = PLLS[family](f_in, clock_mhz * 1e6)
+        self.f_clk = self.pll.f_out
         super().__init__({})
 
     def elaborate(self, platform):
@@ -25,14 +32,11 @@ class BoardTop(wiring.Component):
         m.domains.sync = ClockDomain("sync")   # clocked and reset by the PLL
         m.submodules.clk_buf = clk = io.Buffer("i", platform.request(platform.default_clk,
                                                                      dir="-"))
-        f_in = platform.default_clk_frequency
-        pll_cls = {"ice40": ICE40PLL, "ecp5": ECP5PLL}[self.family]
-        m.submodules.pll = pll = pll_cls(f_in, self.clock_mhz * 1e6)
+        m.submodules.pll = pll = self.pll
         m.d.comb += pll.clk_in.eq(clk.i)
-        self.f_clk = pll.f_out
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
-        m.submodules.acc = acc = DyadicUART(self.config, divider=round(pll.f_out / BAUD))
+        m.submodules.acc = acc = DyadicUART(self.config, divider=round(self.f_clk / BAUD))
         m.d.comb += [acc.rx.eq(rx.i), tx.o.eq(acc.tx)]
         return m
