@@ -31,7 +31,7 @@ help:
 	@echo "make bitstream BOARD=icebreaker|ulx3s-85f|...  bitstream + build/boards/<board>/report.json"
 	@echo "make program BOARD=...   load the bitstream (openFPGALoader or iceprog)"
 	@echo "make boards   list the boards and their default configurations"
-	@echo "make bench    cycles and utilization measured on the RTL (QUICK=1 for a short run)"
+	@echo "make bench    exactness, cycles, throughput, accuracy, simulation speed, synthesis (QUICK=1: short)"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
 
@@ -62,7 +62,13 @@ program: $(STAMP)
 boards: $(STAMP)
 	@$(RUN) python -m boards
 
-bench: $(STAMP)
+# the PyTorch CPU baseline: the local CPU build (a plain `torch` would pull CUDA's gigabytes)
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
 	@$(RUN) dyadic bench $(if $(filter 1,$(QUICK)),--quick)
 
 lint: $(STAMP)

@@ -431,14 +431,21 @@ def cmd_infer(args):
 def cmd_bench(args):
     from pathlib import Path
 
-    from .bench import format_report, run_bench
+    from .bench import SECTIONS, headline_table, run_bench
 
+    sections = tuple(x.strip() for x in args.sections.split(",")) if args.sections else SECTIONS
+    bad = [x for x in sections if x not in SECTIONS]
+    if bad:
+        raise UsageError(f"unknown section {bad[0]!r} (choose from {', '.join(SECTIONS)})")
     out = Path(args.out)
-    results = run_bench(out, quick=args.quick)
-    report = format_report(results)
-    (out / "report.md").write_text("# dyadic benchmark\n\n" + report + "\n")
-    print(report)
-    print(f"\nwrote {out / 'results.json'} and {out / 'report.md'}")
+    results = run_bench(out, quick=args.quick, boards_dir=Path(args.boards), sections=sections)
+    print(headline_table(results))
+    print()
+    for t in results["targets"]:
+        print(f"target {t['target']}: {t['goal']}; measured {t['measured']} — {t['status']}"
+              + (f" ({t['why']})" if t["why"] else ""))
+    print(f"\nwrote {out / 'results.json'}, {out / 'report.md'} and plots in {out}/ "
+          f"({results['meta']['wall_seconds']:.0f} s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -516,9 +523,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_infer)
 
-    b = sub.add_parser("bench", help="measure cycles and utilization on the simulated RTL")
-    b.add_argument("--quick", action="store_true", help="small configurations only")
+    b = sub.add_parser("bench", help="benchmark: exactness, cycles, throughput, accuracy, "
+                       "simulation speed, synthesis; writes results.json and report.md")
+    b.add_argument("--quick", action="store_true", help="short version (a few minutes): "
+                   "2 training epochs, short simulator-speed runs")
     b.add_argument("--out", default="build/bench", help="output folder (default build/bench)")
+    b.add_argument("--boards", default="build/boards", help="where the board builds wrote "
+                   "their report.json (default build/boards); synthesis is never run here")
+    b.add_argument("--sections", help="comma list of sections to run (default all: exactness,"
+                   "cycles,throughput,accuracy,simulation,synthesis)")
     b.set_defaults(func=cmd_bench)
     return p
 

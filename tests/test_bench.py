@@ -1,0 +1,235 @@
+"""`dyadic bench`: the pure parts (no simulator runs): synthesis collection, ratios,
+targets and the report on synthetic results, the exactness sweep, the command line."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from firmware_py import bench
+from firmware_py.cli import main
+from firmware_py.config import DyadicConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class FakeBoard:
+    name: str
+    title: str
+    family: str
+    config: str
+    clock_mhz: float
+
+
+BOARDS = {
+    "icebreaker": FakeBoard("icebreaker", "iCEBreaker", "ice40", "configs/digits-ice40.json",
+                            24.0),
+    "ulx3s-85f": FakeBoard("ulx3s-85f", "ULX3S-85F", "ecp5", "configs/digits-ecp5.json", 75.0),
+    "ulx3s-12f": FakeBoard("ulx3s-12f", "ULX3S-12F", "ecp5", "configs/nonexistent.json", 75.0),
+}
+
+
+def _cfg(path):
+    return DyadicConfig.load(ROOT / path)
+
+
+def _rows():
+    """Cycles rows as if the RTL counters equalled the cycle model."""
+    rows = []
+    for name, path in (("xor", "configs/xor.json"), ("digits-ice40", "configs/digits-ice40.json"),
+                       ("digits-ecp5", "configs/digits-ecp5.json")):
+        cfg = _cfg(path)
+        rows.append(bench.cycles_row(name, cfg, bench.model_counters(cfg), path=path))
+    return rows
+
+
+def _write(path, obj):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def _report(board, fmax, target, config_id=None, met=None):
+    return {"board": board, "title": board, "device": "x", "config": "c.json",
+            "config_id": config_id or "0x00000000", "sizes": [64, 32, 10],
+            "multipliers": [6, 2], "target_mhz": target, "fmax_mhz": fmax,
+            "timing_met": fmax >= target if met is None else met, "clocks": {},
+            "resources": {"dsp": {"used": 8, "available": 8},
+                          "logic_cells": {"used": 4000, "available": 5280}},
+            "build_seconds": 600.0, "seed": 1, "bitstream": f"{board}.bin"}
+
+
+def test_collect_synthesis_report_failure_and_missing(tmp_path):
+    _write(tmp_path / "icebreaker" / "report.json", _report("icebreaker", 27.3, 24.0))
+    _write(tmp_path / "ulx3s-85f" / "failure.json",
+           {"board": "ulx3s-85f", "config": "configs/digits-ecp5.json",
+            "reason": "the design does not fit (limits: 156 multipliers)",
+            "resources": {"dsp": {"used": 170, "available": 156}}})
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
+    assert syn["icebreaker"]["status"] == "built" and syn["icebreaker"]["fmax_mhz"] == 27.3
+    assert syn["icebreaker"]["resources"]["dsp"]["used"] == 8
+    assert syn["ulx3s-85f"]["status"] == "failed"
+    assert "does not fit" in syn["ulx3s-85f"]["reason"]
+    assert syn["ulx3s-85f"]["resources"]["dsp"]["used"] == 170
+    assert syn["ulx3s-12f"]["status"] == "not built" and "note" not in syn["ulx3s-12f"]
+    assert syn["ulx3s-12f"]["build_command"] == "make bitstream BOARD=ulx3s-12f"
+    (tmp_path / "ulx3s-12f" / "work").mkdir(parents=True)
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
+    assert syn["ulx3s-12f"]["status"] == "not built" and "running" in syn["ulx3s-12f"]["note"]
+
+
+def test_collect_synthesis_timing_miss_and_unreadable(tmp_path):
+    _write(tmp_path / "icebreaker" / "report.json", _report("icebreaker", 19.5, 24.0))
+    (tmp_path / "ulx3s-85f").mkdir()
+    (tmp_path / "ulx3s-85f" / "report.json").write_text("{not json")
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
+    assert syn["icebreaker"]["status"] == "built, timing not met"
+    assert syn["ulx3s-85f"]["status"] == "unreadable"
+
+
+def test_ratio_and_board_clock():
+    assert bench.ratio(10, 4) == 2.5
+    assert bench.ratio(None, 4) is None and bench.ratio(3, None) is None
+    assert bench.ratio(3, 0) is None
+    mhz, basis, achieved = bench.board_clock({"fmax_mhz": 81.2, "timing_met": True}, 75.0)
+    assert (mhz, basis, achieved) == (81.2, "achieved Fmax", True)
+    mhz, basis, achieved = bench.board_clock(None, 75.0)
+    assert mhz == 75.0 and not achieved and "at target clock, not achieved Fmax" in basis
+    mhz, basis, _ = bench.board_clock({"status": "failed", "fmax_mhz": None}, 24.0)
+    assert mhz == 24.0 and "failed" in basis
+
+
+def test_plan_configs_follows_the_board_list():
+    configs, board_cfg = bench.plan_configs(BOARDS)
+    assert configs["xor"] == "configs/xor.json"
+    assert board_cfg == {"icebreaker": "digits-ice40", "ulx3s-85f": "digits-ecp5"}
+    quick = bench.plan_configs({"ulx3s-25f": BOARDS["ulx3s-85f"]}, quick=True)[1]
+    assert quick == {}
+
+
+def test_cycles_row_from_counters():
+    xor, ice, ecp = _rows()
+    assert xor["rtl_equals_model"]
+    assert xor["cycles_per_batch"] == xor["stream_batch"]["model_cycles"]
+    assert xor["ticks_per_batch"] == xor["ticks_expected"] == 4 + 2 * 2
+    assert ice["cycles_per_tick_steady"] == ice["cycles_per_tick_steady_model"]
+    assert 0 < ice["utilization_batch"] <= 1 and ecp["online_step_ticks"] == 1 + 2 * 2
+    cfg = _cfg("configs/xor.json")
+    counters = bench.model_counters(cfg)
+    counters["batch"] = dict(counters["batch"], cycles=counters["batch"]["cycles"] + 1)
+    assert not bench.cycles_row("xor", cfg, counters)["rtl_equals_model"]
+
+
+def _results(synthesis, cpu):
+    rows = _rows()
+    _, board_cfg = bench.plan_configs(BOARDS)
+    thr = bench.throughput_rows(rows, synthesis, BOARDS, cpu, board_cfg)
+    res = {"cycles": rows, "synthesis": synthesis,
+           "throughput": {"pytorch_cpu": cpu, "gpu_anchor": bench.GPU_ANCHOR, "boards": thr,
+                          "link_note": "note"},
+           "exactness": {"relaxation_float64": bench.exactness_sweep(6),
+                         "rtl_vs_fixed": {"values_compared": 10, "values_matching": 9,
+                                          "share": 0.9, "by_check": {
+                                              "updated weights": {"matching": 9,
+                                                                  "compared": 10}}}}}
+    res["targets"] = bench.evaluate_targets(res)
+    return res
+
+
+def test_throughput_ratios_at_achieved_fmax(tmp_path):
+    ice_id = f"{_cfg('configs/digits-ice40.json').config_id:#010x}"
+    _write(tmp_path / "icebreaker" / "report.json",
+           _report("icebreaker", 30.0, 24.0, config_id=ice_id))
+    syn = bench.collect_synthesis(tmp_path, BOARDS)
+    cpu = {"status": "measured", "batch1_step_us": 100.0, "batch256_samples_per_s": 1e5}
+    res = _results(syn, cpu)
+    thr = {b["board"]: b for b in res["throughput"]["boards"]}
+    ice = thr["icebreaker"]
+    assert ice["achieved_fmax"] and ice["clock_mhz"] == 30.0 and ice["config_mismatch"] is None
+    assert ice["samples_per_s"] == pytest.approx(30e6 / ice["cycles_per_sample_steady"])
+    assert ice["online_step_us"] == pytest.approx(ice["online_step_cycles"] / 30.0)
+    assert ice["vs_cpu_latency"] == pytest.approx(100.0 / ice["online_step_us"])
+    assert ice["vs_cpu_samples"] == pytest.approx(ice["samples_per_s"] / 1e5)
+    assert ice["vs_gpu_latency"] == pytest.approx(38.2 / ice["online_step_us"])
+    ulx = thr["ulx3s-85f"]
+    assert not ulx["achieved_fmax"] and ulx["clock_mhz"] == 75.0
+    targets = {t["target"].split(" (")[0]: t for t in res["targets"]}
+    assert targets["iCEBreaker Fmax"]["status"] == "met"
+    assert targets["ULX3S-85F digits training samples per second"]["status"].startswith(
+        "met at target clock")
+
+
+def test_report_names_missed_targets_and_missing_boards(tmp_path):
+    # a slow ULX3S and a failed iCEBreaker build; torch missing
+    _write(tmp_path / "ulx3s-85f" / "report.json", _report("ulx3s-85f", 20.0, 75.0))
+    _write(tmp_path / "icebreaker" / "failure.json",
+           {"board": "icebreaker", "config": "c", "reason": "does not fit: 9 SB_MAC16 > 8"})
+    syn = bench.collect_synthesis(tmp_path, BOARDS)
+    res = _results(syn, {"status": "torch not installed (pip install torch==2.13.0)"})
+    by = {t["target"].split(" (")[0]: t for t in res["targets"]}
+    ulx = by["ULX3S-85F digits training samples per second"]
+    assert ulx["status"] == "MISSED" and "1 M/s needs Fmax >=" in ulx["why"]
+    assert "20 MHz" in ulx["why"]
+    assert by["iCEBreaker Fmax"]["status"] == "MISSED"
+    assert "does not fit: 9 SB_MAC16 > 8" in by["iCEBreaker Fmax"]["why"]
+    rtl = by["RTL values equal to the fixed-point golden model"]
+    assert rtl["status"] == "MISSED" and "updated weights" in rtl["why"]
+    xor_util = next(t for t in res["targets"] if t["target"].startswith("multiplier "
+                                                                         "utilization, xor"))
+    assert xor_util["status"] == "MISSED" and "filling/draining" in xor_util["why"]
+    md = bench.format_report(res)
+    for section in ("## 1. Exactness", "## 2. Cycles", "## 3. Throughput", "## 4. Accuracy",
+                    "## 5. Simulation", "## 6. Synthesis"):
+        assert section in md
+    assert "— MISSED (" in md and "torch not installed (pip install torch==2.13.0)" in md
+    assert "make bitstream BOARD=ulx3s-12f" in md
+    head = bench.headline_table(res)
+    assert head.startswith("| what | measured | target |") and "MISSED" in head
+    assert "| ... against PyTorch on this CPU (batch 256 samples/s; batch-1 step) | -; - |" \
+        in head  # no ratio without torch
+
+
+def test_report_with_nothing_built(tmp_path):
+    syn = bench.collect_synthesis(tmp_path, BOARDS)
+    res = _results(syn, {"status": "torch not installed (pip install torch==2.13.0)"})
+    by = {t["target"].split(" (")[0]: t for t in res["targets"]}
+    assert by["iCEBreaker Fmax"]["status"] == "NOT MEASURED"
+    assert "make bitstream BOARD=icebreaker" in by["iCEBreaker Fmax"]["why"]
+    assert "at target clock, not achieved Fmax" in bench.format_report(res)
+
+
+def test_exactness_sweep_small():
+    r = bench.exactness_sweep(12)
+    assert r["networks"] == 12 and r["exact_from_2L"] == 12 and r["not_exact"] == []
+    assert r["depths"] == [1, 2, 3, 4, 5, 6]
+    fx = r["fixed_point"]
+    assert fx["networks"] > 0 and fx["within_derived_bound"] == fx["networks"] - fx["saturated"]
+    assert 0 < fx["median_err_vs_float64"] < 0.05
+
+
+def test_run_bench_without_simulators_writes_every_section(tmp_path, monkeypatch):
+    missing = {"status": "torch not installed (pip install torch==2.13.0)"}
+    monkeypatch.setattr(bench, "pytorch_cpu", lambda **kw: missing)
+    small = bench.exactness_sweep(6)
+    monkeypatch.setattr(bench, "exactness_sweep", lambda n=200: small)
+    res = bench.run_bench(tmp_path / "out", quick=True, boards_dir=tmp_path / "boards",
+                          sections=("exactness", "throughput", "synthesis"), log=lambda *a: None)
+    obj = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(bench.SECTIONS) <= set(obj) and obj["accuracy"] == {"status": "skipped"}
+    assert obj["exactness"]["relaxation_float64"]["networks"] == 6
+    assert all(s["status"] == "not built" for s in obj["synthesis"])
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# dyadic benchmark")
+    assert (tmp_path / "out" / "relaxation_error.png").exists()
+    assert res["meta"]["quick"] is True
+
+
+def test_cli_bench_help_and_bad_section(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--out" in out and "--sections" in out
+    assert main(["bench", "--sections", "cycles,frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown section 'frobnicate'" in err and len(err.strip().splitlines()) == 1
