@@ -72,7 +72,10 @@ class DyadicConfig:
 
     Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
     each; at most n_out * n_in, one per weight), ``max_batch``, the depth of the
-    on-chip sample memory, and ``frame_words``, the link's frame buffer.
+    on-chip sample memory, ``frame_words``, the link's frame buffer, and ``pipeline``:
+    0 keeps each multiplier's product and the SGD step in the cycle of its memory read
+    (fewest cycles); 1 registers the products and does the SGD step one stage after the
+    gradient (a clock about twice as fast on an FPGA, for a few cycles per tick).
     """
 
     sizes: tuple[int, ...]
@@ -85,6 +88,7 @@ class DyadicConfig:
     multipliers: tuple[int, ...] | None = field(default=None, compare=True)
     max_batch: int = 32
     frame_words: int = 512
+    pipeline: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -124,6 +128,8 @@ class DyadicConfig:
                                       f"{p} multipliers (at most one per weight)")
         if not 1 <= self.max_batch <= 65536:
             raise ConfigError("max_batch must be 1..65536")
+        if self.pipeline not in (0, 1):
+            raise ConfigError(f"pipeline must be 0 or 1, not {self.pipeline!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
 

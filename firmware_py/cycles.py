@@ -11,23 +11,42 @@ from dataclasses import dataclass
 
 from .config import DyadicConfig
 
-__all__ = ["cell_work", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
+__all__ = ["cell_work", "gap_slots", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
            "relax_cycles"]
 
 
-def cell_work(tiles: int, fwd: bool, bwd: bool, grad: bool, gap: bool) -> tuple[int, int]:
+def gap_slots(ti: int, tj: int, bwd: bool, grad: bool, pipeline: int = 0) -> int:
+    """Idle issue slots after the forward pass of a relaxation tick.
+
+    In relaxation the adjoint and gradient passes read this tick's derivative codes;
+    row tile ``ti`` gets its codes ``3 + pipeline`` cycles after its last forward issue,
+    and the slots wait for the row tile each pass reads first.
+    """
+    need_bwd = 2 + pipeline - ti if bwd else 0          # adjoint: column-major order
+    need_grad = tj * (1 - ti) + 1 + pipeline if grad else 0
+    return max(0, need_bwd, need_grad)
+
+
+def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: bool = False,
+              pipeline: int = 0) -> tuple[int, int]:
     """(issue slots, cycles before the tick may end) for one tick of one cell.
 
-    Passes run forward, [gap], adjoint, gradient, one tile per cycle. The gap (one
-    idle slot, relaxation mode with a single row tile) lets this tick's derivative
-    codes settle before the adjoint/gradient passes read them. Forward and adjoint
-    results are final two cycles after their last issue, so the tick may end one
-    slot after them; a gradient tile is written back one cycle after issue.
+    Passes run forward, [gap], adjoint, gradient, one tile per cycle (see
+    ``gap_slots``). Forward and adjoint results are final ``2 + pipeline`` cycles
+    after their last issue, so the tick may end ``1 + pipeline`` slots after them. A
+    gradient tile is written back ``1 + pipeline`` cycles after issue: with a short
+    pass the tick waits until the next tick cannot read a tile before it lands. A
+    weight update lands ``2 * pipeline`` cycles later still, and the tick waits for it.
     """
-    gap = gap and fwd and (bwd or grad)
+    tiles = tiling.tiles
+    gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, pipeline) if relax and fwd else 0
     issue = tiles * (fwd + bwd + grad) + gap
-    state_end = tiles * (fwd + bwd) + (gap and bwd)
-    need = max(issue, state_end + 1) if (fwd or bwd) else issue
+    state_end = tiles * (fwd + bwd) + (gap if bwd else 0)
+    need = max(issue, state_end + 1 + pipeline) if (fwd or bwd) else issue
+    if grad:
+        need = max(need, issue + pipeline + 1 - tiles)
+        if update:
+            need = max(need, issue + 3 * pipeline)
     return issue, need
 
 
@@ -58,15 +77,16 @@ class RunCycles:
         return self.busy / (self.multipliers * self.cycles)
 
 
-def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool) -> RunCycles:
+def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l, t: False
+         ) -> RunCycles:
     L = config.L
     tilings = [config.tiling(l) for l in range(1, L + 1)]
     lens, busy = [], 0
     for t in range(n_ticks):
-        need_max = 1
+        need_max = 1 + 2 * config.pipeline   # the output error's two registers (core)
         for l, T in enumerate(tilings, 1):
             fwd, bwd, grad = flags(l, t)
-            _, need = cell_work(T.tiles, fwd, bwd, grad, relax and T.ti == 1)
+            _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline)
             need_max = max(need_max, need)
             busy += (fwd + bwd + grad) * config.sizes[l] * config.sizes[l - 1]
         lens.append(need_max)
@@ -75,10 +95,12 @@ def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool) -> RunCycles:
     return RunCycles(n_ticks, 1 + sum(lens), busy, mults, lens)
 
 
-def stream_cycles(config: DyadicConfig, batch: int) -> RunCycles:
-    """A streaming batch of ``batch`` samples: B + 2L ticks."""
-    return _run(config, batch + 2 * config.L,
-                lambda l, t: stream_flags(config.L, l, t, batch), relax=False)
+def stream_cycles(config: DyadicConfig, batch: int, update: bool = True) -> RunCycles:
+    """A streaming batch of ``batch`` samples: B + 2L ticks; cell l updates its weights
+    in its last gradient tick when ``update``."""
+    L = config.L
+    return _run(config, batch + 2 * L, lambda l, t: stream_flags(L, l, t, batch), relax=False,
+                update=lambda l, t: update and t == batch + 2 * L - l)
 
 
 def relax_cycles(config: DyadicConfig, ticks: int) -> RunCycles:

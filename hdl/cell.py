@@ -14,14 +14,15 @@ the next state becomes the current one in all cells at once (lockstep, Jacobi).
 ``firmware_py.cycles.cell_work`` is the cycle contract of one tick.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.config import DyadicConfig
+from firmware_py.cycles import gap_slots
 
-from .fixed import activate, apply_fprime, rshift_round, rshift_round_var, saturate
+from .fixed import BLOCK_RAM, activate, apply_fprime, rshift_round_var, saturate
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 
 __all__ = ["LayerCell"]
@@ -71,21 +72,23 @@ class LayerCell(wiring.Component):
         TI, TJ, TT = T.ti, T.tj, T.tiles
         act_f, sens_f, w_f = c.act, c.sens, c.weight
         guard, master, grad_f = c.weight_guard, c.master, c.grad
+        P = c.pipeline
         act = self.act
         ctl = self.ctl
 
         # -- memories ------------------------------------------------------------------
         m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
-                                          depth=TT, init=[])
+                                          depth=TT, init=[], attrs=BLOCK_RAM)
         m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
-                                          depth=TT, init=[])
+                                          depth=TT, init=[], attrs=BLOCK_RAM)
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         g_wr = gmem.write_port(granularity=1)
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
         g_rd = gmem.read_port(transparent_for=(g_wr,))
         stash_layout = data.StructLayout({"s": data.ArrayLayout(signed(act_f.bits), M),
                                           "code": data.ArrayLayout(2, N)})
-        m.submodules.stash = stash = Memory(shape=stash_layout, depth=self.stash_depth, init=[])
+        m.submodules.stash = stash = Memory(shape=stash_layout, depth=self.stash_depth, init=[],
+                                          attrs=BLOCK_RAM)
         st_rd, st_wr = stash.read_port(), stash.write_port()
 
         # -- registers -----------------------------------------------------------------
@@ -102,10 +105,17 @@ class LayerCell(wiring.Component):
         # tick flags, latched at commit
         f_fwd, f_bwd, f_grad = Signal(), Signal(), Signal()
         f_first, f_update, f_relax, f_readout = Signal(), Signal(), Signal(), Signal()
-        f_dt, f_lr = Signal(4), Signal(6)
-        need, cnt = Signal(range(4 * TT + 4)), Signal(range(4 * TT + 4))
+        f_dt, f_lr = Signal(4), Signal(5)
+        need, cnt = Signal(range(4 * TT + 8)), Signal(range(4 * TT + 8))
         bwd_en = ctl.bwd if self.l > 1 else Const(0)
-        gap_en = Const(int(TI == 1)) & ctl.relax
+
+        def gap_count(fwd, bwd, grd, relax):
+            """``cycles.gap_slots`` for these flags (its constants folded here)."""
+            gb, gg = (gap_slots(TI, TJ, b, g, P) for b, g in ((True, False), (False, True)))
+            return Mux(relax & fwd, Mux(bwd, Mux(grd, max(gb, gg), gb), Mux(grd, gg, 0)), 0)
+
+        def vmax(a, b):
+            return Mux(a > b, a, b)
 
         with m.If(ctl.commit):
             m.d.sync += [f_fwd.eq(ctl.fwd), f_bwd.eq(bwd_en), f_grad.eq(ctl.grad),
@@ -114,12 +124,16 @@ class LayerCell(wiring.Component):
                          f_dt.eq(ctl.dt_shift), f_lr.eq(ctl.lr_shift), cnt.eq(1)]
             # need = cell_work(...)[1], built from the flags
             fwd, bwd, grd = ctl.fwd, bwd_en, ctl.grad
-            gap = gap_en & fwd & (bwd | grd)
+            gap = gap_count(fwd, bwd, grd, ctl.relax)
             # (Mux, not *, so that no multiplier is inferred)
             issue = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(grd, TT, 0) + gap
-            state_end = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + (gap & bwd)
-            m.d.sync += need.eq(Mux(fwd | bwd, Mux(state_end + 1 > issue, state_end + 1, issue),
-                                    issue))
+            state_end = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(bwd, gap, 0)
+            n = Mux(fwd | bwd, vmax(state_end + 1 + P, issue), issue)
+            if P + 1 - TT > 0:      # short gradient pass: write-backs land before re-reads
+                n = Mux(grd, vmax(n, issue + (P + 1 - TT)), n)
+            if P:                   # the weight update lands by the end of the tick
+                n = Mux(grd & ctl.update, vmax(n, issue + 3 * P), n)
+            m.d.sync += need.eq(n)
         with m.Elif(cnt < need):
             m.d.sync += cnt.eq(cnt + 1)
         m.d.comb += ctl.ready.eq((cnt >= need) & (cnt >= 1))
@@ -128,23 +142,23 @@ class LayerCell(wiring.Component):
         # Pass order forward, [gap], adjoint, gradient; the first tile issues in the commit
         # cycle with the new flags, so there are no idle slots between ticks.
         p_reg, ti_reg, tj_reg = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
-        gap_reg = Signal()
+        gap_reg = Signal(range(4))   # idle slots left before the adjoint/gradient passes
         p_cur, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
-        gap_cur = Signal()
-        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal()
+        gap_cur = Signal(range(4))
+        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal(range(4))
         with m.If(ctl.commit):
             m.d.comb += [g_fwd.eq(ctl.fwd), g_bwd.eq(bwd_en), g_grad.eq(ctl.grad),
-                         g_gap.eq(gap_en & ctl.fwd & (bwd_en | ctl.grad)),
+                         g_gap.eq(gap_count(ctl.fwd, bwd_en, ctl.grad, ctl.relax)),
                          ti_cur.eq(0), tj_cur.eq(0), gap_cur.eq(0)]
             m.d.comb += p_cur.eq(Mux(ctl.fwd, Pass.FWD, Mux(bwd_en, Pass.BWD,
                                  Mux(ctl.grad, Pass.GRAD, Pass.NONE))))
         with m.Else():
             m.d.comb += [g_fwd.eq(f_fwd), g_bwd.eq(f_bwd), g_grad.eq(f_grad),
-                         g_gap.eq(Const(int(TI == 1)) & f_relax & f_fwd & (f_bwd | f_grad)),
+                         g_gap.eq(gap_count(f_fwd, f_bwd, f_grad, f_relax)),
                          p_cur.eq(p_reg), ti_cur.eq(ti_reg), tj_cur.eq(tj_reg),
                          gap_cur.eq(gap_reg)]
 
-        issue_valid = (p_cur != Pass.NONE) & ~gap_cur
+        issue_valid = (p_cur != Pass.NONE) & (gap_cur == 0)
         last_tile = Signal()
         m.d.comb += last_tile.eq(Mux(p_cur == Pass.BWD, (tj_cur == TJ - 1) & (ti_cur == TI - 1),
                                      (ti_cur == TI - 1) & (tj_cur == TJ - 1)))
@@ -157,12 +171,12 @@ class LayerCell(wiring.Component):
             with m.Default():
                 m.d.comb += next_pass.eq(Pass.NONE)
         m.d.sync += p_reg.eq(p_cur)
-        with m.If(gap_cur):
-            m.d.sync += gap_reg.eq(0)
+        with m.If(gap_cur != 0):
+            m.d.sync += gap_reg.eq(gap_cur - 1)
         with m.Elif(issue_valid):
             with m.If(last_tile):
                 m.d.sync += [p_reg.eq(next_pass), ti_reg.eq(0), tj_reg.eq(0),
-                             gap_reg.eq(g_gap & (p_cur == Pass.FWD))]
+                             gap_reg.eq(Mux(p_cur == Pass.FWD, g_gap, 0))]
             with m.Elif(p_cur == Pass.BWD):  # column tiles outer
                 with m.If(ti_cur == TI - 1):
                     m.d.sync += [ti_reg.eq(0), tj_reg.eq(tj_cur + 1)]
@@ -203,22 +217,16 @@ class LayerCell(wiring.Component):
         h_elem_last = Signal()
         m.d.comb += h_elem_last.eq(Mux(h_matrix, h_row_last & h_col_last, h_i == N - 1))
         h_advance = Signal()
-        h_done = Signal()
-        # element index k walks from 0; only offset <= k < offset + count moves data
-        h_k, h_off, h_end = Signal(24), Signal(24), Signal(25)
-        h_win = Signal()
-        m.d.comb += [self.host.done.eq(h_done), h_win.eq(h_k >= h_off)]
-        m.d.sync += h_done.eq(0)
+        # The core counts the window (skip to the offset, stop after count elements):
+        # one set of counters for all cells.
+        m.d.comb += self.host.advance.eq(h_advance)
         with m.If(self.host.start):
             m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
                          h_target.eq(self.host.target), h_vec.eq(0), h_ti.eq(0), h_a.eq(0),
-                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0), h_k.eq(0),
-                         h_off.eq(self.host.offset),
-                         h_end.eq(self.host.offset + self.host.count)]
+                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0)]
         with m.If(h_active & h_advance):
-            m.d.sync += h_k.eq(h_k + 1)
-            with m.If(h_k + 1 == h_end):
-                m.d.sync += [h_active.eq(0), h_done.eq(1)]
+            with m.If(self.host.last):
+                m.d.sync += h_active.eq(0)
             with m.If(h_elem_last):
                 m.d.sync += [h_vec.eq(1), h_i.eq(0)]   # on to b, G_b or lam
             with m.Elif(h_matrix):
@@ -235,7 +243,7 @@ class LayerCell(wiring.Component):
             with m.Else():
                 m.d.sync += h_i.eq(h_i + 1)
         # writes: one word per cycle; reads: address, then data (two cycles per word)
-        with m.If(h_active & ~h_win):
+        with m.If(h_active & self.host.skip):
             m.d.comb += h_advance.eq(1)      # skip to the window
         with m.Elif(h_active & h_write):
             m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid)]
@@ -247,6 +255,14 @@ class LayerCell(wiring.Component):
                 with m.If(self.host_o.ready):
                     m.d.sync += h_data_phase.eq(0)
         h_word = self.host_i.payload
+        # Host writes to the vectors enter through the datapath's lane values, so a
+        # register needs no second data input (only its enable sees the host).
+        h_we = Signal()
+        m.d.comb += h_we.eq(h_active & h_write & ~self.host.skip & self.host_i.valid)
+        h_we_b, h_we_gb = (h_we & h_vec & (h_target == t) for t in (HostTarget.PARAMS,
+                                                                      HostTarget.GRADS))
+        h_we_s = h_we & ~h_vec & (h_target == HostTarget.STATE)
+        h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam"
         with m.Switch(h_target):
             with m.Case(HostTarget.PARAMS):
@@ -256,12 +272,11 @@ class LayerCell(wiring.Component):
             with m.Case(HostTarget.STATE):
                 m.d.comb += self.host_o.payload.eq(Mux(h_vec, lam[h_i], s[h_i]))
 
-        # -- stage 1: multiply-accumulate ------------------------------------------------
+        # -- stage 1: multiply ----------------------------------------------------------------
         m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, issue_addr)),
                      g_rd.addr.eq(Mux(h_active, h_addr, issue_addr))]
         w_tile, g_tile = w_rd.data, g_rd.data
-        is_fwd, is_bwd, is_grad = (s1_valid & (s1_pass == p) for p in (Pass.FWD, Pass.BWD,
-                                                                        Pass.GRAD))
+        is_grad = s1_valid & (s1_pass == Pass.GRAD)
         st_s, st_code = st_rd.data.s, st_rd.data.code
         # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming)
         d = [Signal(signed(sens_f.bits), name=f"d{i}") for i in range(N)]
@@ -290,91 +305,137 @@ class LayerCell(wiring.Component):
                                                                sg_col[b]))
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
-        acc_w = prod_bits + max(M, N).bit_length() + 2
-        acc_r = [Signal(signed(acc_w), name=f"acc_r{a}") for a in range(R)]
-        acc_c = [Signal(signed(acc_w), name=f"acc_c{b}") for b in range(C)]
-        bias_op = [pick([(bias[i] >> guard)[:w_f.bits].as_signed() << act_f.frac
-                         for i in range(N)], N, TI, R, s1_ti, a) for a in range(R)]
-        with m.If(is_fwd):
-            for a in range(R):
-                rowsum = tree_sum(prod[a][b] for b in range(C))
-                m.d.sync += acc_r[a].eq(Mux(s1_tj == 0, bias_op[a], acc_r[a]) + rowsum)
-        with m.If(is_bwd):
-            for b in range(C):
-                colsum = tree_sum(prod[a][b] for a in range(R))
-                m.d.sync += acc_c[b].eq(Mux(s1_ti == 0, 0, acc_c[b]) + colsum)
+        # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
+        def staged(value, name):
+            """``value`` in stage M: itself, or registered when the products are."""
+            if not P:
+                return value
+            reg = Signal.like(value, name=f"m_{name}") if isinstance(value, Signal) else \
+                Signal(Value.cast(value).shape(), name=f"m_{name}")
+            m.d.sync += reg.eq(value)
+            return reg
 
-        # gradient write-back, and the fused SGD step on the batch's last sample
-        LR_MAX = grad_f.frac - master.frac + 31
-        lr_shift = Signal(range(LR_MAX + 1))
-        m.d.comb += lr_shift.eq(grad_f.frac - master.frac + f_lr)
+        m_valid, m_pass = staged(s1_valid, "valid"), staged(s1_pass, "pass")
+        m_ti, m_tj, m_addr = staged(s1_ti, "ti"), staged(s1_tj, "tj"), staged(s1_addr, "addr")
+        # flags travel with the data: with P the last tile's write-back may fall after commit
+        m_first, m_update = staged(f_first, "first"), staged(f_update, "update")
+        m_lr = staged(f_lr, "lr")
+        m_prod = [[staged(prod[a][b], f"p{a}_{b}") for b in range(C)] for a in range(R)]
+        m_g = [staged(g_tile[k], f"g{k}") for k in range(R * C)]
+        m_w = [staged(w_tile[k], f"w{k}") for k in range(R * C)]
+        m_d = [staged(d_row[a], f"d{a}") for a in range(R)]
+        m_fwd, m_bwd, m_grad = (m_valid & (m_pass == p) for p in (Pass.FWD, Pass.BWD, Pass.GRAD))
+
+        # rshift_round(acc, w.frac) == (acc + half) >> w.frac: the sums start at half an
+        # LSB, so finishing them is a slice, not a rounding adder. (Free for the bias: its
+        # low bits are zero.)
+        half = (1 << w_f.frac) >> 1
+        # accumulators just wide enough for the largest sum (they never wrap)
+        prod_max = 1 << (prod_bits - 2)
+        fwd_max = M * prod_max + (1 << (w_f.bits - 1 + act_f.frac)) + half
+        acc_r = [Signal(signed(fwd_max.bit_length() + 1), name=f"acc_r{a}") for a in range(R)]
+        acc_c = [Signal(signed((N * prod_max + half).bit_length() + 1), name=f"acc_c{b}")
+                 for b in range(C)]
+        bias_op = [pick([(bias[i] >> guard)[:w_f.bits].as_signed() << act_f.frac
+                         for i in range(N)], N, TI, R, m_ti, a) for a in range(R)]
+        bias_op = [v | half if half < (1 << act_f.frac) else v + half for v in bias_op]
+        with m.If(m_fwd):
+            for a in range(R):
+                rowsum = tree_sum(m_prod[a][b] for b in range(C))
+                m.d.sync += acc_r[a].eq(Mux(m_tj == 0, bias_op[a], acc_r[a]) + rowsum)
+        with m.If(m_bwd):
+            for b in range(C):
+                colsum = tree_sum(m_prod[a][b] for a in range(R))
+                m.d.sync += acc_c[b].eq(Mux(m_ti == 0, half, acc_c[b]) + colsum)
+
+        # gradient write-back in stage M, and the SGD step on the batch's last sample: in
+        # stage M too (P = 0), or over two more stages (P = 1): U1 shifts the new gradient
+        # by the learning rate, U2 subtracts, saturates and writes W.
+        # step = G >> (grad.frac - master.frac + lr): the constant part is wiring
+        lr_off = grad_f.frac - master.frac
         rows_ok = Array([Const(min(R, N - ti * R), range(R + 1)) for ti in range(TI)])
         cols_ok = Array([Const(min(C, M - tj * C), range(C + 1)) for tj in range(TJ)])
+
+        def later(value, name, n=1):
+            """``value`` n stages after M: itself, or registered n times when P = 1."""
+            for k in range(n if P else 0):
+                reg = Signal(Value.cast(value).shape(), name=f"u{k + 1}_{name}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        v_upd = later(m_grad & m_update, "upd", 2)
+        v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
+        u_lr = later(m_lr, "lr")
         sat_g = []
         sat_w = []
         g_new = [Signal(signed(grad_f.bits), name=f"g_new{k}") for k in range(R * C)]
         for a in range(R):
             for b in range(C):
                 k = a * C + b
-                lane_ok = (a < rows_ok[s1_ti]) & (b < cols_ok[s1_tj])
-                g_sum = Mux(f_first, 0, g_tile[k]) + prod[a][b]
+                lane_ok = (a < rows_ok[m_ti]) & (b < cols_ok[m_tj])
+                g_sum = Mux(m_first, 0, m_g[k]) + m_prod[a][b]
                 g_sat, g_of = saturate(g_sum, grad_f)
-                m.d.comb += g_new[k].eq(g_sat)
-                step = rshift_round_var(g_new[k], lr_shift, LR_MAX)
-                w_sat, w_of = saturate(w_tile[k] - step, master)
-                m.d.comb += [g_wr.data[k].eq(g_new[k]), w_wr.data[k].eq(w_sat)]
-                sat_g.append(is_grad & lane_ok & g_of)
-                sat_w.append(is_grad & f_update & lane_ok & w_of)
-        m.d.comb += [g_wr.addr.eq(s1_addr), g_wr.en.eq(Mux(is_grad, (1 << R * C) - 1, 0)),
-                     w_wr.addr.eq(s1_addr), w_wr.en.eq(Mux(is_grad & f_update,
-                                                           (1 << R * C) - 1, 0))]
+                m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
+                step = rshift_round_var(later(g_new[k], f"g{k}"), u_lr, 31, lr_off)
+                w_sat, w_of = saturate(later(m_w[k], f"w{k}", 2) - later(step, f"step{k}"),
+                                       master)
+                m.d.comb += w_wr.data[k].eq(w_sat)
+                sat_g.append(m_grad & lane_ok & g_of)
+                sat_w.append(v_upd & later(lane_ok, f"ok{k}", 2) & w_of)
+        m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0)),
+                     w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
         # bias gradient and bias update, once per row (first column tile), one unit per row lane
         for a in range(R):
-            here = is_grad & (s1_tj == 0) & (a < rows_ok[s1_ti])
-            gb_old = pick([gbias[i] for i in range(N)], N, TI, R, s1_ti, a)
-            b_old = pick([bias[i] for i in range(N)], N, TI, R, s1_ti, a)
-            gb_sat, gb_of = saturate(Mux(f_first, 0, gb_old) + (d_row[a] << act_f.frac), grad_f)
-            b_sat, b_of = saturate(b_old - rshift_round_var(gb_sat, lr_shift, LR_MAX), master)
+            here = m_grad & (m_tj == 0) & (a < rows_ok[m_ti])
+            gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
+            gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
+            b_step = rshift_round_var(later(gb_sat, f"gb{a}"), u_lr, 31, lr_off)
+            v_here = later(here & m_update, f"bias_upd{a}", 2)
+            b_old = pick([bias[i] for i in range(N)], N, TI, R, v_ti, a)
+            b_sat, b_of = saturate(b_old - later(b_step, f"bstep{a}"), master)
+            gb_val, b_val = Mux(h_we_gb, h_word, gb_sat), Mux(h_we_b, h_word, b_sat)
             for ti in range(TI):
                 i = ti * R + a
                 if i >= N:
                     continue
-                with m.If(here & (s1_ti == ti)):
-                    m.d.sync += gbias[i].eq(gb_sat)
-                    with m.If(f_update):
-                        m.d.sync += bias[i].eq(b_sat)
+                with m.If((here & (m_ti == ti)) | (h_we_gb & (h_i == i))):
+                    m.d.sync += gbias[i].eq(gb_val)
+                with m.If((v_here & (v_ti == ti)) | (h_we_b & (h_i == i))):
+                    m.d.sync += bias[i].eq(b_val)
             sat_g.append(here & gb_of)
-            sat_w.append(here & f_update & b_of)
+            sat_w.append(v_here & b_of)
 
         # -- stage 2: finish rows (forward) and columns (adjoint) -------------------------
         s2_fwd, s2_bwd = Signal(), Signal()
         s2_ti, s2_tj = Signal(range(TI)), Signal(range(TJ))
-        m.d.sync += [s2_fwd.eq(is_fwd & (s1_tj == TJ - 1)), s2_bwd.eq(is_bwd & (s1_ti == TI - 1)),
-                     s2_ti.eq(s1_ti), s2_tj.eq(s1_tj)]
+        m.d.sync += [s2_fwd.eq(m_fwd & (m_tj == TJ - 1)), s2_bwd.eq(m_bwd & (m_ti == TI - 1)),
+                     s2_ti.eq(m_ti), s2_tj.eq(m_tj)]
         s_next_new = Signal(vec(signed(act_f.bits), N))
         code_new = Signal(vec(2, N))
         lam_next_new = Signal(vec(signed(sens_f.bits), N))
         m.d.comb += [s_next_new.eq(s_next), code_new.eq(code_now), lam_next_new.eq(lam_next)]
         sat_h = []
         for a in range(R):
-            h, h_of = saturate(rshift_round(acc_r[a], w_f.frac), act_f)
+            h, h_of = saturate(acc_r[a] >> w_f.frac, act_f)
             f, code = activate(act, h, act_f.one)
             # one Euler blend per row lane (not per neuron): the old s of this lane's row
             s_old = pick([s[i] for i in range(N)], N, TI, R, s2_ti, a)
             blend = Signal(signed(act_f.bits), name=f"blend{a}")
             m.d.comb += blend.eq(s_old + rshift_round_var(f - s_old, f_dt, 15))
+            s_val = Mux(h_we_s, h_word, blend)
             for ti in range(TI):
                 i = ti * R + a
                 if i >= N:
                     continue
                 with m.If(s2_fwd & (s2_ti == ti)):
                     m.d.comb += code_new[i].eq(code)
-                    with m.If(~f_readout):
-                        m.d.comb += s_next_new[i].eq(blend)
+                with m.If((s2_fwd & (s2_ti == ti) & ~f_readout) | (h_we_s & (h_i == i))):
+                    m.d.comb += s_next_new[i].eq(s_val)
             sat_h.append(s2_fwd & h_of & (a < rows_ok[s2_ti]))
         sat_lam = []
         for b in range(C):
-            t, t_of = saturate(rshift_round(acc_c[b], w_f.frac), sens_f)
+            t, t_of = saturate(acc_c[b] >> w_f.frac, sens_f)
             # Euler blend with the old lam of the layer below, one unit per column lane
             old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s2_tj, b)
             nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
@@ -390,6 +451,8 @@ class LayerCell(wiring.Component):
         for i in range(N):
             with m.If(self.lam_in.we[i]):
                 m.d.comb += lam_next_new[i].eq(self.lam_in.value[i])
+            with m.If(h_we_lam & (h_i == i)):
+                m.d.comb += lam_next_new[i].eq(h_word)
         m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
 
         # -- commit: next state becomes current; stash keeps this tick's pair -------------
@@ -398,40 +461,34 @@ class LayerCell(wiring.Component):
                      st_wr.en.eq(ctl.commit),
                      st_wr.data.s.eq(self.below.s), st_wr.data.code.eq(code_new)]
         with m.If(ctl.commit):
-            m.d.sync += [s.eq(s_next_new), lam.eq(lam_next_new),
-                         ptr.eq(Mux(ptr == self.stash_depth - 1, 0, ptr + 1))]
+            m.d.sync += ptr.eq(Mux(ptr == self.stash_depth - 1, 0, ptr + 1))
+        # Host writes land in s_next / lam_next and are copied like a commit: while the
+        # datapath is idle the current and next state are equal (the last event was a commit).
+        with m.If(ctl.commit | h_we_s | h_we_lam):
+            m.d.sync += [s.eq(s_next_new), lam.eq(lam_next_new)]
 
-        # host writes (datapath idle)
-        with m.If(h_active & h_write & h_win & self.host_i.valid):
-            with m.Switch(h_target):
-                with m.Case(HostTarget.PARAMS):
-                    with m.If(h_vec):
-                        m.d.sync += bias[h_i].eq(h_word)
-                    with m.Else():
-                        m.d.comb += [w_wr.addr.eq(h_addr), w_wr.en.eq(h_onehot)]
-                        for k in range(R * C):
-                            m.d.comb += w_wr.data[k].eq(h_word)
-                with m.Case(HostTarget.GRADS):
-                    with m.If(h_vec):
-                        m.d.sync += gbias[h_i].eq(h_word)
-                    with m.Else():
-                        m.d.comb += [g_wr.addr.eq(h_addr), g_wr.en.eq(h_onehot)]
-                        for k in range(R * C):
-                            m.d.comb += g_wr.data[k].eq(h_word)
-                with m.Case(HostTarget.STATE):
-                    with m.If(h_vec):
-                        m.d.sync += [lam[h_i].eq(h_word), lam_next[h_i].eq(h_word)]
-                    with m.Else():
-                        m.d.sync += [s[h_i].eq(h_word), s_next[h_i].eq(h_word)]
+        # host writes to W and G_W (datapath idle)
+        with m.If(h_we & ~h_vec & (h_target != HostTarget.STATE)):
+            with m.If(h_target == HostTarget.PARAMS):
+                m.d.comb += [w_wr.addr.eq(h_addr), w_wr.en.eq(h_onehot)]
+                for k in range(R * C):
+                    m.d.comb += w_wr.data[k].eq(h_word)
+            with m.Else():
+                m.d.comb += [g_wr.addr.eq(h_addr), g_wr.en.eq(h_onehot)]
+                for k in range(R * C):
+                    m.d.comb += g_wr.data[k].eq(h_word)
 
         # -- statistics ----------------------------------------------------------------------
         lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))
                                  for tj in range(TJ)]) for ti in range(TI)])
-        m.d.comb += [self.stats.busy.eq(Mux(s1_valid, lanes_ok[s1_ti][s1_tj], 0)),
-                     self.stats.sat_h.eq(tree_sum(sat_h)),
-                     self.stats.sat_lam.eq(tree_sum(sat_lam)),
-                     self.stats.sat_grad.eq(tree_sum(sat_g)),
-                     self.stats.sat_weight.eq(tree_sum(sat_w))]
+        m.d.comb += self.stats.busy.eq(Mux(s1_valid, lanes_ok[s1_ti][s1_tj], 0))
+        # saturation counts only add up to totals, so with P they may arrive a cycle late
+        # (off the datapath's critical paths into the core's counters)
+        stats_domain = m.d.sync if P else m.d.comb
+        stats_domain += [self.stats.sat_h.eq(tree_sum(sat_h)),
+                         self.stats.sat_lam.eq(tree_sum(sat_lam)),
+                         self.stats.sat_grad.eq(tree_sum(sat_g)),
+                         self.stats.sat_weight.eq(tree_sum(sat_w))]
         return m
 
 

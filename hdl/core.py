@@ -5,7 +5,7 @@ unit runs relaxation and streaming batches tick by tick: it ends a tick when
 every cell reports ``ready`` and starts the next one in the same cycle.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
-from .fixed import rshift_round_var, saturate
+from .fixed import BLOCK_RAM, rshift_round_var, saturate
 from .links import HostTarget
 from .protocol import (
     COUNTERS,
@@ -26,6 +26,13 @@ from .protocol import (
 )
 
 __all__ = ["DyadicCore"]
+
+
+def above(v, limit):
+    """v > limit for a 32-bit word v and a narrow limit: the high bits need no carry chain
+    (host arguments are checked with these; a full-width compare costs a carry per bit)."""
+    n = len(Value.cast(limit)) if not isinstance(limit, int) else max(limit.bit_length(), 1)
+    return (v[n:] != 0) | (v[:n] > limit)
 
 
 class _State(enum.Enum, shape=4):
@@ -67,9 +74,9 @@ class DyadicCore(wiring.Component):
 
         # -- samples -------------------------------------------------------------------
         m.submodules.xmem = xmem = Memory(shape=data.ArrayLayout(signed(c.act.bits), n0),
-                                          depth=c.max_batch, init=[])
+                                          depth=c.max_batch, init=[], attrs=BLOCK_RAM)
         m.submodules.ymem = ymem = Memory(shape=data.ArrayLayout(signed(c.act.bits), nL),
-                                          depth=c.max_batch, init=[])
+                                          depth=c.max_batch, init=[], attrs=BLOCK_RAM)
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
         m.d.comb += cells[0].below.s.eq(x_rd.data)
@@ -101,11 +108,10 @@ class DyadicCore(wiring.Component):
 
         # -- run control ---------------------------------------------------------------------
         relax_mode = Signal()
-        n_ticks = Signal(17)       # ticks in this run, read-out included
         t = Signal(17)             # tick now running
-        batch = Signal(range(c.max_batch + 1))
-        relax_ticks = Signal(16)
-        upd, lr, dt = Signal(), Signal(6), Signal(4)
+        # the run's length argument: relaxation ticks before the read-out, or the batch size
+        lim = Signal(range(max(c.max_batch, 0xFFFF) + 1))
+        upd, lr, dt = Signal(), Signal(5), Signal(4)
         prologue = Signal()
         commit = Signal()
         final = Signal()
@@ -113,22 +119,36 @@ class DyadicCore(wiring.Component):
         all_ready = Signal()
         m.d.comb += all_ready.eq(tree_sum(cell.ctl.ready for cell in cells) == L)
 
+        # Every tick condition is t_next against a constant or against lim plus a constant:
+        # one subtractor, then comparisons of d with small constants (no carry chains).
+        d = Signal(signed(len(t_next) + 1))
+        m.d.comb += d.eq(t_next - lim)
+
+        def d_below(k):     # t_next < lim + k, for a constant k >= 0
+            n = max(k.bit_length(), 1)
+            return d[-1] | ((d[n:-1] == 0) & (d[:n] < k))
+
+        def t_from(k):      # t_next >= k
+            return above(t_next, k - 1) if k > 0 else Const(1)
+
         in_run = fsm_state == _State.RUN
         m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
-                     final.eq(commit & ~prologue & (t == n_ticks - 1)),
-                     t_next.eq(Mux(prologue, 0, t + 1))]
+                     t_next.eq(Mux(prologue, 0, t + 1)),
+                     # the last tick: t == ticks in the run - 1 (read-out or pipeline drain
+                     # included), with t_next == t + 1
+                     final.eq(commit & ~prologue & (d == Mux(relax_mode, 1, 2 * L)))]
         for l, cell in enumerate(cells, 1):
             ctl = cell.ctl
-            s_fwd = (t_next >= l - 1) & (t_next < batch + (l - 1))
-            s_grad = (t_next >= 2 * L + 1 - l) & (t_next < batch + (2 * L + 1 - l))
-            r_read = t_next == relax_ticks
+            s_fwd = t_from(l - 1) & d_below(l - 1)
+            s_grad = t_from(2 * L + 1 - l) & d_below(2 * L + 1 - l)
+            r_read = d == 0
             m.d.comb += [
                 ctl.commit.eq(commit),
                 ctl.fwd.eq(~final & Mux(relax_mode, 1, s_fwd)),
                 ctl.bwd.eq(~final & Mux(relax_mode, ~r_read, s_grad)),
                 ctl.grad.eq(~final & Mux(relax_mode, r_read, s_grad)),
                 ctl.first.eq(Mux(relax_mode, 1, t_next == 2 * L + 1 - l)),
-                ctl.update.eq(~relax_mode & upd & (t_next == batch + (2 * L - l))),
+                ctl.update.eq(~relax_mode & upd & (d == 2 * L - l)),
                 ctl.relax.eq(relax_mode),
                 ctl.readout.eq(relax_mode & r_read),
                 ctl.dt_shift.eq(Mux(relax_mode, dt, 0)),
@@ -140,20 +160,27 @@ class DyadicCore(wiring.Component):
                      y_rd.addr.eq(Mux(relax_mode, 0, t_next - L))]
         # output error lam_L <- s_L - y, for the tick that ends
         err_fire = Signal()
-        m.d.comb += err_fire.eq(commit & ~prologue & Mux(relax_mode, t < relax_ticks,
-                                                          (t >= L) & (t < batch + L)))
+        # (t < relax ticks, or L <= t < batch + L, with t == t_next - 1)
+        m.d.comb += err_fire.eq(commit & ~prologue & Mux(relax_mode, d_below(1),
+                                                          t_from(L + 1) & d_below(L + 1)))
         top = cells[-1]
         err_of = []
         ctl_dt = Signal(4)
         m.d.comb += ctl_dt.eq(Mux(relax_mode, dt, 0))
         shift = c.sens.frac - c.act.frac
+        # s_L, lam_L and y hold still through a tick, so with the pipeline the error and its
+        # blend are registered in two steps while it runs (a tick then lasts >= 3 cycles)
+        stage = m.d.sync if c.pipeline else m.d.comb
         for i in range(nL):
             e = top.above.s[i] - y_rd.data[i]
             e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
-            v, of = saturate(e, c.sens)
+            v_sat, of_now = saturate(e, c.sens)
+            v, of = Signal(signed(c.sens.bits), name=f"err{i}"), Signal(name=f"err_of{i}")
+            stage += [v.eq(v_sat), of.eq(of_now)]
             old = top.above.lam[i]
-            m.d.comb += [top.lam_in.value[i].eq(old + rshift_round_var(v - old, ctl_dt, 15)),
-                         top.lam_in.we[i].eq(err_fire)]
+            blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
+            stage += blend.eq(old + rshift_round_var(v - old, ctl_dt, 15))
+            m.d.comb += [top.lam_in.value[i].eq(blend), top.lam_in.we[i].eq(err_fire)]
             err_of.append(err_fire & of)
 
         with m.If(in_run):
@@ -170,17 +197,24 @@ class DyadicCore(wiring.Component):
 
         # -- host routing to cells -------------------------------------------------------------
         host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
-        host_done = Signal()
+        # the window of a host transfer, counted down while the cell advances: elements
+        # to skip before the offset, then elements to move
         xfer_off, xfer_cnt = Signal(24), Signal(16)
-        xfer_off_r, xfer_cnt_r = Signal(24), Signal(16)
+        host_skip, host_last, host_adv, host_done = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += [host_skip.eq(xfer_off != 0), host_last.eq(~host_skip & (xfer_cnt == 1)),
+                     host_adv.eq(Cat(cell.host.advance for cell in cells).any())]
+        m.d.sync += host_done.eq(host_adv & host_last)
+        with m.If(host_adv):
+            with m.If(host_skip):
+                m.d.sync += xfer_off.eq(xfer_off - 1)
+            with m.Else():
+                m.d.sync += xfer_cnt.eq(xfer_cnt - 1)
         for l, cell in enumerate(cells, 1):
             sel = hdr.layer == l
             m.d.comb += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
-                         cell.host.write.eq(host_write), cell.host.offset.eq(xfer_off),
-                         cell.host.count.eq(xfer_cnt),
+                         cell.host.write.eq(host_write), cell.host.skip.eq(host_skip),
+                         cell.host.last.eq(host_last),
                          cell.host_i.payload.eq(self.i_cmd.payload)]
-            with m.If(sel):
-                m.d.comb += host_done.eq(cell.host.done)
         cell_o = Array([cell.host_o for cell in cells])[lidx]
 
         # -- command FSM -------------------------------------------------------------------------
@@ -262,7 +296,6 @@ class DyadicCore(wiring.Component):
                         m.d.sync += fsm_state.eq(next_after_rsp)
                         with m.If(next_after_rsp == _State.HOST_READ):
                             m.d.comb += [host_start.eq(1), host_write.eq(0),
-                                         xfer_off.eq(xfer_off_r), xfer_cnt.eq(xfer_cnt_r),
                                          host_target.eq(Mux(
                                              hdr.opcode == Opcode.READ_PARAMS, HostTarget.PARAMS,
                                              Mux(hdr.opcode == Opcode.READ_GRADS,
@@ -299,14 +332,14 @@ class DyadicCore(wiring.Component):
                     m.d.sync += [arg0.eq(w), remaining.eq(remaining - 1)]
                     with m.Switch(hdr.opcode):
                         with m.Case(Opcode.WRITE_SAMPLES):   # w: first sample index
-                            with m.If(w >= c.max_batch):
+                            with m.If(above(w, c.max_batch - 1)):
                                 m.d.sync += [status.eq(Status.BAD_ARGUMENT),
                                              fsm_state.eq(_State.DRAIN)]
                             with m.Else():
                                 m.d.sync += [word_idx.eq(0), t.eq(w),
                                              fsm_state.eq(_State.SAMPLES)]
                         with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):  # w: offset
-                            with m.If(w + (hdr.length - 1) > total):
+                            with m.If((w[16:] != 0) | (w[:16] + (hdr.length - 1) > total)):
                                 m.d.sync += [status.eq(Status.BAD_ARGUMENT),
                                              fsm_state.eq(_State.DRAIN)]
                             with m.Else():
@@ -314,7 +347,7 @@ class DyadicCore(wiring.Component):
                                              host_target.eq(Mux(
                                                  hdr.opcode == Opcode.WRITE_PARAMS,
                                                  HostTarget.PARAMS, HostTarget.STATE))]
-                                m.d.comb += [xfer_off.eq(w), xfer_cnt.eq(hdr.length - 1)]
+                                m.d.sync += [xfer_off.eq(w), xfer_cnt.eq(hdr.length - 1)]
                                 m.d.sync += fsm_state.eq(_State.HOST_WRITE)
                         with m.Default():
                             m.d.sync += fsm_state.eq(_State.ARG1)
@@ -330,25 +363,24 @@ class DyadicCore(wiring.Component):
                                | (hdr.opcode == Opcode.READ_STATE))
                     with m.If(is_read):
                         # arg0: offset, w: count
-                        with m.If((w == 0) | (w > 0xFFFF) | (arg0 + w > total)):
+                        with m.If((w == 0) | (w[16:] != 0) | (arg0[16:] != 0)
+                                  | (arg0[:16] + w[:16] > total)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [xfer_off_r.eq(arg0), xfer_cnt_r.eq(w)]
+                            m.d.sync += [xfer_off.eq(arg0), xfer_cnt.eq(w)]
                             respond(Status.OK, w, _State.HOST_READ)
                     with m.Elif(hdr.opcode == Opcode.RELAX):
-                        with m.If((arg0 == 0) | (arg0 > 0xFFFF) | (w > 15)):
+                        with m.If((arg0 == 0) | (arg0[16:] != 0) | (w[4:] != 0)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [relax_mode.eq(1), relax_ticks.eq(arg0), dt.eq(w),
-                                         n_ticks.eq(arg0 + 1)]
+                            m.d.sync += [relax_mode.eq(1), lim.eq(arg0), dt.eq(w)]
                             m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
                     with m.Else():
-                        with m.If((arg0 == 0) | (arg0 > n_samples) | (f.lr_shift > 31)):
+                        with m.If((arg0 == 0) | above(arg0, n_samples) | (f.lr_shift[5:] != 0)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [relax_mode.eq(0), batch.eq(arg0), upd.eq(f.update),
-                                         lr.eq(f.lr_shift), n_ticks.eq(arg0 + 2 * L),
-                                         relax_ticks.eq(0)]
+                            m.d.sync += [relax_mode.eq(0), lim.eq(arg0), upd.eq(f.update),
+                                         lr.eq(f.lr_shift)]
                             m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
             with m.Case(_State.SAMPLES):
                 # word_idx: element within the sample; t: sample index (reused as a counter)

@@ -1,11 +1,17 @@
 """Fixed-point building blocks of the gateware, mirroring ``firmware_py.fixedpoint``."""
 
-from amaranth.hdl import Array, Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Value
 
 from firmware_py.activations import Activation, FPrime
 from firmware_py.fixedpoint import QFormat
 
-__all__ = ["rshift_round", "rshift_round_var", "saturate", "activate", "apply_fprime"]
+__all__ = ["BLOCK_RAM", "rshift_round", "rshift_round_var", "saturate", "activate", "apply_fprime"]
+
+
+# Memory attributes: keep even shallow memories in block RAM. Synthesis would build a
+# depth-2..32 memory from flip-flops and read multiplexers (about one logic cell per bit);
+# block RAMs are the resource a small FPGA has to spare.
+BLOCK_RAM = {"ram_style": "block"}
 
 
 def rshift_round(v, k: int):
@@ -13,20 +19,35 @@ def rshift_round(v, k: int):
     return v if k == 0 else (v + (1 << (k - 1))) >> k
 
 
-def rshift_round_var(v, k, max_shift: int):
-    """Round-half-up arithmetic shift right by a runtime amount 0 <= ``k`` <= ``max_shift``."""
+def rshift_round_var(v, k, max_shift: int, offset: int = 0):
+    """Round-half-up arithmetic shift right by ``offset + k``, 0 <= ``k`` <= ``max_shift`` at run
+    time.
+
+    floor(v / 2^n + 1/2) == (floor(2v / 2^n) + 1) >> 1: shift with one extra fraction bit,
+    then round with a carry-in, so no rounding constant depends on ``k``. The constant
+    ``offset`` is wiring only.
+    """
     v = Value.cast(v).as_signed()
-    width = max(len(v), max_shift + 1) + 1
-    # 2^(k-1), or 0 for k = 0, from a table (a variable left shift would be 2^len(k) wide)
-    half = Array([Const(0 if n == 0 else 1 << (n - 1), width) for n in range(max_shift + 1)])[k]
-    return (v + half.as_signed()) >> k
+    u = Cat(Const(0, 1), v).as_signed() if offset == 0 else (v >> (offset - 1))
+    u = u >> k
+    return u[1:].as_signed() + u[0]
 
 
 def saturate(v, fmt: QFormat):
-    """(value clamped into ``fmt``, 1 if it was clamped). Never wraps."""
+    """(value clamped into ``fmt``, 1 if it was clamped). Never wraps.
+
+    Range checks look at the bits above the format's sign bit (a few LUTs) instead of
+    comparing against the limits (two carry chains).
+    """
     v = Value.cast(v)
     hi, lo = fmt.max, fmt.min
-    over, under = v > hi, v < lo
+    top = v[fmt.bits - 1:]
+    if v.shape().signed:
+        sign = v[-1]
+        over = (~sign & top.any()) if len(v) > fmt.bits else Const(0)
+        under = (sign & ~top.all()) if len(v) > fmt.bits else Const(0)
+    else:
+        over, under = top.any(), Const(0)
     return Mux(over, hi, Mux(under, lo, v)).as_signed()[:fmt.bits].as_signed(), over | under
 
 

@@ -74,7 +74,7 @@ class LinkFramer(wiring.Component):
         length = Signal(16)
         crc = Signal(16, init=cfg.init_value)
         crc_rx = Signal(16)
-        count = Signal(18)                  # bytes within the current field
+        count = Signal(3)                   # byte within the header, word or CRC
         word = Signal(32)
         widx = Signal(16)
         too_long = Signal()
@@ -204,7 +204,7 @@ class LinkFramer(wiring.Component):
         # -- transmitter --------------------------------------------------------------------
         t_crc = Signal(16, init=cfg.init_value)
         t_status, t_op, t_len = Signal(8), Signal(8), Signal(16)
-        t_idx = Signal(18)
+        t_idx = Signal(3)                   # byte within the header, word or CRC
         t_word = Signal(32)
         t_left = Signal(16)
         tx_byte = self.o_tx.payload

@@ -53,7 +53,7 @@ class CellControl(wiring.Signature):
             "relax": Out(1),     # use the current s_{l-1} and codes, not the stash
             "readout": Out(1),   # forward pass computes codes only, no state update
             "dt_shift": Out(4),
-            "lr_shift": Out(6),
+            "lr_shift": Out(5),    # 0..31
             "ready": In(1),      # the cell's work allows the tick to end this cycle
         })
 
@@ -67,15 +67,17 @@ class HostTarget(enum.Enum, shape=2):
 class HostAccess(wiring.Signature):
     """Host access to one cell's memories while the datapath is idle.
 
-    Elements ``offset .. offset + count - 1`` of the target's row-major order
-    (matrix, then vector) stream through the cell's host_i / host_o.
+    The cell walks the target's row-major order (matrix, then vector) from element 0,
+    one element per ``advance``; the core keeps the window: ``skip`` while the element
+    is before the requested offset (it moves no data), ``last`` on the element that ends
+    the transfer. Data streams through the cell's host_i / host_o.
     """
 
     def __init__(self):
         super().__init__({
             "start": Out(1), "target": Out(HostTarget), "write": Out(1),
-            "offset": Out(24), "count": Out(16),
-            "done": In(1),
+            "skip": Out(1), "last": Out(1),
+            "advance": In(1),
         })
 
 

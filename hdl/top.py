@@ -10,7 +10,21 @@ from .core import DyadicCore
 from .link import LinkFramer
 from .uart import UARTRx, UARTTx
 
-__all__ = ["DyadicLink", "DyadicUART"]
+__all__ = ["DyadicLink", "DyadicUART", "StreamRegister"]
+
+
+class StreamRegister(wiring.Component):
+    """Registers a stream's payload and valid (ready stays combinational): full rate."""
+
+    def __init__(self, width: int):
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+        return m
 
 
 class DyadicLink(wiring.Component):
@@ -28,7 +42,14 @@ class DyadicLink(wiring.Component):
         m = Module()
         m.submodules.core = core = DyadicCore(self.config)
         m.submodules.framer = framer = LinkFramer(self.config.frame_words, self.timeout)
-        wiring.connect(m, framer.o_cmd, core.i_cmd)
+        if self.config.pipeline:
+            # the frame buffer's block RAM output is slow (about 5.6 ns on an ECP5): a
+            # register stage keeps it off the core's command decode
+            m.submodules.cmd_reg = cmd_reg = StreamRegister(32)
+            wiring.connect(m, framer.o_cmd, cmd_reg.i)
+            wiring.connect(m, cmd_reg.o, core.i_cmd)
+        else:
+            wiring.connect(m, framer.o_cmd, core.i_cmd)
         wiring.connect(m, core.o_rsp, framer.i_rsp)
         wiring.connect(m, wiring.flipped(self.i_rx), framer.i_rx)
         wiring.connect(m, framer.o_tx, wiring.flipped(self.o_tx))

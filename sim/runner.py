@@ -109,7 +109,8 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
 
 
 def random_configs(n: int, seed: int):
-    """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full."""
+    """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full,
+    every other one with its products registered (``pipeline``)."""
     rng = random.Random(seed)
     acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
     out = []
@@ -121,7 +122,8 @@ def random_configs(n: int, seed: int):
             full = n_out * n_in
             mults.append((1, full, rng.randint(1, full))[k % 3])
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
-                                multipliers=tuple(mults), max_batch=rng.randint(1, 8)))
+                                multipliers=tuple(mults), max_batch=rng.randint(1, 8),
+                                pipeline=(k + 1) % 2))
     return out
 
 
@@ -139,7 +141,7 @@ def main(argv=None):
     for k, cfg in enumerate(configs, 1):
         label = (f"[{k}/{len(configs)}] {'-'.join(map(str, cfg.sizes))} "
                  f"{','.join(map(str, cfg.activations))} mult {cfg.multipliers} "
-                 f"max_batch {cfg.max_batch}")
+                 f"max_batch {cfg.max_batch} pipeline {cfg.pipeline}")
         print(f"{label} ...", flush=True)
         try:
             tests, fails = run_cocotb(cfg, args.sim, seed=args.seed + k, cases=args.cases,

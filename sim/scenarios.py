@@ -94,5 +94,5 @@ async def streaming(call, cfg: DyadicConfig, rng, *, batch: int, update: bool, l
             W, b = await call(cmds.read_params(l))
             assert np.array_equal(W, P[0][l - 1]), f"batch {n} W{l}"
             assert np.array_equal(b, P[1][l - 1]), f"batch {n} b{l}"
-        _check_counters(await call(cmds.read_counters()), ar, stream_cycles(cfg, batch),
+        _check_counters(await call(cmds.read_counters()), ar, stream_cycles(cfg, batch, update),
                         f"batch {n}")

@@ -19,11 +19,12 @@ from hdl.sim import call, stream_get, stream_put
 from sim import scenarios
 
 
-def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8):
+def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8, pipeline=0):
     rng = np.random.default_rng(seed)
     net = Network.random(sizes, parse_activations(activation, len(sizes) - 1), rng,
                          bias_scale=0.3, scale=scale)
-    cfg = DyadicConfig(sizes, net.activations, multipliers=multipliers, max_batch=max_batch)
+    cfg = DyadicConfig(sizes, net.activations, multipliers=multipliers, max_batch=max_batch,
+                       pipeline=pipeline)
     return rng, net, cfg, FixedArith(cfg)
 
 
@@ -49,14 +50,18 @@ def _amaranth_call(ctx, dut):
     return run
 
 
-@pytest.mark.parametrize("sizes, activation, multipliers, dt", [
-    ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5),
-    ((3, 4, 2), "relu", (1, 1), 1.0),
-    ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25),   # fully parallel
-    ((4, 2), "identity", (3,), 1.0),
+@pytest.mark.parametrize("sizes, activation, multipliers, dt, pipeline", [
+    ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5, 0),
+    ((3, 4, 2), "relu", (1, 1), 1.0, 0),
+    ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25, 0),   # fully parallel
+    ((4, 2), "identity", (3,), 1.0, 0),
+    ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5, 1),      # products registered
+    ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25, 1),
+    ((3, 4, 2), "relu", (4, 4), 1.0, 1),              # two row tiles: one gap slot
 ])
-def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt):
-    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt))
+def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt, pipeline):
+    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt),
+                           pipeline=pipeline)
 
     async def bench(ctx, dut, cmds):
         await scenarios.relaxation(_amaranth_call(ctx, dut), cfg, rng, dt=dt,
@@ -65,14 +70,17 @@ def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt
     _run(cfg, bench)
 
 
-@pytest.mark.parametrize("sizes, activation, multipliers, batch, update", [
-    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True),
-    ((2, 2, 1), "hardtanh", (2, 2), 4, True),
-    ((2, 3, 3, 2), "relu", (1, 4, 6), 3, False),
-    ((3, 5, 2), "identity", (15, 10), 1, True),
+@pytest.mark.parametrize("sizes, activation, multipliers, batch, update, pipeline", [
+    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True, 0),
+    ((2, 2, 1), "hardtanh", (2, 2), 4, True, 0),
+    ((2, 3, 3, 2), "relu", (1, 4, 6), 3, False, 0),
+    ((3, 5, 2), "identity", (15, 10), 1, True, 0),
+    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True, 1),
+    ((2, 2, 1), "hardtanh", (2, 2), 4, True, 1),
+    ((2, 3, 3, 2), "relu", (1, 4, 6), 3, True, 1),
 ])
-def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update):
-    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch)
+def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update, pipeline):
+    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch, pipeline=pipeline)
 
     async def bench(ctx, dut, cmds):
         await scenarios.streaming(_amaranth_call(ctx, dut), cfg, rng, batch=batch,

@@ -142,6 +142,17 @@ def test_rshift_round_var_matches_every_shift(bits, max_shift):
     assert bad.size == 0, f"v={v[bad[:5]]} k={k[bad[:5]]}: {out[bad[:5]]} != {expect[bad[:5]]}"
 
 
+@pytest.mark.parametrize("offset", [1, 4])
+def test_rshift_round_var_with_constant_offset(offset):
+    # the SGD step: G >> (grad.frac - master.frac + lr_shift), lr_shift 0..31
+    v, k = _var_shift_case(32, 31, 200, seed=7)
+    (out,) = comb_eval(lambda x, s: (fixed.rshift_round_var(x, s, 31, offset),),
+                       [(signed(32), v), (unsigned(5), k)])
+    expect = np.array([rshift_round(int(a), int(b) + offset) for a, b in zip(v, k)],
+                      dtype=np.int64)
+    np.testing.assert_array_equal(out, expect)
+
+
 def test_rshift_round_var_negative_values_round_half_up():
     # negative ties round towards +inf, like the model: -2^(k-1) >> k is 0, not -1
     k = np.arange(16)

@@ -295,11 +295,15 @@ def test_training_on_the_device_is_bit_identical_after_every_batch():
     assert res.final["test_accuracy"] > 0.5
 
 
-def test_the_same_driver_on_the_amaranth_simulator():
+@pytest.mark.parametrize("pipeline", [0, 1])   # 1: a register stage between framer and core
+def test_the_same_driver_on_the_amaranth_simulator(pipeline):
+    from dataclasses import replace
+
     from firmware_py.transport import AmaranthTransport
 
     ar, P, rng = _params(4)
-    acc = Accelerator(AmaranthTransport(CFG), CFG, timeout=30.0)
+    cfg = replace(CFG, pipeline=pipeline)
+    acc = Accelerator(AmaranthTransport(cfg), cfg, timeout=30.0)
     acc.load_network(P)
     X = ar.encode_x(rng.uniform(-1, 1, (3, 3)))
     Y = ar.encode_y(rng.uniform(-1, 1, (3, 2)))
