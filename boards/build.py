@@ -94,10 +94,19 @@ def _print(*a):
 
 def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
           out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print) -> dict:
-    check_fits(board, config)
     clock = clock_mhz or board.clock_mhz
-    env = dict(os.environ, **tool_paths(board.family))
     out = Path(out_root) / board.name
+    try:
+        check_fits(board, config)
+    except BoardError as e:     # recorded, so that the benchmark can say why
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").unlink(missing_ok=True)
+        (out / "failure.json").write_text(json.dumps({
+            "board": board.name, "config": config_name, "sizes": list(config.sizes),
+            "multipliers": estimate(config)["multipliers"], "reason": str(e),
+            "resources": {}, "build_seconds": 0.0}, indent=2) + "\n")
+        raise
+    env = dict(os.environ, **tool_paths(board.family))
     work = out / "work"
     if work.exists():
         shutil.rmtree(work)
@@ -113,7 +122,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
                           nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json"
                           + (f" --freq {clock}" if board.family == "gowin" else ""))
     plan.extract(work)
-    stages = [("top.il", "synthesis (yosys)"), ("top.json", "place and route (nextpnr)"),
+    netlist = "top.syn.json" if board.family == "gowin" else "top.json"
+    stages = [("top.il", "synthesis (yosys)"), (netlist, "place and route (nextpnr)"),
               ("report.json", "packing")]
     t0 = time.monotonic()
     done = threading.Event()
@@ -130,7 +140,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         (out / "failure.json").write_text(json.dumps({
             "board": board.name, "config": config_name, "sizes": list(config.sizes),
             "multipliers": estimate(config)["multipliers"], "reason": reason,
-            "resources": _utilisation_from_log(proc.stdout),
+            "resources": _utilisation_from_log(
+                (work / "top.tim").read_text() if (work / "top.tim").exists() else proc.stdout),
             "build_seconds": round(seconds, 1)}, indent=2) + "\n")
         raise BuildError(reason)
     nextpnr = json.loads((work / "report.json").read_text())
@@ -140,7 +151,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     timed = [v for v in parsed["clocks"].values() if abs(v["target_mhz"] - f_clk) < 0.01]
     fmax = min((v["achieved_mhz"] for v in timed), default=None)
     report = {
-        "board": board.name, "title": board.title, "device": platform.device,
+        "board": board.name, "title": board.title,
+        "device": getattr(platform, "device", None) or platform.part,   # Gowin: part
         "config": config_name, "config_id": f"{config.config_id:#010x}",
         "sizes": list(config.sizes),
         "multipliers": [config.tiling(l).multipliers for l in range(1, config.L + 1)],

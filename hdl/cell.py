@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import gap_slots
 
-from .fixed import BLOCK_RAM, activate, apply_fprime, rshift_round_var, saturate
+from .fixed import activate, apply_fprime, block_ram, rshift_round_var, saturate
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 
 __all__ = ["LayerCell"]
@@ -78,9 +78,11 @@ class LayerCell(wiring.Component):
 
         # -- memories ------------------------------------------------------------------
         m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
-                                          depth=TT, init=[], attrs=BLOCK_RAM)
+                                          depth=TT, init=[],
+                                          attrs=block_ram(master.bits * R * C, TT))
         m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
-                                          depth=TT, init=[], attrs=BLOCK_RAM)
+                                          depth=TT, init=[],
+                                          attrs=block_ram(grad_f.bits * R * C, TT))
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         g_wr = gmem.write_port(granularity=1)
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
@@ -88,7 +90,7 @@ class LayerCell(wiring.Component):
         stash_layout = data.StructLayout({"s": data.ArrayLayout(signed(act_f.bits), M),
                                           "code": data.ArrayLayout(2, N)})
         m.submodules.stash = stash = Memory(shape=stash_layout, depth=self.stash_depth, init=[],
-                                          attrs=BLOCK_RAM)
+                                          attrs=block_ram(stash_layout.size, self.stash_depth))
         st_rd, st_wr = stash.read_port(), stash.write_port()
 
         # -- registers -----------------------------------------------------------------

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
-from .fixed import BLOCK_RAM, rshift_round_var, saturate
+from .fixed import block_ram, rshift_round_var, saturate
 from .links import HostTarget
 from .protocol import (
     COUNTERS,
@@ -74,9 +74,11 @@ class DyadicCore(wiring.Component):
 
         # -- samples -------------------------------------------------------------------
         m.submodules.xmem = xmem = Memory(shape=data.ArrayLayout(signed(c.act.bits), n0),
-                                          depth=c.max_batch, init=[], attrs=BLOCK_RAM)
+                                          depth=c.max_batch, init=[],
+                                          attrs=block_ram(c.act.bits * n0, c.max_batch))
         m.submodules.ymem = ymem = Memory(shape=data.ArrayLayout(signed(c.act.bits), nL),
-                                          depth=c.max_batch, init=[], attrs=BLOCK_RAM)
+                                          depth=c.max_batch, init=[],
+                                          attrs=block_ram(c.act.bits * nL, c.max_batch))
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
         m.d.comb += cells[0].below.s.eq(x_rd.data)

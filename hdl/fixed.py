@@ -5,13 +5,15 @@ from amaranth.hdl import Cat, Const, Mux, Value
 from firmware_py.activations import Activation, FPrime
 from firmware_py.fixedpoint import QFormat
 
-__all__ = ["BLOCK_RAM", "rshift_round", "rshift_round_var", "saturate", "activate", "apply_fprime"]
+__all__ = ["block_ram", "rshift_round", "rshift_round_var", "saturate", "activate", "apply_fprime"]
 
 
-# Memory attributes: keep even shallow memories in block RAM. Synthesis would build a
-# depth-2..32 memory from flip-flops and read multiplexers (about one logic cell per bit);
-# block RAMs are the resource a small FPGA has to spare.
-BLOCK_RAM = {"ram_style": "block"}
+def block_ram(width: int, depth: int) -> dict:
+    """Memory attributes: keep a small memory in block RAM. Synthesis would build a shallow
+    one from flip-flops and read multiplexers (about a logic cell per bit); block RAMs are
+    what a small FPGA has to spare. Wide ones (more than four 16-bit-wide blocks) are left
+    to synthesis, which would otherwise spend a block per 16 bits of a shallow memory."""
+    return {"ram_style": "block"} if width <= 64 and depth <= 256 else {}
 
 
 def rshift_round(v, k: int):

@@ -4,6 +4,7 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 ``make bitstream`` (and CI), not here. These tests cover everything around it.
 """
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -54,7 +55,9 @@ def test_oversized_configuration_names_the_limits(tmp_path, capsys):
     assert main(["icebreaker", "--config", "configs/digits-ecp5.json", "--out",
                  str(tmp_path)]) == 2
     assert "limits:" in capsys.readouterr().err
-    assert not (tmp_path / "icebreaker").exists()
+    # nothing ran, and the reason is kept for the benchmark report
+    failure = json.loads((tmp_path / "icebreaker" / "failure.json").read_text())
+    assert "limits:" in failure["reason"] and not (tmp_path / "icebreaker" / "work").exists()
 
 
 def test_memory_limit_is_checked():
