@@ -270,7 +270,8 @@ def _run_row(counters, model) -> dict:
 def model_counters(cfg: DyadicConfig) -> dict:
     """The counters the cycle model predicts for the runs of ``rtl_session`` (no saturation)."""
     L, B = cfg.L, cfg.max_batch
-    runs = {"relax": relax_cycles(cfg, 2 * L), "half": stream_cycles(cfg, max(1, B // 2)),
+    runs = {"relax": relax_cycles(cfg, 2 * L),
+            "half": stream_cycles(cfg, max(1, B // 2), update=False),
             "batch": stream_cycles(cfg, B), "online": stream_cycles(cfg, 1)}
     return {k: {"ticks": m.ticks, "cycles": m.cycles, "busy": m.busy} for k, m in runs.items()}
 
@@ -286,7 +287,7 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
     cnt_relax, cnt_half = counters["relax"], counters["half"]
     cnt_batch, cnt_online = counters["batch"], counters["online"]
     relax_row = _run_row(cnt_relax, relax_cycles(cfg, 2 * L))
-    half_row = _run_row(cnt_half, stream_cycles(cfg, B2))
+    half_row = _run_row(cnt_half, stream_cycles(cfg, B2, update=False))
     model_b = stream_cycles(cfg, B)
     batch_row = _run_row(cnt_batch, model_b)
     online_row = _run_row(cnt_online, stream_cycles(cfg, 1))
@@ -314,7 +315,8 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
         # marginal cost of one more sample in a streaming batch, from the RTL counters of
         # the B and B/2 runs: the steady tick (one sample enters per tick)
         "cycles_per_tick_steady": steady,
-        "cycles_per_tick_steady_model": ((model_b.cycles - stream_cycles(cfg, B2).cycles)
+        "cycles_per_tick_steady_model": ((model_b.cycles
+                                          - stream_cycles(cfg, B2, update=False).cycles)
                                          / (B - B2) if B > B2 else None),
         "model_tick_cycles": list(model_b.tick_cycles),
         "tick_bound": bound,

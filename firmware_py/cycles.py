@@ -47,6 +47,8 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
         need = max(need, issue + pipeline + 1 - tiles)
         if update:
             need = max(need, issue + 3 * pipeline)
+    if pipeline:    # the core registers the output error and its blend: 3 cycles a tick
+        need = max(need, 1 + 2 * pipeline)
     return issue, need
 
 
@@ -83,7 +85,7 @@ def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l
     tilings = [config.tiling(l) for l in range(1, L + 1)]
     lens, busy = [], 0
     for t in range(n_ticks):
-        need_max = 1 + 2 * config.pipeline   # the output error's two registers (core)
+        need_max = 1
         for l, T in enumerate(tilings, 1):
             fwd, bwd, grad = flags(l, t)
             _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline)

@@ -135,6 +135,8 @@ class LayerCell(wiring.Component):
                 n = Mux(grd, vmax(n, issue + (P + 1 - TT)), n)
             if P:                   # the weight update lands by the end of the tick
                 n = Mux(grd & ctl.update, vmax(n, issue + 3 * P), n)
+            if P:                   # the core's output error takes three cycles (core.py)
+                n = vmax(n, 1 + 2 * P)
             m.d.sync += need.eq(n)
         with m.Elif(cnt < need):
             m.d.sync += cnt.eq(cnt + 1)

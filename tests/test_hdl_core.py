@@ -78,6 +78,7 @@ def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt
     ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True, 1),
     ((2, 2, 1), "hardtanh", (2, 2), 4, True, 1),
     ((2, 3, 3, 2), "relu", (1, 4, 6), 3, True, 1),
+    ((2, 3, 3, 2), "relu", (1, 4, 6), 1, True, 1),    # B < L: a tick with no pass at all
 ])
 def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update, pipeline):
     rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch, pipeline=pipeline)
