@@ -795,6 +795,8 @@ def evaluate_targets(results: dict) -> list[dict]:
         status = _clock_status(ok, u)
         if u["config_mismatch"]:
             why += "; " + u["config_mismatch"]
+        if _build_failed(u):
+            why = f"no bitstream: the board's build failed (see synthesis); at its clock, {why}"
         add("ULX3S-85F digits training samples per second",
             f">= {_fmt_rate(TARGETS['ulx3s_samples_per_s'])}",
             f"{_fmt_rate(sps)} ({u['clock_basis']}, {u['clock_mhz']:g} MHz)", status, why)
@@ -806,6 +808,8 @@ def evaluate_targets(results: dict) -> list[dict]:
         if not ok:
             why += (f"; 10x needs <= {lim:.2f} us: <= {lim * u['clock_mhz']:.0f} cycles at this "
                     f"clock, or Fmax >= {u['online_step_cycles'] / lim:.0f} MHz")
+        if _build_failed(u):
+            why = f"no bitstream: the board's build failed (see synthesis); at its clock, {why}"
         add("ULX3S-85F batch-1 training step against the GPU anchor",
             f">= {TARGETS['ulx3s_vs_gpu_batch1']:g}x faster ({lim:.2f} us)",
             f"{r:.1f}x ({u['online_step_us']:.2f} us, {u['clock_basis']})", _clock_status(ok, u),
@@ -865,8 +869,12 @@ def evaluate_targets(results: dict) -> list[dict]:
     return T
 
 
+def _build_failed(thr_row) -> bool:
+    return not thr_row["achieved_fmax"] and "(failed)" in thr_row["clock_basis"]
+
+
 def _clock_status(ok, thr_row):
-    if not ok:
+    if not ok or _build_failed(thr_row):   # no bitstream: a target-clock figure meets nothing
         return "MISSED"
     if thr_row["config_mismatch"]:
         return "met (unverified: synthesized configuration differs)"

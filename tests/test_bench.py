@@ -233,3 +233,16 @@ def test_cli_bench_help_and_bad_section(capsys):
     assert main(["bench", "--sections", "cycles,frobnicate"]) == 2
     err = capsys.readouterr().err
     assert "unknown section 'frobnicate'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_board_whose_build_failed_misses_its_throughput_targets(tmp_path):
+    # no bitstream: a figure at the target clock must not count as met
+    _write(tmp_path / "ulx3s-85f" / "failure.json",
+           {"board": "ulx3s-85f", "config": "configs/digits-ecp5.json",
+            "reason": "does not fit: 133272/83640 TRELLIS_COMB"})
+    syn = bench.collect_synthesis(tmp_path, BOARDS)
+    res = _results(syn, {"status": "torch not installed (pip install torch==2.13.0)"})
+    by = {t["target"].split(" (")[0]: t for t in res["targets"]}
+    for name in ("ULX3S-85F digits training samples per second",
+                 "ULX3S-85F batch-1 training step against the GPU anchor"):
+        assert by[name]["status"] == "MISSED" and "build failed" in by[name]["why"]
