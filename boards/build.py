@@ -106,6 +106,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
             "multipliers": estimate(config)["multipliers"], "reason": str(e),
             "resources": {}, "build_seconds": 0.0}, indent=2) + "\n")
         raise
+    platform = board.platform()
+    PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
     env = dict(os.environ, **tool_paths(board.family))
     work = out / "work"
     if work.exists():
@@ -113,8 +115,6 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     work.mkdir(parents=True)
     for stale in ("report.json", "failure.json"):
         (out / stale).unlink(missing_ok=True)
-    platform = board.platform()
-    PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
     top = BoardTop(board.family, config, clock, platform.default_clk_frequency)
     log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
@@ -172,10 +172,12 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
 
 
 def _utilisation_from_log(output: str) -> dict:
-    """nextpnr's 'Device utilisation' lines (``NAME: used/ available``), when it got that far."""
+    """nextpnr's 'Device utilisation' lines (``NAME: used/ available``) of the resources the
+    design uses, when it got that far."""
     found = {}
     for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", output, re.M):
-        found[m[1]] = {"used": int(m[2]), "available": int(m[3])}
+        if int(m[2]):
+            found[m[1]] = {"used": int(m[2]), "available": int(m[3])}
     return found
 
 

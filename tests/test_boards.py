@@ -121,7 +121,8 @@ def test_nextpnr_report_is_parsed():
 
 def test_utilisation_from_a_failed_log():
     log = ("Info: Device utilisation:\nInfo: \t    ICESTORM_LC: 10139/ 5280   192%\n"
-           "Info: \t   ICESTORM_DSP:     4/    8    50%\nERROR: Unable to place cell\n")
+           "Info: \t   ICESTORM_DSP:     4/    8    50%\n"
+           "Info: \t  ICESTORM_PLL:     0/    1     0%\nERROR: Unable to place cell\n")
     assert _utilisation_from_log(log) == {"ICESTORM_LC": {"used": 10139, "available": 5280},
                                           "ICESTORM_DSP": {"used": 4, "available": 8}}
 
