@@ -98,13 +98,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     out = Path(out_root) / board.name
     try:
         check_fits(board, config)
-    except BoardError as e:     # recorded, so that the benchmark can say why
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").unlink(missing_ok=True)
-        (out / "failure.json").write_text(json.dumps({
-            "board": board.name, "config": config_name, "sizes": list(config.sizes),
-            "multipliers": estimate(config)["multipliers"], "reason": str(e),
-            "resources": {}, "build_seconds": 0.0}, indent=2) + "\n")
+    except BoardError as e:
+        _write_failure(out, board, config, config_name, str(e))
         raise
     platform = board.platform()
     PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
@@ -136,13 +131,10 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         done.set()
     seconds = time.monotonic() - t0
     if proc.returncode != 0:
-        reason = _failure(work, proc.stdout, board)
-        (out / "failure.json").write_text(json.dumps({
-            "board": board.name, "config": config_name, "sizes": list(config.sizes),
-            "multipliers": estimate(config)["multipliers"], "reason": reason,
-            "resources": _utilisation_from_log(
-                (work / "top.tim").read_text() if (work / "top.tim").exists() else proc.stdout),
-            "build_seconds": round(seconds, 1)}, indent=2) + "\n")
+        log_text = (work / "top.tim").read_text() if (work / "top.tim").exists() else proc.stdout
+        reason = _failure(work, log_text, proc.stdout, board)
+        _write_failure(out, board, config, config_name, reason,
+                       _utilisation_from_log(log_text), seconds)
         raise BuildError(reason)
     nextpnr = json.loads((work / "report.json").read_text())
     parsed = parse_nextpnr_report(nextpnr, board.family)
@@ -181,9 +173,20 @@ def _utilisation_from_log(output: str) -> dict:
     return found
 
 
-def _failure(work: Path, output: str, board: Board) -> str:
-    """The tool's own reason, with the device's limits when the design did not fit."""
-    log = (work / "top.tim").read_text() if (work / "top.tim").exists() else output
+def _write_failure(out: Path, board: Board, config: DyadicConfig, config_name: str,
+                   reason: str, resources=None, seconds: float = 0.0):
+    """``failure.json`` in place of a report, so that the benchmark can say why."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").unlink(missing_ok=True)
+    (out / "failure.json").write_text(json.dumps({
+        "board": board.name, "config": config_name, "sizes": list(config.sizes),
+        "multipliers": estimate(config)["multipliers"], "reason": reason,
+        "resources": resources or {}, "build_seconds": round(seconds, 1)}, indent=2) + "\n")
+
+
+def _failure(work: Path, log: str, output: str, board: Board) -> str:
+    """The tool's own reason (from nextpnr's log, else the flow's output), with the device's
+    limits when the design did not fit."""
     lines = [ln for ln in log.splitlines() if "ERROR" in ln or "%" in ln]
     if any("Unable to place" in ln or "too many" in ln.lower() or "No BEL" in ln
            for ln in log.splitlines()):

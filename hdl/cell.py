@@ -310,14 +310,18 @@ class LayerCell(wiring.Component):
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
         # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
+        def registered(value, name, n=1):
+            """``value`` n register stages later when P = 1; ``value`` itself when P = 0."""
+            for k in range(n if P else 0):
+                reg = (Signal.like(value, name=f"{name}_{k}") if isinstance(value, Signal) else
+                       Signal(Value.cast(value).shape(), name=f"{name}_{k}"))
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
         def staged(value, name):
-            """``value`` in stage M: itself, or registered when the products are."""
-            if not P:
-                return value
-            reg = Signal.like(value, name=f"m_{name}") if isinstance(value, Signal) else \
-                Signal(Value.cast(value).shape(), name=f"m_{name}")
-            m.d.sync += reg.eq(value)
-            return reg
+            """``value`` in stage M (one stage after the memory read)."""
+            return registered(value, f"m_{name}")
 
         m_valid, m_pass = staged(s1_valid, "valid"), staged(s1_pass, "pass")
         m_ti, m_tj, m_addr = staged(s1_ti, "ti"), staged(s1_tj, "tj"), staged(s1_addr, "addr")
@@ -361,12 +365,8 @@ class LayerCell(wiring.Component):
         cols_ok = Array([Const(min(C, M - tj * C), range(C + 1)) for tj in range(TJ)])
 
         def later(value, name, n=1):
-            """``value`` n stages after M: itself, or registered n times when P = 1."""
-            for k in range(n if P else 0):
-                reg = Signal(Value.cast(value).shape(), name=f"u{k + 1}_{name}")
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
+            """``value`` n stages after M (U1, U2)."""
+            return registered(value, f"u_{name}", n)
 
         v_upd = later(m_grad & m_update, "upd", 2)
         v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
