@@ -104,18 +104,25 @@ class _PLLBase(wiring.Component):
 
 
 class ICE40PLL(_PLLBase):
+    """SB_PLL40_PAD: fed by its own pad, not ``clk_in``. The oscillator pin of an UP5K
+    board (pin 35 on the iCEBreaker) is the PLL's input pad, and the PLL output uses
+    that pad's input path, so a buffer there leaves the PLL no place (nextpnr: "PLL
+    couldn't be placed anywhere"). The parent sets ``pad`` to the raw clock port."""
     solve = staticmethod(ice40_pll_params)
+    pad = None
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         clk_out, lock = Signal(), Signal()
+        if self.pad is None:
+            raise ValueError("ICE40PLL needs the oscillator's pad (set .pad to the port)")
         m.submodules.pll = Instance(
-            "SB_PLL40_CORE",
+            "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE", p_PLLOUT_SELECT="GENCLK",
             p_DIVR=Const(p.divr, 4), p_DIVF=Const(p.divf, 7), p_DIVQ=Const(p.divq, 3),
             p_FILTER_RANGE=Const(p.filter_range, 3),
-            i_REFERENCECLK=self.clk_in, i_RESETB=Const(1), i_BYPASS=Const(0),
+            io_PACKAGEPIN=self.pad.io, i_RESETB=Const(1), i_BYPASS=Const(0),
             o_PLLOUTGLOBAL=clk_out, o_LOCK=lock)
         self._domain(m, platform, clk_out, lock)
         return m

@@ -30,10 +30,13 @@ class BoardTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = ClockDomain("sync")   # clocked and reset by the PLL
-        m.submodules.clk_buf = clk = io.Buffer("i", platform.request(platform.default_clk,
-                                                                     dir="-"))
+        clk_port = platform.request(platform.default_clk, dir="-")
         m.submodules.pll = pll = self.pll
-        m.d.comb += pll.clk_in.eq(clk.i)
+        if isinstance(pll, ICE40PLL):
+            pll.pad = clk_port          # SB_PLL40_PAD takes the pin itself (boards/pll.py)
+        else:
+            m.submodules.clk_buf = clk = io.Buffer("i", clk_port)
+            m.d.comb += pll.clk_in.eq(clk.i)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)

@@ -166,6 +166,9 @@ def _train_setup(args):
     args.backend = args.backend or ("serial" if args.port else "sim")
     if args.backend == "float":
         arith = FloatArith.for_network(net)
+    elif args.backend == "fixed" and (getattr(args, "config", None)
+                                      or getattr(args, "board", None)):
+        arith = FixedArith(_device_config(args, net, batch))   # that device's formats
     elif args.backend in ("fixed",) + DEVICE_BACKENDS:
         arith = FixedArith.for_network(net)
     else:

@@ -72,7 +72,9 @@ class DyadicConfig:
 
     Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
     each; at most n_out * n_in, one per weight), ``max_batch``, the depth of the
-    on-chip sample memory, ``frame_words``, the link's frame buffer, and ``pipeline``:
+    on-chip sample memory, ``frame_words``, the link's frame buffer, ``counter_bits``,
+    the width of the READ_COUNTERS counters (they wrap at 2^counter_bits; 32 unless a
+    small FPGA needs the logic), and ``pipeline``:
     0 keeps each multiplier's product and the SGD step in the cycle of its memory read
     (fewest cycles); 1 registers the products and does the SGD step one stage after the
     gradient (a clock about twice as fast on an FPGA, for a few cycles per tick).
@@ -88,6 +90,7 @@ class DyadicConfig:
     multipliers: tuple[int, ...] | None = field(default=None, compare=True)
     max_batch: int = 32
     frame_words: int = 512
+    counter_bits: int = 32
     pipeline: int = 0
 
     def __post_init__(self):
@@ -130,6 +133,8 @@ class DyadicConfig:
             raise ConfigError("max_batch must be 1..65536")
         if self.pipeline not in (0, 1):
             raise ConfigError(f"pipeline must be 0 or 1, not {self.pipeline!r}")
+        if not 8 <= self.counter_bits <= 32:
+            raise ConfigError(f"counter_bits must be 8..32, not {self.counter_bits!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
 

@@ -32,8 +32,8 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     """(issue slots, cycles before the tick may end) for one tick of one cell.
 
     Passes run forward, [gap], adjoint, gradient, one tile per cycle (see
-    ``gap_slots``). Forward and adjoint results are final ``2 + pipeline`` cycles
-    after their last issue, so the tick may end ``1 + pipeline`` slots after them. A
+    ``gap_slots``). Forward and adjoint results are final ``2 + 2 * pipeline`` cycles
+    after their last issue, so the tick may end ``1 + 2 * pipeline`` slots after them. A
     gradient tile is written back ``1 + pipeline`` cycles after issue: with a short
     pass the tick waits until the next tick cannot read a tile before it lands. A
     weight update lands ``2 * pipeline`` cycles later still, and the tick waits for it.
@@ -42,7 +42,7 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, pipeline) if relax and fwd else 0
     issue = tiles * (fwd + bwd + grad) + gap
     state_end = tiles * (fwd + bwd) + (gap if bwd else 0)
-    need = max(issue, state_end + 1 + pipeline) if (fwd or bwd) else issue
+    need = max(issue, state_end + 1 + 2 * pipeline) if (fwd or bwd) else issue
     if grad:
         need = max(need, issue + pipeline + 1 - tiles)
         if update:

@@ -8,7 +8,9 @@ Per tick the cell runs up to three passes over its weight matrix, one tile of
 - gradient G += d s_{l-1}^T (and, on the last sample, W -= lr * G), row-major.
 
 Pipeline: issue (memory address) -> MAC (products, accumulate, G/W write-back)
--> finish (round, saturate, activate, Euler blend into the *next* state). The
+-> finish (round, saturate, activate, Euler blend into the *next* state). With
+``pipeline`` set, registers split MAC (products | accumulate), the SGD step
+(G write-back | shift, subtract | W write) and finish (activate | blend). The
 control unit ends a tick (``commit``) once every cell's results are final; then
 the next state becomes the current one in all cells at once (lockstep, Jacobi).
 ``firmware_py.cycles.cell_work`` is the cycle contract of one tick.
@@ -130,7 +132,7 @@ class LayerCell(wiring.Component):
             # (Mux, not *, so that no multiplier is inferred)
             issue = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(grd, TT, 0) + gap
             state_end = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(bwd, gap, 0)
-            n = Mux(fwd | bwd, vmax(state_end + 1 + P, issue), issue)
+            n = Mux(fwd | bwd, vmax(state_end + 1 + 2 * P, issue), issue)
             if P + 1 - TT > 0:      # short gradient pass: write-backs land before re-reads
                 n = Mux(grd, vmax(n, issue + (P + 1 - TT)), n)
             if P:                   # the weight update lands by the end of the tick
@@ -277,11 +279,25 @@ class LayerCell(wiring.Component):
                 m.d.comb += self.host_o.payload.eq(Mux(h_vec, lam[h_i], s[h_i]))
 
         # -- stage 1: multiply ----------------------------------------------------------------
+        # G is first needed in stage M: with P it is read a stage later, so the block RAM's
+        # own output register is the stage register (the read is transparent and later than
+        # before, so it sees every write-back the earlier read saw)
         m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, issue_addr)),
-                     g_rd.addr.eq(Mux(h_active, h_addr, issue_addr))]
+                     g_rd.addr.eq(Mux(h_active, h_addr, s1_addr if P else issue_addr))]
         w_tile, g_tile = w_rd.data, g_rd.data
         is_grad = s1_valid & (s1_pass == Pass.GRAD)
-        st_s, st_code = st_rd.data.s, st_rd.data.code
+        # The stash entry of this tick. With P it is read ahead into a register: the block
+        # RAM's clock-to-output (about 6 ns on an ECP5) then stays off the multiplier path.
+        # The entry for the next tick sits at ptr all tick long (it is overwritten only at
+        # commit) and a pipelined tick lasts at least three cycles, so the read of the
+        # cycle before commit already holds it.
+        if P:
+            st_cur = Signal(stash_layout)
+            with m.If(ctl.commit):
+                m.d.sync += st_cur.eq(st_rd.data)
+        else:
+            st_cur = st_rd.data
+        st_s, st_code = st_cur.s, st_cur.code
         # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming)
         d = [Signal(signed(sens_f.bits), name=f"d{i}") for i in range(N)]
         for i in range(N):
@@ -329,7 +345,7 @@ class LayerCell(wiring.Component):
         m_first, m_update = staged(f_first, "first"), staged(f_update, "update")
         m_lr = staged(f_lr, "lr")
         m_prod = [[staged(prod[a][b], f"p{a}_{b}") for b in range(C)] for a in range(R)]
-        m_g = [staged(g_tile[k], f"g{k}") for k in range(R * C)]
+        m_g = [g_tile[k] for k in range(R * C)]
         m_w = [staged(w_tile[k], f"w{k}") for k in range(R * C)]
         m_d = [staged(d_row[a], f"d{a}") for a in range(R)]
         m_fwd, m_bwd, m_grad = (m_valid & (m_pass == p) for p in (Pass.FWD, Pass.BWD, Pass.GRAD))
@@ -370,7 +386,7 @@ class LayerCell(wiring.Component):
 
         v_upd = later(m_grad & m_update, "upd", 2)
         v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
-        u_lr = later(m_lr, "lr")
+        u_lr, u_ti = later(m_lr, "lr"), later(m_ti, "ti")
         sat_g = []
         sat_w = []
         g_new = [Signal(signed(grad_f.bits), name=f"g_new{k}") for k in range(R * C)]
@@ -382,11 +398,10 @@ class LayerCell(wiring.Component):
                 g_sat, g_of = saturate(g_sum, grad_f)
                 m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
                 step = rshift_round_var(later(g_new[k], f"g{k}"), u_lr, 31, lr_off)
-                w_sat, w_of = saturate(later(m_w[k], f"w{k}", 2) - later(step, f"step{k}"),
-                                       master)
-                m.d.comb += w_wr.data[k].eq(w_sat)
+                w_sat, w_of = saturate(later(m_w[k], f"w{k}") - step, master)
+                m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
                 sat_g.append(m_grad & lane_ok & g_of)
-                sat_w.append(v_upd & later(lane_ok, f"ok{k}", 2) & w_of)
+                sat_w.append(v_upd & later(later(lane_ok, f"ok{k}") & w_of, f"w_of{k}"))
         m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0)),
                      w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
         # bias gradient and bias update, once per row (first column tile), one unit per row lane
@@ -396,8 +411,10 @@ class LayerCell(wiring.Component):
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
             b_step = rshift_round_var(later(gb_sat, f"gb{a}"), u_lr, 31, lr_off)
             v_here = later(here & m_update, f"bias_upd{a}", 2)
-            b_old = pick([bias[i] for i in range(N)], N, TI, R, v_ti, a)
-            b_sat, b_of = saturate(b_old - later(b_step, f"bstep{a}"), master)
+            # (a row's bias is updated once per tick, so it is read in U1 and written in U2)
+            b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)
+            b_new, b_of_now = saturate(b_old - b_step, master)
+            b_sat, b_of = later(b_new, f"b_new{a}"), later(b_of_now, f"b_of{a}")
             gb_val, b_val = Mux(h_we_gb, h_word, gb_sat), Mux(h_we_b, h_word, b_sat)
             for ti in range(TI):
                 i = ti * R + a
@@ -419,12 +436,18 @@ class LayerCell(wiring.Component):
         code_new = Signal(vec(2, N))
         lam_next_new = Signal(vec(signed(sens_f.bits), N))
         m.d.comb += [s_next_new.eq(s_next), code_new.eq(code_now), lam_next_new.eq(lam_next)]
+        # With P the Euler blend is one stage later (3): activation and blend together are
+        # the longest path of a small FPGA. The derivative codes stay in stage 2, so the
+        # relaxation gap (cycles.gap_slots) does not grow.
+        s3_fwd, s3_bwd = registered(s2_fwd, "s3_fwd"), registered(s2_bwd, "s3_bwd")
+        s3_ti, s3_tj = registered(s2_ti, "s3_ti"), registered(s2_tj, "s3_tj")
         sat_h = []
         for a in range(R):
             h, h_of = saturate(acc_r[a] >> w_f.frac, act_f)
             f, code = activate(act, h, act_f.one)
+            f = registered(f, f"f{a}")
             # one Euler blend per row lane (not per neuron): the old s of this lane's row
-            s_old = pick([s[i] for i in range(N)], N, TI, R, s2_ti, a)
+            s_old = pick([s[i] for i in range(N)], N, TI, R, s3_ti, a)
             blend = Signal(signed(act_f.bits), name=f"blend{a}")
             m.d.comb += blend.eq(s_old + rshift_round_var(f - s_old, f_dt, 15))
             s_val = Mux(h_we_s, h_word, blend)
@@ -434,21 +457,22 @@ class LayerCell(wiring.Component):
                     continue
                 with m.If(s2_fwd & (s2_ti == ti)):
                     m.d.comb += code_new[i].eq(code)
-                with m.If((s2_fwd & (s2_ti == ti) & ~f_readout) | (h_we_s & (h_i == i))):
+                with m.If((s3_fwd & (s3_ti == ti) & ~f_readout) | (h_we_s & (h_i == i))):
                     m.d.comb += s_next_new[i].eq(s_val)
             sat_h.append(s2_fwd & h_of & (a < rows_ok[s2_ti]))
         sat_lam = []
         for b in range(C):
             t, t_of = saturate(acc_c[b] >> w_f.frac, sens_f)
+            t = registered(t, f"t{b}")
             # Euler blend with the old lam of the layer below, one unit per column lane
-            old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s2_tj, b)
+            old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s3_tj, b)
             nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
             m.d.comb += nxt.eq(old + rshift_round_var(t - old, f_dt, 15))
             for tj in range(TJ):
                 j = tj * C + b
                 if j >= M:
                     continue
-                with m.If(s2_bwd & (s2_tj == tj)):
+                with m.If(s3_bwd & (s3_tj == tj)):
                     m.d.comb += [self.lam_out.value[j].eq(nxt), self.lam_out.we[j].eq(1)]
             sat_lam.append(s2_bwd & t_of & (b < cols_ok[s2_tj]))
         # next sensitivities from above (blended there)
@@ -461,7 +485,7 @@ class LayerCell(wiring.Component):
 
         # -- commit: next state becomes current; stash keeps this tick's pair -------------
         ptr = Signal(range(self.stash_depth))
-        m.d.comb += [st_wr.addr.eq(ptr), st_rd.addr.eq(ptr), st_rd.en.eq(ctl.commit),
+        m.d.comb += [st_wr.addr.eq(ptr), st_rd.addr.eq(ptr), st_rd.en.eq(1 if P else ctl.commit),
                      st_wr.en.eq(ctl.commit),
                      st_wr.data.s.eq(self.below.s), st_wr.data.code.eq(code_new)]
         with m.If(ctl.commit):

@@ -93,6 +93,7 @@ class DyadicCore(wiring.Component):
         next_after_rsp = Signal(_State)
         arg0 = Signal(32)
         n_samples = Signal(range(c.max_batch + 1))
+        total, room = Signal(16), Signal(signed(18))
 
         layer_ok = (hdr.layer >= 1) & (hdr.layer <= L)
         lidx = Signal(range(L))
@@ -105,26 +106,27 @@ class DyadicCore(wiring.Component):
         ident_rom = Array([Const(v, 32) for v in ident])
 
         # -- counters ------------------------------------------------------------------------
-        counters = {name: Signal(32, name=f"cnt_{name}") for name in COUNTERS}
+        counters = {name: Signal(c.counter_bits, name=f"cnt_{name}") for name in COUNTERS}
         counter_rom = Array([counters[n] for n in COUNTERS])
 
         # -- run control ---------------------------------------------------------------------
         relax_mode = Signal()
-        t = Signal(17)             # tick now running
-        # the run's length argument: relaxation ticks before the read-out, or the batch size
-        lim = Signal(range(max(c.max_batch, 0xFFFF) + 1))
+        t = Signal(range(c.max_batch + 1))    # sample index while samples are written
         upd, lr, dt = Signal(), Signal(5), Signal(4)
         prologue = Signal()
         commit = Signal()
         final = Signal()
+        # t_next: the tick the next commit starts (0 at the prologue's commit, then +1 per
+        # commit). Every tick condition is t_next against a constant or against lim plus a
+        # constant, where lim is the run's length argument (relaxation ticks before the
+        # read-out, or the batch size), so d = t_next - lim is kept in a register beside
+        # it (set from the argument when the run starts): the conditions are
+        # then comparisons of registers with small constants, no carry chain in the path
+        # from the run control to the cells.
         t_next = Signal(17)
-        all_ready = Signal()
-        m.d.comb += all_ready.eq(tree_sum(cell.ctl.ready for cell in cells) == L)
-
-        # Every tick condition is t_next against a constant or against lim plus a constant:
-        # one subtractor, then comparisons of d with small constants (no carry chains).
         d = Signal(signed(len(t_next) + 1))
-        m.d.comb += d.eq(t_next - lim)
+        all_ready = Signal()
+        m.d.comb += all_ready.eq(Cat(cell.ctl.ready for cell in cells).all())
 
         def d_below(k):     # t_next < lim + k, for a constant k >= 0
             n = max(k.bit_length(), 1)
@@ -135,10 +137,11 @@ class DyadicCore(wiring.Component):
 
         in_run = fsm_state == _State.RUN
         m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
-                     t_next.eq(Mux(prologue, 0, t + 1)),
-                     # the last tick: t == ticks in the run - 1 (read-out or pipeline drain
-                     # included), with t_next == t + 1
+                     # the last tick: the one that ends is the run's last (read-out or
+                     # pipeline drain included)
                      final.eq(commit & ~prologue & (d == Mux(relax_mode, 1, 2 * L)))]
+        with m.If(commit):
+            m.d.sync += [t_next.eq(t_next + 1), d.eq(d + 1)]
         for l, cell in enumerate(cells, 1):
             ctl = cell.ctl
             s_fwd = t_from(l - 1) & d_below(l - 1)
@@ -190,7 +193,7 @@ class DyadicCore(wiring.Component):
                          counters["busy"].eq(counters["busy"]
                                              + tree_sum(cell.stats.busy for cell in cells))]
             with m.If(commit & ~prologue):
-                m.d.sync += [t.eq(t + 1), counters["ticks"].eq(counters["ticks"] + 1)]
+                m.d.sync += counters["ticks"].eq(counters["ticks"] + 1)
         for name, kind in (("sat_h", "sat_h"), ("sat_lam", "sat_lam"), ("sat_grad", "sat_grad"),
                            ("sat_weight", "sat_weight")):
             m.d.sync += counters[name].eq(counters[name]
@@ -201,16 +204,23 @@ class DyadicCore(wiring.Component):
         host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
         # the window of a host transfer, counted down while the cell advances: elements
         # to skip before the offset, then elements to move
-        xfer_off, xfer_cnt = Signal(24), Signal(16)
+        # (offsets and counts are checked to fit 16 bits before a transfer starts)
+        xfer_off, xfer_cnt = Signal(16), Signal(16)
+        # host_skip == (xfer_off != 0) and host_last == ~host_skip & (xfer_cnt == 1) at all
+        # times, kept in registers: they gate the cells' handshakes, a long path otherwise
         host_skip, host_last, host_adv, host_done = Signal(), Signal(), Signal(), Signal()
-        m.d.comb += [host_skip.eq(xfer_off != 0), host_last.eq(~host_skip & (xfer_cnt == 1)),
-                     host_adv.eq(Cat(cell.host.advance for cell in cells).any())]
+        m.d.comb += host_adv.eq(Cat(cell.host.advance for cell in cells).any())
         m.d.sync += host_done.eq(host_adv & host_last)
         with m.If(host_adv):
             with m.If(host_skip):
-                m.d.sync += xfer_off.eq(xfer_off - 1)
+                m.d.sync += [xfer_off.eq(xfer_off - 1), host_skip.eq(xfer_off != 1),
+                             host_last.eq((xfer_off == 1) & (xfer_cnt == 1))]
             with m.Else():
-                m.d.sync += xfer_cnt.eq(xfer_cnt - 1)
+                m.d.sync += [xfer_cnt.eq(xfer_cnt - 1), host_last.eq(xfer_cnt == 2)]
+
+        def start_window(off, cnt):
+            m.d.sync += [xfer_off.eq(off), xfer_cnt.eq(cnt), host_skip.eq(off[:16] != 0),
+                         host_last.eq((off[:16] == 0) & (cnt[:16] == 1))]
         for l, cell in enumerate(cells, 1):
             sel = hdr.layer == l
             m.d.comb += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
@@ -239,6 +249,12 @@ class DyadicCore(wiring.Component):
                 with m.If(self.i_cmd.valid):
                     m.d.sync += [hdr.eq(self.i_cmd.payload), fsm_state.eq(_State.DECODE)]
             with m.Case(_State.DECODE):
+                # the transfer window's bounds, ahead of the argument checks (each is then
+                # one comparison on the argument's path): elements in the layer's target,
+                # and the last offset a write of this length may start at
+                state_op = (hdr.opcode == Opcode.WRITE_STATE) | (hdr.opcode == Opcode.READ_STATE)
+                total_now = Mux(state_op, state_len[lidx], params_len[lidx])
+                m.d.sync += [total.eq(total_now), room.eq(total_now - (hdr.length - 1))]
                 with m.Switch(hdr.opcode):
                     with m.Case(Opcode.IDENTIFY):
                         with m.If(hdr.length != 0):
@@ -329,9 +345,10 @@ class DyadicCore(wiring.Component):
             with m.Case(_State.ARG0):
                 m.d.comb += self.i_cmd.ready.eq(1)
                 w = self.i_cmd.payload
-                total = Mux(hdr.opcode == Opcode.WRITE_STATE, state_len[lidx], params_len[lidx])
                 with m.If(self.i_cmd.valid):
-                    m.d.sync += [arg0.eq(w), remaining.eq(remaining - 1)]
+                    # reads: a count is in range if it is at most total - offset
+                    m.d.sync += [arg0.eq(w), remaining.eq(remaining - 1),
+                                 room.eq(total - w[:16])]
                     with m.Switch(hdr.opcode):
                         with m.Case(Opcode.WRITE_SAMPLES):   # w: first sample index
                             with m.If(above(w, c.max_batch - 1)):
@@ -341,7 +358,7 @@ class DyadicCore(wiring.Component):
                                 m.d.sync += [word_idx.eq(0), t.eq(w),
                                              fsm_state.eq(_State.SAMPLES)]
                         with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):  # w: offset
-                            with m.If((w[16:] != 0) | (w[:16] + (hdr.length - 1) > total)):
+                            with m.If((w[16:] != 0) | (w[:16] > room)):
                                 m.d.sync += [status.eq(Status.BAD_ARGUMENT),
                                              fsm_state.eq(_State.DRAIN)]
                             with m.Else():
@@ -349,7 +366,7 @@ class DyadicCore(wiring.Component):
                                              host_target.eq(Mux(
                                                  hdr.opcode == Opcode.WRITE_PARAMS,
                                                  HostTarget.PARAMS, HostTarget.STATE))]
-                                m.d.sync += [xfer_off.eq(w), xfer_cnt.eq(hdr.length - 1)]
+                                start_window(w, hdr.length - 1)
                                 m.d.sync += fsm_state.eq(_State.HOST_WRITE)
                         with m.Default():
                             m.d.sync += fsm_state.eq(_State.ARG1)
@@ -358,32 +375,32 @@ class DyadicCore(wiring.Component):
                 with m.If(self.i_cmd.valid):
                     w = self.i_cmd.payload
                     f = data.View(StreamFlags, w)
-                    total = Mux(hdr.opcode == Opcode.READ_STATE, state_len[lidx],
-                                params_len[lidx])
                     is_read = ((hdr.opcode == Opcode.READ_PARAMS)
                                | (hdr.opcode == Opcode.READ_GRADS)
                                | (hdr.opcode == Opcode.READ_STATE))
                     with m.If(is_read):
                         # arg0: offset, w: count
                         with m.If((w == 0) | (w[16:] != 0) | (arg0[16:] != 0)
-                                  | (arg0[:16] + w[:16] > total)):
+                                  | (w[:16] > room)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [xfer_off.eq(arg0), xfer_cnt.eq(w)]
+                            start_window(arg0, w)
                             respond(Status.OK, w, _State.HOST_READ)
                     with m.Elif(hdr.opcode == Opcode.RELAX):
                         with m.If((arg0 == 0) | (arg0[16:] != 0) | (w[4:] != 0)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [relax_mode.eq(1), lim.eq(arg0), dt.eq(w)]
-                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
+                            m.d.sync += [relax_mode.eq(1), dt.eq(w)]
+                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1),
+                                         t_next.eq(0), d.eq(-arg0[:17])]
                     with m.Else():
                         with m.If((arg0 == 0) | above(arg0, n_samples) | (f.lr_shift[5:] != 0)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            m.d.sync += [relax_mode.eq(0), lim.eq(arg0), upd.eq(f.update),
+                            m.d.sync += [relax_mode.eq(0), upd.eq(f.update),
                                          lr.eq(f.lr_shift)]
-                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1), t.eq(0)]
+                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1),
+                                         t_next.eq(0), d.eq(-arg0[:17])]
             with m.Case(_State.SAMPLES):
                 # word_idx: element within the sample; t: sample index (reused as a counter)
                 with m.If(remaining == 0):

@@ -68,14 +68,14 @@ class LinkFramer(wiring.Component):
         m = Module()
         cfg = FRAME_CRC.value
         m.submodules.buf = buf = Memory(shape=32, depth=self.max_words, init=[])
-        wr, rd = buf.write_port(), buf.read_port()
+        # payload bytes go straight to their byte lane (no word assembly register)
+        wr, rd = buf.write_port(granularity=8), buf.read_port()
 
         seq, opcode, layer = Signal(8), Signal(8), Signal(8)
         length = Signal(16)
         crc = Signal(16, init=cfg.init_value)
         crc_rx = Signal(16)
         count = Signal(3)                   # byte within the header, word or CRC
-        word = Signal(32)
         widx = Signal(16)
         too_long = Signal()
         last_seq, have_last = Signal(8), Signal()
@@ -134,11 +134,12 @@ class LinkFramer(wiring.Component):
                 with m.If(timed_out):
                     m.next = "IDLE"
                 with m.If(take):
-                    m.d.sync += [crc.eq(crc_next), idle_timer.eq(0),
-                                 word.eq((word >> 8) | (byte << 24)), count.eq(count + 1)]
+                    m.d.sync += [crc.eq(crc_next), idle_timer.eq(0), count.eq(count + 1)]
+                    # little-endian: byte k of a word is bits 8k..8k+7
+                    m.d.comb += [wr.addr.eq(widx), wr.data.eq(byte.replicate(4)),
+                                 wr.en.eq(Mux(~too_long & (widx < self.max_words),
+                                              Const(1, 4) << count[:2], 0))]
                     with m.If(count[:2] == 3):
-                        m.d.comb += [wr.addr.eq(widx), wr.data.eq((word >> 8) | (byte << 24)),
-                                     wr.en.eq(~too_long & (widx < self.max_words))]
                         m.d.sync += widx.eq(widx + 1)
                         with m.If(widx + 1 == length):
                             m.d.sync += count.eq(0)
@@ -205,7 +206,7 @@ class LinkFramer(wiring.Component):
         t_crc = Signal(16, init=cfg.init_value)
         t_status, t_op, t_len = Signal(8), Signal(8), Signal(16)
         t_idx = Signal(3)                   # byte within the header, word or CRC
-        t_word = Signal(32)
+        t_word = Signal(32)     # the response word being sent (the core's read path ends here)
         t_left = Signal(16)
         tx_byte = self.o_tx.payload
         sent = self.o_tx.valid & self.o_tx.ready

@@ -76,7 +76,7 @@ CommandHeader = data.StructLayout({"opcode": Opcode, "layer": 8, "length": 16})
 ResponseHeader = data.StructLayout({"opcode": Opcode, "status": Status, "length": 16})
 StreamFlags = data.StructLayout({"update": 1, "_pad": 7, "lr_shift": 8, "_pad2": 16})
 
-# READ_COUNTERS order; each a 32-bit word (cycles and busy count wrap at 2^32).
+# READ_COUNTERS order; each a 32-bit word; the counters wrap at 2^config.counter_bits.
 COUNTERS = ("ticks", "cycles", "busy", "sat_h", "sat_err", "sat_lam", "sat_grad", "sat_weight")
 
 

@@ -175,7 +175,7 @@ def test_program_without_bitstream_says_how_to_build(tmp_path):
         program("icebreaker", tmp_path)
 
 
-@pytest.mark.parametrize("name,pll", [("icebreaker", "SB_PLL40_CORE"), ("ulx3s-85f", "EHXPLLL"),
+@pytest.mark.parametrize("name,pll", [("icebreaker", "SB_PLL40_PAD"), ("ulx3s-85f", "EHXPLLL"),
                                       ("tangnano20k", None)])
 def test_board_top_elaborates_with_pll_and_uart(name, pll):
     """The top level, PLL and pin constraints reach the toolchain's files."""

@@ -76,6 +76,19 @@ def test_train_is_deterministic_for_a_seed(capsys):
     assert runs[0]["history"] == runs[1]["history"]
 
 
+def test_train_fixed_takes_the_formats_of_a_board(capsys):
+    """--backend fixed with --board trains in that board's formats: the iCEBreaker's 8-bit
+    operands (configs/xor-ice40.json) still learn xor, along another path than 16 bits."""
+    def train(*extra):
+        code, out, _ = run(capsys, "train", "--backend", "fixed", "--dataset", "xor",
+                           "--epochs", "200", "--json", *extra)
+        assert code == 0
+        return json.loads(out.strip().splitlines()[-1])
+    narrow, wide = train("--board", "icebreaker"), train()
+    assert narrow["test_accuracy"] == 1.0
+    assert narrow["history"] != wide["history"]
+
+
 def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--dataset", "xor", "--json",
                          "--plot", str(tmp_path / "x.png"))

@@ -178,6 +178,26 @@ def test_18_bit_formats_for_ecp5_multipliers():
     _run(cfg, bench)
 
 
+def test_8_bit_formats_and_counters_that_wrap():
+    """The iCE40 build's shape: 8-bit operands, 16-bit gradients, 8-bit counters here,
+    so that a 64-sample batch wraps them (the check compares modulo 2^counter_bits)."""
+    from firmware_py.cycles import stream_cycles
+    from firmware_py.fixedpoint import QFormat
+    q = QFormat(8, 5)
+    cfg = DyadicConfig((2, 3, 1), parse_activations("hardtanh", 2), multipliers=(2, 3),
+                       act=q, weight=q, sens=q, weight_guard=4, grad_bits=16, counter_bits=8,
+                       max_batch=64, pipeline=1)
+    assert stream_cycles(cfg, 64, True).cycles > 255
+    rng = np.random.default_rng(13)
+
+    async def bench(ctx, dut, cmds):
+        run = _amaranth_call(ctx, dut)
+        await scenarios.streaming(run, cfg, rng, batch=64, update=True)
+        await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=2)
+
+    _run(cfg, bench)
+
+
 def test_partial_transfers_address_a_window_of_elements():
     rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 3), seed=4)
     P = ar.params(net)
