@@ -24,7 +24,8 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import gap_slots
 
-from .fixed import activate, apply_fprime, block_ram, rshift_round_var, saturate
+from .fixed import (activate, apply_fprime, block_ram, round_finish, round_prepare,
+                    rshift_round_var, saturate)
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 
 __all__ = ["LayerCell"]
@@ -79,12 +80,17 @@ class LayerCell(wiring.Component):
         ctl = self.ctl
 
         # -- memories ------------------------------------------------------------------
+        # W feeds the multipliers, and G the gradient adders, in the cycle they are read.
+        # With the pipeline on an ECP5 both go to distributed RAM (a flip-flop's
+        # clock-to-output, against a block RAM's 5.6 ns); an iCE40 has no distributed RAM,
+        # and its block RAM is quick enough for its clock.
+        fast = P and getattr(platform, "family", None) == "ecp5"
+        w_attrs, g_attrs = ((block_ram(b * R * C, TT) if not fast else {"ram_style": "distributed"})
+                            for b in (master.bits, grad_f.bits))
         m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
-                                          depth=TT, init=[],
-                                          attrs=block_ram(master.bits * R * C, TT))
+                                          depth=TT, init=[], attrs=w_attrs)
         m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
-                                          depth=TT, init=[],
-                                          attrs=block_ram(grad_f.bits * R * C, TT))
+                                          depth=TT, init=[], attrs=g_attrs)
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         g_wr = gmem.write_port(granularity=1)
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
@@ -111,6 +117,7 @@ class LayerCell(wiring.Component):
         f_first, f_update, f_relax, f_readout = Signal(), Signal(), Signal(), Signal()
         f_dt, f_lr = Signal(4), Signal(5)
         need, cnt = Signal(range(4 * TT + 8)), Signal(range(4 * TT + 8))
+        ready = Signal()
         bwd_en = ctl.bwd if self.l > 1 else Const(0)
 
         def gap_count(fwd, bwd, grd, relax):
@@ -139,10 +146,12 @@ class LayerCell(wiring.Component):
                 n = Mux(grd & ctl.update, vmax(n, issue + 3 * P), n)
             if P:                   # the core's output error takes three cycles (core.py)
                 n = vmax(n, 1 + 2 * P)
-            m.d.sync += need.eq(n)
+            m.d.sync += [need.eq(n), ready.eq(n <= 1)]
         with m.Elif(cnt < need):
-            m.d.sync += cnt.eq(cnt + 1)
-        m.d.comb += ctl.ready.eq((cnt >= need) & (cnt >= 1))
+            m.d.sync += [cnt.eq(cnt + 1), ready.eq(cnt + 1 >= need)]
+        # ready == (cnt >= need) & (cnt >= 1), kept in a register: it gates the commit of
+        # every cell, so a comparator there would start the longest path of the chip
+        m.d.comb += ctl.ready.eq(ready)
 
         # -- stage 0: issue ------------------------------------------------------------
         # Pass order forward, [gap], adjoint, gradient; the first tile issues in the commit
@@ -387,6 +396,15 @@ class LayerCell(wiring.Component):
         v_upd = later(m_grad & m_update, "upd", 2)
         v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
         u_lr, u_ti = later(m_lr, "lr"), later(m_ti, "ti")
+        def sgd_step(g, name):
+            """round(g / 2^(lr_off + lr)), in U1. With P the shift is split: by a multiple
+            of 8 in stage M, the rest in U1 (the SGD's path is a shifter, a subtractor and
+            a saturation; half the shifter moves a stage up)."""
+            if not P:
+                return rshift_round_var(g, u_lr, 31, lr_off)
+            coarse = round_prepare(g, lr_off) >> Cat(Const(0, 3), m_lr[3:])
+            return round_finish(later(coarse, name) >> u_lr[:3])
+
         sat_g = []
         sat_w = []
         g_new = [Signal(signed(grad_f.bits), name=f"g_new{k}") for k in range(R * C)]
@@ -397,7 +415,7 @@ class LayerCell(wiring.Component):
                 g_sum = Mux(m_first, 0, m_g[k]) + m_prod[a][b]
                 g_sat, g_of = saturate(g_sum, grad_f)
                 m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
-                step = rshift_round_var(later(g_new[k], f"g{k}"), u_lr, 31, lr_off)
+                step = sgd_step(g_new[k], f"g{k}")
                 w_sat, w_of = saturate(later(m_w[k], f"w{k}") - step, master)
                 m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
                 sat_g.append(m_grad & lane_ok & g_of)
@@ -409,7 +427,7 @@ class LayerCell(wiring.Component):
             here = m_grad & (m_tj == 0) & (a < rows_ok[m_ti])
             gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
-            b_step = rshift_round_var(later(gb_sat, f"gb{a}"), u_lr, 31, lr_off)
+            b_step = sgd_step(gb_sat, f"gb{a}")
             v_here = later(here & m_update, f"bias_upd{a}", 2)
             # (a row's bias is updated once per tick, so it is read in U1 and written in U2)
             b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)

@@ -81,7 +81,6 @@ class DyadicCore(wiring.Component):
                                           attrs=block_ram(c.act.bits * nL, c.max_batch))
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
-        m.d.comb += cells[0].below.s.eq(x_rd.data)
 
         # -- command registers ---------------------------------------------------------------
         hdr = Signal(CommandHeader)
@@ -160,8 +159,20 @@ class DyadicCore(wiring.Component):
                 ctl.lr_shift.eq(lr),
             ]
         # sample memories: at commit, load the sample of the tick that starts
-        m.d.comb += [x_rd.en.eq(commit), y_rd.en.eq(commit),
-                     x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
+        # With the pipeline the input sample is read ahead into a register, as the cells'
+        # stashes are (cell.py): block RAM clock-to-output stays off the multiplier path.
+        # t_next is the next tick's sample all tick long, and 0 (the prologue's sample)
+        # before a run starts.
+        if c.pipeline:
+            x_cur = Signal.like(x_rd.data)
+            with m.If(commit):
+                m.d.sync += x_cur.eq(x_rd.data)
+            m.d.comb += [x_rd.en.eq(1), x_rd.addr.eq(Mux(in_run & ~relax_mode, t_next, 0)),
+                         cells[0].below.s.eq(x_cur)]
+        else:
+            m.d.comb += [x_rd.en.eq(commit), x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
+                         cells[0].below.s.eq(x_rd.data)]
+        m.d.comb += [y_rd.en.eq(commit),
                      y_rd.addr.eq(Mux(relax_mode, 0, t_next - L))]
         # output error lam_L <- s_L - y, for the tick that ends
         err_fire = Signal()

@@ -5,7 +5,8 @@ from amaranth.hdl import Cat, Const, Mux, Value
 from firmware_py.activations import Activation, FPrime
 from firmware_py.fixedpoint import QFormat
 
-__all__ = ["block_ram", "rshift_round", "rshift_round_var", "saturate", "activate", "apply_fprime"]
+__all__ = ["block_ram", "rshift_round", "rshift_round_var", "round_prepare", "round_finish",
+           "saturate", "activate", "apply_fprime"]
 
 
 def block_ram(width: int, depth: int) -> dict:
@@ -29,9 +30,20 @@ def rshift_round_var(v, k, max_shift: int, offset: int = 0):
     then round with a carry-in, so no rounding constant depends on ``k``. The constant
     ``offset`` is wiring only.
     """
+    return round_finish(round_prepare(v, offset) >> k)
+
+
+def round_prepare(v, offset: int = 0):
+    """``v`` shifted right by ``offset`` with one extra fraction bit kept (see
+    ``rshift_round_var``). Further floor shifts of it may be split over pipeline stages:
+    floor(floor(x / 2^a) / 2^b) == floor(x / 2^(a + b))."""
     v = Value.cast(v).as_signed()
-    u = Cat(Const(0, 1), v).as_signed() if offset == 0 else (v >> (offset - 1))
-    u = u >> k
+    return Cat(Const(0, 1), v).as_signed() if offset == 0 else (v >> (offset - 1))
+
+
+def round_finish(u):
+    """The rounded result from ``round_prepare``'s shifted value: drop the extra bit,
+    round half up with it as a carry-in."""
     return u[1:].as_signed() + u[0]
 
 

@@ -193,6 +193,8 @@ def test_8_bit_formats_and_counters_that_wrap():
     async def bench(ctx, dut, cmds):
         run = _amaranth_call(ctx, dut)
         await scenarios.streaming(run, cfg, rng, batch=64, update=True)
+        # a learning-rate shift past 8: the SGD shifter's two pipelined halves both shift
+        await scenarios.streaming(run, cfg, rng, batch=8, update=True, lr_shift=10, scale=3.0)
         await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=2)
 
     _run(cfg, bench)
