@@ -307,10 +307,13 @@ class LayerCell(wiring.Component):
         else:
             st_cur = st_rd.data
         st_s, st_code = st_cur.s, st_cur.code
-        # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming)
+        # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming). With
+        # P the choice is made into a register (code_cur, kept below): one level less in
+        # front of the multipliers.
+        code_cur = Signal(vec(2, N))
         d = [Signal(signed(sens_f.bits), name=f"d{i}") for i in range(N)]
         for i in range(N):
-            code = Mux(f_relax, code_now[i], st_code[i])
+            code = code_cur[i] if P else Mux(f_relax, code_now[i], st_code[i])
             m.d.comb += d[i].eq(apply_fprime(act, code, lam[i]))
         s_grad = [Mux(f_relax, self.below.s[j], st_s[j]) for j in range(M)]
 
@@ -500,6 +503,11 @@ class LayerCell(wiring.Component):
             with m.If(h_we_lam & (h_i == i)):
                 m.d.comb += lam_next_new[i].eq(h_word)
         m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
+        if P:   # code_cur == Mux(f_relax, code_now, st_code) at all times
+            with m.If(ctl.commit):
+                m.d.sync += code_cur.eq(Mux(ctl.relax, code_new, st_rd.data.code))
+            with m.Elif(f_relax):
+                m.d.sync += code_cur.eq(code_new)
 
         # -- commit: next state becomes current; stash keeps this tick's pair -------------
         ptr = Signal(range(self.stash_depth))
