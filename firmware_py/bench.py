@@ -57,6 +57,7 @@ HEADLINE_BOARDS = ("icebreaker", "ulx3s-85f")
 SMALL_DIGITS_CONFIG = "configs/digits-ice40.json"
 LR_SHIFT = 7   # SGD step 2^-7 on the summed batch gradient (digits' training default)
 
+GPU_SIZES = (64, 32, 10)   # the network of the GPU anchor and of the PyTorch baseline
 GPU_ANCHOR = {
     "what": "one NVIDIA H200, PyTorch 2.11 with CUDA graphs, 64-32-10, SGD",
     "batch1_step_us": 38.2,
@@ -539,17 +540,21 @@ def throughput_rows(cycles_rows: list, synthesis: list, boards: dict, torch_res:
                         f"multipliers {syn.get('multipliers')}), not the benchmarked "
                         f"{row['path']} (ID {row['config_id']}, multipliers "
                         f"{row['multipliers']})")
+        # the CPU and GPU figures are for one network: another network is not compared
+        same_net = tuple(row["sizes"]) == tuple(torch_res.get("sizes") or GPU_SIZES)
+        keep = (lambda v: v) if same_net else (lambda v: None)
         out.append({
             "board": bname, "title": board.title, "config": cname, "config_path": row["path"],
+            "comparable": same_net, "sizes": list(row["sizes"]),
             "clock_mhz": mhz, "clock_basis": basis, "achieved_fmax": achieved,
             "config_mismatch": mismatch,
             "cycles_per_sample_steady": steady, "samples_per_s": sps,
             "batch": row["batch"], "samples_per_s_at_max_batch": sps_batch,
             "online_step_cycles": row["online_step_cycles"], "online_step_us": lat_us,
-            "vs_cpu_samples": ratio(sps, cpu256),
-            "vs_cpu_latency": ratio(cpu1, lat_us),
-            "vs_gpu_samples": ratio(sps, GPU_ANCHOR["batch256_samples_per_s"]),
-            "vs_gpu_latency": ratio(GPU_ANCHOR["batch1_step_us"], lat_us),
+            "vs_cpu_samples": keep(ratio(sps, cpu256)),
+            "vs_cpu_latency": keep(ratio(cpu1, lat_us)),
+            "vs_gpu_samples": keep(ratio(sps, GPU_ANCHOR["batch256_samples_per_s"])),
+            "vs_gpu_latency": keep(ratio(GPU_ANCHOR["batch1_step_us"], lat_us)),
         })
     return out
 
@@ -917,6 +922,10 @@ def headline_table(results: dict) -> str:
         lines.append(f"| {b['title']} ({b['config']}), {b['clock_mhz']:g} MHz "
                      f"{b['clock_basis']}: training samples/s; batch-1 step | "
                      f"{_fmt_rate(b['samples_per_s'])}; {b['online_step_us']:.2f} us | | |")
+        if not b.get("comparable", True):
+            lines.append(f"| ... not compared with PyTorch or the H200 anchor: "
+                         f"{'-'.join(map(str, b['sizes']))} is not their 64-32-10 | | | |")
+            continue
         lines.append(f"| ... against PyTorch on this CPU (batch 256 samples/s; batch-1 step) | "
                      f"{_x(b['vs_cpu_samples'])}; {_x(b['vs_cpu_latency'])} | | ratio |")
         lines.append(f"| ... against the H200 anchor (batch 256 samples/s; batch-1 step) | "

@@ -160,6 +160,18 @@ def test_throughput_ratios_at_achieved_fmax(tmp_path):
         "met at target clock")
 
 
+def test_a_board_with_another_network_is_not_compared_with_pytorch():
+    rows = _rows()
+    boards = {"icebreaker": BOARDS["icebreaker"]}
+    cpu = {"status": "measured", "batch1_step_us": 100.0, "batch256_samples_per_s": 1e5,
+           "sizes": [64, 32, 10]}
+    xor_row, = bench.throughput_rows(rows, [], boards, cpu, {"icebreaker": "xor"})
+    assert not xor_row["comparable"] and xor_row["sizes"] == [2, 2, 1]
+    assert xor_row["vs_cpu_samples"] is None and xor_row["vs_gpu_latency"] is None
+    digits_row, = bench.throughput_rows(rows, [], boards, cpu, {"icebreaker": "digits-ice40"})
+    assert digits_row["comparable"] and digits_row["vs_cpu_samples"] is not None
+
+
 def test_report_names_missed_targets_and_missing_boards(tmp_path):
     # a slow ULX3S and a failed iCEBreaker build; torch missing
     _write(tmp_path / "ulx3s-85f" / "report.json", _report("ulx3s-85f", 20.0, 75.0))
