@@ -8,7 +8,7 @@ build never clocks faster than the frequency it was timed for.
 from dataclasses import dataclass
 
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In
 
 __all__ = ["ICE40PLL", "ECP5PLL", "DirectClock", "ice40_pll_params", "ecp5_pll_params", "PLLError"]
@@ -92,6 +92,11 @@ class _PLLBase(wiring.Component):
         self.f_out = self.params.f_out
         super().__init__()
 
+    def take_clock(self, m, port):
+        """Feed the PLL from the board oscillator's pin: through an input buffer."""
+        m.submodules.clk_buf = buf = io.Buffer("i", port)
+        m.d.comb += self.clk_in.eq(buf.i)
+
     def _domain(self, m, platform, clk_out, lock):
         if platform is not None:
             platform.add_clock_constraint(clk_out, self.f_out)
@@ -107,16 +112,19 @@ class ICE40PLL(_PLLBase):
     """SB_PLL40_PAD: fed by its own pad, not ``clk_in``. The oscillator pin of an UP5K
     board (pin 35 on the iCEBreaker) is the PLL's input pad, and the PLL output uses
     that pad's input path, so a buffer there leaves the PLL no place (nextpnr: "PLL
-    couldn't be placed anywhere"). The parent sets ``pad`` to the raw clock port."""
+    couldn't be placed anywhere")."""
     solve = staticmethod(ice40_pll_params)
     pad = None
+
+    def take_clock(self, m, port):
+        self.pad = port
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         clk_out, lock = Signal(), Signal()
         if self.pad is None:
-            raise ValueError("ICE40PLL needs the oscillator's pad (set .pad to the port)")
+            raise ValueError("ICE40PLL needs the oscillator's pad (take_clock)")
         m.submodules.pll = Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE", p_PLLOUT_SELECT="GENCLK",

@@ -32,11 +32,7 @@ class BoardTop(wiring.Component):
         m.domains.sync = ClockDomain("sync")   # clocked and reset by the PLL
         clk_port = platform.request(platform.default_clk, dir="-")
         m.submodules.pll = pll = self.pll
-        if isinstance(pll, ICE40PLL):
-            pll.pad = clk_port          # SB_PLL40_PAD takes the pin itself (boards/pll.py)
-        else:
-            m.submodules.clk_buf = clk = io.Buffer("i", clk_port)
-            m.d.comb += pll.clk_in.eq(clk.i)
+        pll.take_clock(m, clk_port)     # an iCE40 PLL takes the pin itself (boards/pll.py)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)

@@ -427,7 +427,7 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
 # =====================================================================================
 # 3. throughput: PyTorch on this CPU, boards at their (achieved) clock
 # =====================================================================================
-def pytorch_cpu(sizes=(64, 32, 10), quick=False, log=_log) -> dict:
+def pytorch_cpu(sizes=GPU_SIZES, quick=False, log=_log) -> dict:
     """SGD steps of an MLP in PyTorch on this machine's CPU, batch 1 and batch 256.
 
     Same network (ReLU hidden, identity output), MSE loss, plain SGD, float32 (PyTorch's
@@ -542,7 +542,12 @@ def throughput_rows(cycles_rows: list, synthesis: list, boards: dict, torch_res:
                         f"{row['multipliers']})")
         # the CPU and GPU figures are for one network: another network is not compared
         same_net = tuple(row["sizes"]) == tuple(torch_res.get("sizes") or GPU_SIZES)
-        keep = (lambda v: v) if same_net else (lambda v: None)
+        ratios = {
+            "vs_cpu_samples": ratio(sps, cpu256),
+            "vs_cpu_latency": ratio(cpu1, lat_us),
+            "vs_gpu_samples": ratio(sps, GPU_ANCHOR["batch256_samples_per_s"]),
+            "vs_gpu_latency": ratio(GPU_ANCHOR["batch1_step_us"], lat_us),
+        }
         out.append({
             "board": bname, "title": board.title, "config": cname, "config_path": row["path"],
             "comparable": same_net, "sizes": list(row["sizes"]),
@@ -551,10 +556,7 @@ def throughput_rows(cycles_rows: list, synthesis: list, boards: dict, torch_res:
             "cycles_per_sample_steady": steady, "samples_per_s": sps,
             "batch": row["batch"], "samples_per_s_at_max_batch": sps_batch,
             "online_step_cycles": row["online_step_cycles"], "online_step_us": lat_us,
-            "vs_cpu_samples": keep(ratio(sps, cpu256)),
-            "vs_cpu_latency": keep(ratio(cpu1, lat_us)),
-            "vs_gpu_samples": keep(ratio(sps, GPU_ANCHOR["batch256_samples_per_s"])),
-            "vs_gpu_latency": keep(ratio(GPU_ANCHOR["batch1_step_us"], lat_us)),
+            **(ratios if same_net else dict.fromkeys(ratios)),
         })
     return out
 

@@ -85,12 +85,14 @@ class LayerCell(wiring.Component):
         # clock-to-output, against a block RAM's 5.6 ns); an iCE40 has no distributed RAM,
         # and its block RAM is quick enough for its clock.
         fast = P and getattr(platform, "family", None) == "ecp5"
-        w_attrs, g_attrs = ((block_ram(b * R * C, TT) if not fast else {"ram_style": "distributed"})
-                            for b in (master.bits, grad_f.bits))
+
+        def tile_attrs(bits):
+            return {"ram_style": "distributed"} if fast else block_ram(bits * R * C, TT)
+
         m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
-                                          depth=TT, init=[], attrs=w_attrs)
+                                          depth=TT, init=[], attrs=tile_attrs(master.bits))
         m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
-                                          depth=TT, init=[], attrs=g_attrs)
+                                          depth=TT, init=[], attrs=tile_attrs(grad_f.bits))
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
         g_wr = gmem.write_port(granularity=1)
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
@@ -310,7 +312,7 @@ class LayerCell(wiring.Component):
         # d = f'(h) * lam, from this tick's codes (relaxation) or the stash (streaming). With
         # P the choice is made into a register (code_cur, kept below): one level less in
         # front of the multipliers.
-        code_cur = Signal(vec(2, N))
+        code_cur = Signal(vec(2, N)) if P else None
         d = [Signal(signed(sens_f.bits), name=f"d{i}") for i in range(N)]
         for i in range(N):
             code = code_cur[i] if P else Mux(f_relax, code_now[i], st_code[i])
