@@ -78,6 +78,10 @@ class DyadicConfig:
     0 keeps each multiplier's product and the SGD step in the cycle of its memory read
     (fewest cycles); 1 registers the products and does the SGD step one stage after the
     gradient (a clock about twice as fast on an FPGA, for a few cycles per tick).
+    ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
+    bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
+    the same bits for ``update_steps`` more cycles per batch, and the logic of a shifter,
+    a subtractor and a saturation per multiplier saved (what an iCE40 UP5K runs out of).
     """
 
     sizes: tuple[int, ...]
@@ -92,6 +96,7 @@ class DyadicConfig:
     frame_words: int = 512
     counter_bits: int = 32
     pipeline: int = 0
+    serial_update: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -135,6 +140,8 @@ class DyadicConfig:
             raise ConfigError(f"pipeline must be 0 or 1, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
             raise ConfigError(f"counter_bits must be 8..32, not {self.counter_bits!r}")
+        if not isinstance(self.serial_update, bool):
+            raise ConfigError(f"serial_update must be true or false, not {self.serial_update!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
 
@@ -163,6 +170,14 @@ class DyadicConfig:
         """Tiling of layer cell l (1-based)."""
         p = self.multipliers[l - 1] if self.multipliers else 1
         return best_tiling(self.sizes[l], self.sizes[l - 1], p)
+
+    def update_steps(self, l: int) -> int:
+        """Cycles of cell l's serial weight update: every tile lane, then every bias
+        (0 without ``serial_update``)."""
+        if not self.serial_update:
+            return 0
+        T = self.tiling(l)
+        return T.tiles * T.multipliers + self.sizes[l]
 
     def to_json(self) -> str:
         d = asdict(self)

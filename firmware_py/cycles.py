@@ -28,7 +28,7 @@ def gap_slots(ti: int, tj: int, bwd: bool, grad: bool, pipeline: int = 0) -> int
 
 
 def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: bool = False,
-              pipeline: int = 0) -> tuple[int, int]:
+              pipeline: int = 0, update_steps: int = 0) -> tuple[int, int]:
     """(issue slots, cycles before the tick may end) for one tick of one cell.
 
     Passes run forward, [gap], adjoint, gradient, one tile per cycle (see
@@ -37,6 +37,8 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     gradient tile is written back ``1 + pipeline`` cycles after issue: with a short
     pass the tick waits until the next tick cannot read a tile before it lands. A
     weight update lands ``2 * pipeline`` cycles later still, and the tick waits for it.
+    A serial update (``update_steps`` > 0, ``DyadicConfig.update_steps``) starts the cycle
+    after the last write-back and takes one step a cycle through a 4-stage unit.
     """
     tiles = tiling.tiles
     gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, pipeline) if relax and fwd else 0
@@ -45,7 +47,9 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     need = max(issue, state_end + 1 + 2 * pipeline) if (fwd or bwd) else issue
     if grad:
         need = max(need, issue + pipeline + 1 - tiles)
-        if update:
+        if update and update_steps:
+            need = max(need, issue + pipeline + update_steps + 3)
+        elif update:
             need = max(need, issue + 3 * pipeline)
     if pipeline:    # the core registers the output error and its blend: 3 cycles a tick
         need = max(need, 1 + 2 * pipeline)
@@ -88,7 +92,8 @@ def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l
         need_max = 1
         for l, T in enumerate(tilings, 1):
             fwd, bwd, grad = flags(l, t)
-            _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline)
+            _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline,
+                                config.update_steps(l))
             need_max = max(need_max, need)
             busy += (fwd + bwd + grad) * config.sizes[l] * config.sizes[l - 1]
         lens.append(need_max)

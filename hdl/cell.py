@@ -118,7 +118,9 @@ class LayerCell(wiring.Component):
         f_fwd, f_bwd, f_grad = Signal(), Signal(), Signal()
         f_first, f_update, f_relax, f_readout = Signal(), Signal(), Signal(), Signal()
         f_dt, f_lr = Signal(4), Signal(5)
-        need, cnt = Signal(range(4 * TT + 8)), Signal(range(4 * TT + 8))
+        steps = c.update_steps(self.l)    # serial weight update, one step a cycle
+        serial = steps > 0
+        need, cnt = Signal(range(4 * TT + 8 + steps)), Signal(range(4 * TT + 8 + steps))
         ready = Signal()
         bwd_en = ctl.bwd if self.l > 1 else Const(0)
 
@@ -144,7 +146,9 @@ class LayerCell(wiring.Component):
             n = Mux(fwd | bwd, vmax(state_end + 1 + 2 * P, issue), issue)
             if P + 1 - TT > 0:      # short gradient pass: write-backs land before re-reads
                 n = Mux(grd, vmax(n, issue + (P + 1 - TT)), n)
-            if P:                   # the weight update lands by the end of the tick
+            if serial:              # the serial update lands by the end of the tick
+                n = Mux(grd & ctl.update, vmax(n, issue + P + steps + 3), n)
+            elif P:                 # the weight update lands by the end of the tick
                 n = Mux(grd & ctl.update, vmax(n, issue + 3 * P), n)
             if P:                   # the core's output error takes three cycles (core.py)
                 n = vmax(n, 1 + 2 * P)
@@ -280,12 +284,18 @@ class LayerCell(wiring.Component):
                                                                       HostTarget.GRADS))
         h_we_s = h_we & ~h_vec & (h_target == HostTarget.STATE)
         h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
+        # The host's reads and the serial weight update (never at once) share one lane
+        # select on the tile memories and one element select on the bias vectors.
+        rd_lane, rd_i = Signal(range(R * C)), Signal(range(N))
+        m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]
+        w_sel, g_sel = w_rd.data[rd_lane], g_rd.data[rd_lane]
+        b_sel, gb_sel = bias[rd_i], gbias[rd_i]
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam"
         with m.Switch(h_target):
             with m.Case(HostTarget.PARAMS):
-                m.d.comb += self.host_o.payload.eq(Mux(h_vec, bias[h_i], w_rd.data[h_lane]))
+                m.d.comb += self.host_o.payload.eq(Mux(h_vec, b_sel, w_sel))
             with m.Case(HostTarget.GRADS):
-                m.d.comb += self.host_o.payload.eq(Mux(h_vec, gbias[h_i], g_rd.data[h_lane]))
+                m.d.comb += self.host_o.payload.eq(Mux(h_vec, gb_sel, g_sel))
             with m.Case(HostTarget.STATE):
                 m.d.comb += self.host_o.payload.eq(Mux(h_vec, lam[h_i], s[h_i]))
 
@@ -293,8 +303,10 @@ class LayerCell(wiring.Component):
         # G is first needed in stage M: with P it is read a stage later, so the block RAM's
         # own output register is the stage register (the read is transparent and later than
         # before, so it sees every write-back the earlier read saw)
-        m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, issue_addr)),
-                     g_rd.addr.eq(Mux(h_active, h_addr, s1_addr if P else issue_addr))]
+        ua_valid, ua_tile = Signal(), Signal(range(TT))     # serial update, stage A
+        m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
+                     g_rd.addr.eq(Mux(h_active, h_addr,
+                                      Mux(ua_valid, ua_tile, s1_addr if P else issue_addr)))]
         w_tile, g_tile = w_rd.data, g_rd.data
         is_grad = s1_valid & (s1_pass == Pass.GRAD)
         # The stash entry of this tick. With P it is read ahead into a register: the block
@@ -335,16 +347,16 @@ class LayerCell(wiring.Component):
             for b in range(C):
                 w_op = (w_tile[a * C + b] >> guard)[:w_f.bits].as_signed()
                 op1 = Mux(is_grad, d_row[a], w_op)
-                op2 = Mux(s1_pass == Pass.FWD, s_col[b], Mux(s1_pass == Pass.BWD, d_row[a],
-                                                               sg_col[b]))
+                op2 = Mux(s1_pass == Pass.FWD, s_col[b], sg_col[b] if self.l == 1 else
+                          Mux(s1_pass == Pass.BWD, d_row[a], sg_col[b]))
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
         # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
-        def registered(value, name, n=1):
+        def registered(value, name, n=1, reset_less=False):
             """``value`` n register stages later when P = 1; ``value`` itself when P = 0."""
             for k in range(n if P else 0):
-                reg = (Signal.like(value, name=f"{name}_{k}") if isinstance(value, Signal) else
-                       Signal(Value.cast(value).shape(), name=f"{name}_{k}"))
+                reg = Signal(Value.cast(value).shape(), name=f"{name}_{k}",
+                             reset_less=reset_less)
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
@@ -358,7 +370,9 @@ class LayerCell(wiring.Component):
         # flags travel with the data: with P the last tile's write-back may fall after commit
         m_first, m_update = staged(f_first, "first"), staged(f_update, "update")
         m_lr = staged(f_lr, "lr")
-        m_prod = [[staged(prod[a][b], f"p{a}_{b}") for b in range(C)] for a in range(R)]
+        # (no reset: a product register without one can be the DSP's own output register)
+        m_prod = [[registered(prod[a][b], f"m_p{a}_{b}", reset_less=True) for b in range(C)]
+                  for a in range(R)]
         m_g = [g_tile[k] for k in range(R * C)]
         m_w = [staged(w_tile[k], f"w{k}") for k in range(R * C)]
         m_d = [staged(d_row[a], f"d{a}") for a in range(R)]
@@ -382,7 +396,7 @@ class LayerCell(wiring.Component):
                 rowsum = tree_sum(m_prod[a][b] for b in range(C))
                 m.d.sync += acc_r[a].eq(Mux(m_tj == 0, bias_op[a], acc_r[a]) + rowsum)
         with m.If(m_bwd):
-            for b in range(C):
+            for b in range(C if self.l > 1 else 0):     # cell 1 has no adjoint pass
                 colsum = tree_sum(m_prod[a][b] for a in range(R))
                 m.d.sync += acc_c[b].eq(Mux(m_ti == 0, half, acc_c[b]) + colsum)
 
@@ -398,17 +412,15 @@ class LayerCell(wiring.Component):
             """``value`` n stages after M (U1, U2)."""
             return registered(value, f"u_{name}", n)
 
-        v_upd = later(m_grad & m_update, "upd", 2)
-        v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
-        u_lr, u_ti = later(m_lr, "lr"), later(m_ti, "ti")
-        def sgd_step(g, name):
-            """round(g / 2^(lr_off + lr)), in U1. With P the shift is split: by a multiple
-            of 8 in stage M, the rest in U1 (the SGD's path is a shifter, a subtractor and
-            a saturation; half the shifter moves a stage up)."""
-            if not P:
-                return rshift_round_var(g, u_lr, 31, lr_off)
-            coarse = round_prepare(g, lr_off) >> Cat(Const(0, 3), m_lr[3:])
-            return round_finish(later(coarse, name) >> u_lr[:3])
+        def sgd_step(g, lr_lo, lr_hi, name):
+            """round(g / 2^(lr_off + lr)). With P the shift is split:
+            by ``lr_hi``, a multiple of 8, one stage ahead, by ``lr_lo`` < 8 the stage
+            after (the SGD's path is a shifter, a subtractor and a saturation; half the
+            shifter moves a stage up)."""
+            if lr_hi is None:
+                return rshift_round_var(g, lr_lo, 31, lr_off)
+            coarse = round_prepare(g, lr_off) >> Cat(Const(0, 3), lr_hi)
+            return round_finish(later(coarse, name) >> lr_lo)
 
         sat_g = []
         sat_w = []
@@ -420,35 +432,110 @@ class LayerCell(wiring.Component):
                 g_sum = Mux(m_first, 0, m_g[k]) + m_prod[a][b]
                 g_sat, g_of = saturate(g_sum, grad_f)
                 m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
-                step = sgd_step(g_new[k], f"g{k}")
-                w_sat, w_of = saturate(later(m_w[k], f"w{k}") - step, master)
-                m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
                 sat_g.append(m_grad & lane_ok & g_of)
-                sat_w.append(v_upd & later(later(lane_ok, f"ok{k}") & w_of, f"w_of{k}"))
-        m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0)),
-                     w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
-        # bias gradient and bias update, once per row (first column tile), one unit per row lane
+        m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
+        # bias gradients, once per row (first column tile), one unit per row lane
+        bias_here = []
         for a in range(R):
             here = m_grad & (m_tj == 0) & (a < rows_ok[m_ti])
             gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
-            b_step = sgd_step(gb_sat, f"gb{a}")
-            v_here = later(here & m_update, f"bias_upd{a}", 2)
-            # (a row's bias is updated once per tick, so it is read in U1 and written in U2)
-            b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)
-            b_new, b_of_now = saturate(b_old - b_step, master)
-            b_sat, b_of = later(b_new, f"b_new{a}"), later(b_of_now, f"b_of{a}")
-            gb_val, b_val = Mux(h_we_gb, h_word, gb_sat), Mux(h_we_b, h_word, b_sat)
+            gb_val = Mux(h_we_gb, h_word, gb_sat)
             for ti in range(TI):
                 i = ti * R + a
-                if i >= N:
-                    continue
-                with m.If((here & (m_ti == ti)) | (h_we_gb & (h_i == i))):
-                    m.d.sync += gbias[i].eq(gb_val)
-                with m.If((v_here & (v_ti == ti)) | (h_we_b & (h_i == i))):
-                    m.d.sync += bias[i].eq(b_val)
+                if i < N:
+                    with m.If((here & (m_ti == ti)) | (h_we_gb & (h_i == i))):
+                        m.d.sync += gbias[i].eq(gb_val)
             sat_g.append(here & gb_of)
-            sat_w.append(v_here & b_of)
+            bias_here.append((here, gb_sat))
+
+        if not serial:
+            # the SGD step on the batch's last sample, in every lane: in stage M too
+            # (P = 0), or over two more stages (P = 1): U1 shifts the new gradient by the
+            # learning rate, U2 subtracts, saturates and writes W
+            v_upd = later(m_grad & m_update, "upd", 2)
+            v_addr, v_ti = later(m_addr, "addr", 2), later(m_ti, "ti", 2)
+            u_lr, u_ti = later(m_lr, "lr"), later(m_ti, "ti")
+            lr_hi = m_lr[3:] if P else None
+            lr_lo = u_lr[:3] if P else u_lr
+            for a in range(R):
+                for b in range(C):
+                    k = a * C + b
+                    lane_ok = (a < rows_ok[m_ti]) & (b < cols_ok[m_tj])
+                    step = sgd_step(g_new[k], lr_lo, lr_hi, f"g{k}")
+                    w_sat, w_of = saturate(later(m_w[k], f"w{k}") - step, master)
+                    m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
+                    sat_w.append(v_upd & later(later(lane_ok, f"ok{k}") & w_of, f"w_of{k}"))
+            m.d.comb += [w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
+            for a, (here, gb_sat) in enumerate(bias_here):
+                b_step = sgd_step(gb_sat, lr_lo, lr_hi, f"gb{a}")
+                v_here = later(here & m_update, f"bias_upd{a}", 2)
+                # (a row's bias is updated once per tick, so it is read in U1 and written
+                # in U2)
+                b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)
+                b_new, b_of_now = saturate(b_old - b_step, master)
+                b_sat, b_of = later(b_new, f"b_new{a}"), later(b_of_now, f"b_of{a}")
+                b_val = Mux(h_we_b, h_word, b_sat)
+                for ti in range(TI):
+                    i = ti * R + a
+                    if i < N:
+                        with m.If((v_here & (v_ti == ti)) | (h_we_b & (h_i == i))):
+                            m.d.sync += bias[i].eq(b_val)
+                sat_w.append(v_here & b_of)
+        else:
+            # -- serial weight update: one SGD unit, every tile lane then every bias -------
+            # Stages: A addresses the tile, B selects the lane (or bias) and shifts by the
+            # learning rate's multiple of 8, C shifts the rest, rounds, subtracts and
+            # saturates, D writes. A starts the cycle after the last gradient write-back.
+            ua_lane, ua_i, ua_bias = Signal(range(R * C)), Signal(range(N)), Signal()
+            start = m_grad & m_update & (m_addr == TT - 1)
+            with m.If(start):
+                m.d.sync += [ua_valid.eq(1), ua_bias.eq(0), ua_tile.eq(0), ua_lane.eq(0),
+                             ua_i.eq(0)]
+            with m.Elif(ua_valid & ua_bias):
+                m.d.sync += ua_i.eq(ua_i + 1)
+                with m.If(ua_i == N - 1):
+                    m.d.sync += ua_valid.eq(0)
+            with m.Elif(ua_valid):
+                m.d.sync += ua_lane.eq(ua_lane + 1)
+                with m.If(ua_lane == R * C - 1):
+                    m.d.sync += [ua_lane.eq(0), ua_tile.eq(ua_tile + 1)]
+                    with m.If(ua_tile == TT - 1):
+                        m.d.sync += ua_bias.eq(1)
+            ub_valid, ub_bias = Signal(), Signal()
+            ub_tile, ub_lane, ub_i = Signal.like(ua_tile), Signal.like(ua_lane), Signal.like(ua_i)
+            m.d.sync += [ub_valid.eq(ua_valid), ub_bias.eq(ua_bias), ub_tile.eq(ua_tile),
+                         ub_lane.eq(ua_lane), ub_i.eq(ua_i)]
+            with m.If(ub_valid):
+                m.d.comb += [rd_lane.eq(ub_lane), rd_i.eq(ub_i)]
+
+            def unit(value, name):      # one stage of the update unit
+                reg = Signal(Value.cast(value).shape(), name=name)
+                m.d.sync += reg.eq(value)
+                return reg
+
+            coarse = unit(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
+                          >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")
+            step = round_finish(coarse >> f_lr[:3])
+            uc = [unit(v, f"uc_{n}") for v, n in (
+                (ub_valid, "valid"), (ub_bias, "bias"), (ub_tile, "tile"), (ub_lane, "lane"),
+                (ub_i, "i"), (Mux(ub_bias, b_sel, w_sel), "w"))]
+            uc_valid, uc_bias, uc_tile, uc_lane, uc_i, uc_w = uc
+            w_new, w_of = saturate(uc_w - step, master)
+            ud = [unit(v, f"ud_{n}") for v, n in (
+                (uc_valid, "valid"), (uc_bias, "bias"), (uc_tile, "tile"), (uc_lane, "lane"),
+                (uc_i, "i"), (w_new, "w"), (uc_valid & w_of, "of"))]
+            ud_valid, ud_bias, ud_tile, ud_lane, ud_i, ud_w, ud_of = ud
+            m.d.comb += [w_wr.addr.eq(ud_tile),
+                         w_wr.en.eq(Mux(ud_valid & ~ud_bias,
+                                        Cat(ud_lane == k for k in range(R * C)), 0))]
+            for k in range(R * C):
+                m.d.comb += w_wr.data[k].eq(ud_w)
+            b_val = Mux(h_we_b, h_word, ud_w)
+            for i in range(N):
+                with m.If((ud_valid & ud_bias & (ud_i == i)) | (h_we_b & (h_i == i))):
+                    m.d.sync += bias[i].eq(b_val)
+            sat_w.append(ud_of)
 
         # -- stage 2: finish rows (forward) and columns (adjoint) -------------------------
         s2_fwd, s2_bwd = Signal(), Signal()
@@ -484,7 +571,7 @@ class LayerCell(wiring.Component):
                     m.d.comb += s_next_new[i].eq(s_val)
             sat_h.append(s2_fwd & h_of & (a < rows_ok[s2_ti]))
         sat_lam = []
-        for b in range(C):
+        for b in range(C if self.l > 1 else 0):
             t, t_of = saturate(acc_c[b] >> w_f.frac, sens_f)
             t = registered(t, f"t{b}")
             # Euler blend with the old lam of the layer below, one unit per column lane

@@ -110,7 +110,8 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
 
 def random_configs(n: int, seed: int):
     """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full,
-    every other one with its products registered (``pipeline``)."""
+    every other one with its products registered (``pipeline``), every third one with the
+    serial weight update."""
     rng = random.Random(seed)
     acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
     out = []
@@ -123,7 +124,7 @@ def random_configs(n: int, seed: int):
             mults.append((1, full, rng.randint(1, full))[k % 3])
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
-                                pipeline=(k + 1) % 2))
+                                pipeline=(k + 1) % 2, serial_update=k % 3 == 1))
     return out
 
 

@@ -11,6 +11,7 @@ from sim.runner import random_configs, run_cocotb
 CONFIGS = {
     "tiny": DyadicConfig.load("configs/tiny.json"),
     "random": random_configs(3, seed=7)[2],   # depth 3, a random multiplier count per cell
+    "ice40": DyadicConfig.load("configs/xor-ice40.json"),   # the iCEBreaker's: serial update
 }
 
 

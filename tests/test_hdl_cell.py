@@ -21,18 +21,22 @@ from hdl.sim import stream_get, stream_put
 
 SIZES = (3, 4, 2)
 ACTS = ("leaky_relu:3", "identity")
-# tiled, one multiplier, fully parallel; each also with the products registered
-MULTIPLIERS = [(2, 3), (1, 1), (12, 8), ((2, 3), 1), ((1, 1), 1), ((12, 8), 1)]
+# tiled, one multiplier, fully parallel; each also with the products registered; and with
+# the serial weight update: (multipliers, pipeline[, serial_update])
+MULTIPLIERS = [(2, 3), (1, 1), (12, 8), ((2, 3), 1), ((1, 1), 1), ((12, 8), 1),
+               ((2, 3), 0, True), ((1, 1), 1, True), ((12, 8), 1, True)]
 FLAGS = ("fwd", "bwd", "grad", "first", "update", "relax", "readout")
 WATCHDOG = 2000  # cycles; a test that hangs on a handshake fails instead
 
 
 def _cfg(multipliers, acts=ACTS):
-    """``multipliers`` per cell, or (multipliers, pipeline)."""
-    pipeline = 0
+    """``multipliers`` per cell, or (multipliers, pipeline[, serial_update])."""
+    pipeline, serial = 0, False
     if isinstance(multipliers[0], tuple):
-        multipliers, pipeline = multipliers
-    return DyadicConfig(SIZES, acts, multipliers=multipliers, max_batch=4, pipeline=pipeline)
+        multipliers, pipeline, *serial = multipliers
+        serial = bool(serial and serial[0])
+    return DyadicConfig(SIZES, acts, multipliers=multipliers, max_batch=4, pipeline=pipeline,
+                        serial_update=serial)
 
 
 def _seed(multipliers):
@@ -183,7 +187,7 @@ async def run_tick(ctx, cell, **flags):
 
 def _need(cell, fwd=0, bwd=0, grad=0, relax=0, update=0, **_):
     return cell_work(cell.tiling, bool(fwd), bool(bwd) and cell.l > 1, bool(grad), bool(relax),
-                     bool(update), cell.config.pipeline)[1]
+                     bool(update), cell.config.pipeline, cell.config.update_steps(cell.l))[1]
 
 
 def _strobed(cell, strobes):

@@ -19,12 +19,13 @@ from hdl.sim import call, stream_get, stream_put
 from sim import scenarios
 
 
-def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8, pipeline=0):
+def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8, pipeline=0,
+          serial_update=False):
     rng = np.random.default_rng(seed)
     net = Network.random(sizes, parse_activations(activation, len(sizes) - 1), rng,
                          bias_scale=0.3, scale=scale)
     cfg = DyadicConfig(sizes, net.activations, multipliers=multipliers, max_batch=max_batch,
-                       pipeline=pipeline)
+                       pipeline=pipeline, serial_update=serial_update)
     return rng, net, cfg, FixedArith(cfg)
 
 
@@ -90,14 +91,34 @@ def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, u
     _run(cfg, bench)
 
 
-def test_overflows_saturate_and_are_counted_like_the_golden_model():
+@pytest.mark.parametrize("sizes, activation, multipliers, batch, pipeline", [
+    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, 1),        # tiled: padding lanes updated too
+    ((2, 2, 1), "hardtanh", (4, 2), 4, 0),            # fully parallel
+    ((2, 3, 3, 2), "relu", (1, 4, 6), 2, 1),
+])
+def test_serial_weight_update_matches_golden(sizes, activation, multipliers, batch, pipeline):
+    """One SGD unit per cell (``serial_update``): the same bits as a unit per multiplier,
+    and the longer ticks of the cycle model."""
+    rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch + 20, pipeline=pipeline,
+                           serial_update=True)
+
+    async def bench(ctx, dut, cmds):
+        await scenarios.streaming(_amaranth_call(ctx, dut), cfg, rng, batch=batch,
+                                  update=True, batches=2)
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("serial_update", [False, True])
+def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update):
     # Large weights and inputs: pre-activations, errors, sensitivities, gradients and the
     # update all clamp; the counters must equal the golden model's, value for value.
     sizes = (3, 3, 2)
     rng = np.random.default_rng(5)
     net = Network([rng.choice([-7.5, 7.5], (3, 3)), rng.choice([-7.5, 7.5], (2, 3))],
                   [np.full(3, 7.0), np.full(2, -7.0)], parse_activations("identity", 2))
-    cfg = DyadicConfig(sizes, net.activations, multipliers=(3, 2), grad_bits=30)
+    cfg = DyadicConfig(sizes, net.activations, multipliers=(3, 2), grad_bits=30,
+                       serial_update=serial_update)
     ar = FixedArith(cfg)
     P = ar.params(net)
     X = ar.encode_x(rng.choice([-7.9, 7.9], (4, 3)))
@@ -178,7 +199,8 @@ def test_18_bit_formats_for_ecp5_multipliers():
     _run(cfg, bench)
 
 
-def test_8_bit_formats_and_counters_that_wrap():
+@pytest.mark.parametrize("serial_update", [False, True])
+def test_8_bit_formats_and_counters_that_wrap(serial_update):
     """The iCE40 build's shape: 8-bit operands, 16-bit gradients, 8-bit counters here,
     so that a 64-sample batch wraps them (the check compares modulo 2^counter_bits)."""
     from firmware_py.cycles import stream_cycles
@@ -186,7 +208,7 @@ def test_8_bit_formats_and_counters_that_wrap():
     q = QFormat(8, 5)
     cfg = DyadicConfig((2, 3, 1), parse_activations("hardtanh", 2), multipliers=(2, 3),
                        act=q, weight=q, sens=q, weight_guard=4, grad_bits=16, counter_bits=8,
-                       max_batch=64, pipeline=1)
+                       max_batch=64, pipeline=1, serial_update=serial_update)
     assert stream_cycles(cfg, 64, True).cycles > 255
     rng = np.random.default_rng(13)
 
