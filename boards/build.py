@@ -43,7 +43,7 @@ RESOURCES = {
     "gowin": {"LUT4": "luts", "DFF": "ffs", "MULT18X18": "dsp", "BSRAM": "bram",
               "rPLL": "pll"},
 }
-SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "", "gowin": ""}
+SYNTH_OPTS = {"ice40": "-dsp -dff", "ecp5": "", "gowin": ""}
 
 
 class BuildError(RuntimeError):

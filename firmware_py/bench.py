@@ -48,7 +48,7 @@ SECTIONS = ("exactness", "cycles", "throughput", "accuracy", "simulation", "synt
 # the board list; these are used when a board names none that exists). --quick measures
 # only the boards that carry targets.
 XOR_CONFIG = "configs/xor.json"
-BOARD_CONFIGS = {"icebreaker": "configs/xor-ice40.json",
+BOARD_CONFIGS = {"icebreaker": "configs/nae3-ice40.json",
                  "ulx3s-85f": "configs/digits-ecp5.json"}
 HEADLINE_BOARDS = ("icebreaker", "ulx3s-85f")
 # The RTL training run (accuracy) and the simulator speed use the smallest digits design

@@ -30,6 +30,7 @@ EXIT_USAGE = 2
 TRAIN_DEFAULTS = {
     "digits": ((64, 32, 10), "relu", 30, 16, 2.0 ** -7),
     "xor": ((2, 2, 1), "hardtanh", 400, 4, 2.0 ** -3),
+    "nae3": ((3, 2, 1), "hardtanh", 400, 8, 2.0 ** -4),
     "moons": ((2, 16, 2), "relu", 60, 16, 2.0 ** -6),
 }
 
@@ -482,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="digits", help=f"{' | '.join(DATASETS)}")
     t.add_argument("--sizes", help="layer widths (default per dataset, digits 64,32,10)")
     t.add_argument("--activation", help="hidden-layer activation, or one per layer "
-                   "(default per dataset: relu; hardtanh for xor)")
+                   "(default per dataset: relu; hardtanh for xor and nae3)")
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch", type=_positive_int)
     t.add_argument("--lr", type=_number, help="learning rate on the summed batch "

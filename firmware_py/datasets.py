@@ -1,4 +1,4 @@
-"""Small bundled data sets (no downloads): digits, xor, moons."""
+"""Small bundled data sets (no downloads): digits, xor, nae3, moons."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 __all__ = ["Dataset", "load_dataset", "class_labels", "DATASETS"]
 
-DATASETS = ("digits", "xor", "moons")
+DATASETS = ("digits", "xor", "nae3", "moons")
 
 
 @dataclass
@@ -54,6 +54,13 @@ def load_dataset(name: str, split_seed: int = 0) -> Dataset:
         x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
         y = np.array([[0], [1], [1], [0]], dtype=np.float64)
         return Dataset(name, x, y, x.copy(), y.copy(), (2, 2, 1))  # tested on its own truth table
+    if name == "nae3":
+        # not-all-equal of three bits: 1 unless the bits agree. Like xor it needs a hidden
+        # layer, and two hidden units suffice (an OR and an AND); 3-2-1 is 8 weights, one
+        # per DSP of an iCE40 UP5K.
+        x = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], dtype=np.float64)
+        y = np.array([[0.0 if k in (0, 7) else 1.0] for k in range(8)])
+        return Dataset(name, x, y, x.copy(), y.copy(), (3, 2, 1))  # tested on its truth table
     if name == "moons":
         from sklearn.datasets import make_moons
 

@@ -24,8 +24,8 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import gap_slots
 
-from .fixed import (activate, apply_fprime, block_ram, round_finish, round_prepare,
-                    rshift_round_var, saturate)
+from .fixed import (activate, apply_fprime, block_ram, euler_blend, minus_rounded,
+                    round_finish, round_prepare, rshift_round_var, saturate)
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 
 __all__ = ["LayerCell"]
@@ -516,12 +516,11 @@ class LayerCell(wiring.Component):
 
             coarse = unit(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
                           >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")
-            step = round_finish(coarse >> f_lr[:3])
             uc = [unit(v, f"uc_{n}") for v, n in (
                 (ub_valid, "valid"), (ub_bias, "bias"), (ub_tile, "tile"), (ub_lane, "lane"),
                 (ub_i, "i"), (Mux(ub_bias, b_sel, w_sel), "w"))]
             uc_valid, uc_bias, uc_tile, uc_lane, uc_i, uc_w = uc
-            w_new, w_of = saturate(uc_w - step, master)
+            w_new, w_of = saturate(minus_rounded(uc_w, coarse >> f_lr[:3]), master)
             ud = [unit(v, f"ud_{n}") for v, n in (
                 (uc_valid, "valid"), (uc_bias, "bias"), (uc_tile, "tile"), (uc_lane, "lane"),
                 (uc_i, "i"), (w_new, "w"), (uc_valid & w_of, "of"))]
@@ -559,7 +558,7 @@ class LayerCell(wiring.Component):
             # one Euler blend per row lane (not per neuron): the old s of this lane's row
             s_old = pick([s[i] for i in range(N)], N, TI, R, s3_ti, a)
             blend = Signal(signed(act_f.bits), name=f"blend{a}")
-            m.d.comb += blend.eq(s_old + rshift_round_var(f - s_old, f_dt, 15))
+            m.d.comb += blend.eq(euler_blend(s_old, f, f_dt))
             s_val = Mux(h_we_s, h_word, blend)
             for ti in range(TI):
                 i = ti * R + a
@@ -577,7 +576,7 @@ class LayerCell(wiring.Component):
             # Euler blend with the old lam of the layer below, one unit per column lane
             old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s3_tj, b)
             nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
-            m.d.comb += nxt.eq(old + rshift_round_var(t - old, f_dt, 15))
+            m.d.comb += nxt.eq(euler_blend(old, t, f_dt))
             for tj in range(TJ):
                 j = tj * C + b
                 if j >= M:

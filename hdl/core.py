@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
-from .fixed import block_ram, rshift_round_var, saturate
+from .fixed import block_ram, euler_blend, saturate
 from .links import HostTarget
 from .protocol import (
     COUNTERS,
@@ -195,7 +195,7 @@ class DyadicCore(wiring.Component):
             stage += [v.eq(v_sat), of.eq(of_now)]
             old = top.above.lam[i]
             blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
-            stage += blend.eq(old + rshift_round_var(v - old, ctl_dt, 15))
+            stage += blend.eq(euler_blend(old, v, ctl_dt))
             m.d.comb += [top.lam_in.value[i].eq(blend), top.lam_in.we[i].eq(err_fire)]
             err_of.append(err_fire & of)
 

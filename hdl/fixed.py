@@ -6,7 +6,7 @@ from firmware_py.activations import Activation, FPrime
 from firmware_py.fixedpoint import QFormat
 
 __all__ = ["block_ram", "rshift_round", "rshift_round_var", "round_prepare", "round_finish",
-           "saturate", "activate", "apply_fprime"]
+           "minus_rounded", "euler_blend", "saturate", "activate", "apply_fprime"]
 
 
 def block_ram(width: int, depth: int) -> dict:
@@ -45,6 +45,23 @@ def round_finish(u):
     """The rounded result from ``round_prepare``'s shifted value: drop the extra bit,
     round half up with it as a carry-in."""
     return u[1:].as_signed() + u[0]
+
+
+def minus_rounded(w, u):
+    """``w - round_finish(u)`` with one subtractor: w - ceil(u / 2) == floor((2w - u) / 2)."""
+    return (Cat(Const(0, 1), Value.cast(w)).as_signed() - u)[1:].as_signed()
+
+
+def euler_blend(old, new, k):
+    """``old + rshift_round(new - old, k)`` (``arith.FixedArith.euler``) with one adder.
+
+    With u = round_prepare(new - old) >> k, round_finish(u) == floor((u + 1) / 2), so
+    old + round_finish(u) == (2 old + 1 + u) >> 1: the rounding carry rides in the low
+    bit of the sum instead of a second adder.
+    """
+    old = Value.cast(old).as_signed()
+    u = round_prepare(Value.cast(new).as_signed() - old) >> k
+    return (Cat(Const(1, 1), old).as_signed() + u)[1:].as_signed()
 
 
 def saturate(v, fmt: QFormat):

@@ -78,15 +78,19 @@ def test_train_is_deterministic_for_a_seed(capsys):
 
 def test_train_fixed_takes_the_formats_of_a_board(capsys):
     """--backend fixed with --board trains in that board's formats: the iCEBreaker's 8-bit
-    operands (configs/xor-ice40.json) still learn xor, along another path than 16 bits."""
+    operands (configs/nae3-ice40.json, 3-2-1) learn not-all-equal, along another path than
+    16 bits; a network the board does not carry is refused."""
     def train(*extra):
-        code, out, _ = run(capsys, "train", "--backend", "fixed", "--dataset", "xor",
-                           "--epochs", "200", "--json", *extra)
+        code, out, _ = run(capsys, "train", "--backend", "fixed", "--dataset", "nae3",
+                           "--seed", "2", "--json", *extra)
         assert code == 0
         return json.loads(out.strip().splitlines()[-1])
     narrow, wide = train("--board", "icebreaker"), train()
     assert narrow["test_accuracy"] == 1.0
     assert narrow["history"] != wide["history"]
+    code, _, err = run(capsys, "train", "--backend", "fixed", "--dataset", "xor",
+                       "--board", "icebreaker")
+    assert code == 2 and "nae3-ice40.json is 3-2-1" in err
 
 
 def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):

@@ -5,13 +5,14 @@
 
 import pytest
 
+from boards import get_board
 from firmware_py.config import DyadicConfig
 from sim.runner import random_configs, run_cocotb
 
 CONFIGS = {
     "tiny": DyadicConfig.load("configs/tiny.json"),
     "random": random_configs(3, seed=7)[2],   # depth 3, a random multiplier count per cell
-    "ice40": DyadicConfig.load("configs/xor-ice40.json"),   # the iCEBreaker's: serial update
+    "ice40": get_board("icebreaker").default_config(),   # 8-bit, pipelined, serial update
 }
 
 

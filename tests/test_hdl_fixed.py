@@ -166,6 +166,41 @@ def test_rshift_round_var_negative_values_round_half_up():
     assert np.all(out <= 0)
 
 
+def test_minus_rounded_is_w_minus_the_rounded_shift():
+    # the SGD step: w - round(u / 2) for u from round_prepare, one subtractor
+    rng = np.random.default_rng(11)
+    w = rng.integers(-(1 << 15), 1 << 15, 3000)
+    u = np.concatenate([rng.integers(-(1 << 17), 1 << 17, 2000), np.arange(-500, 500)])
+    (out,) = comb_eval(lambda a, b: (fixed.minus_rounded(a, b),),
+                       [(signed(16), w), (signed(18), u)])
+    np.testing.assert_array_equal(out, w - rshift_round(u, 1))
+
+
+# -- euler_blend ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [6, 16])
+def test_euler_blend_matches_the_golden_euler(bits):
+    """old + round((new - old) / 2^k) with one adder: every 6-bit pair, and 16-bit edges
+    and random pairs, for every dt shift 0..15."""
+    from firmware_py.arith import FixedArith
+    lo, hi = -(1 << bits - 1), (1 << bits - 1) - 1
+    if bits <= 6:
+        old, new = (a.ravel() for a in np.meshgrid(np.arange(lo, hi + 1), np.arange(lo, hi + 1)))
+    else:
+        rng = np.random.default_rng(3)
+        edge = np.array([lo, lo + 1, -1, 0, 1, hi - 1, hi])
+        old = np.concatenate([np.repeat(edge, len(edge)), rng.integers(lo, hi, 400, endpoint=True)])
+        new = np.concatenate([np.tile(edge, len(edge)), rng.integers(lo, hi, 400, endpoint=True)])
+    k = np.repeat(np.arange(16), len(old))
+    old, new = np.tile(old, 16), np.tile(new, 16)
+    (out,) = comb_eval(lambda a, b, s: (fixed.euler_blend(a, b, s),),
+                       [(signed(bits), old), (signed(bits), new), (unsigned(4), k)])
+    expect = np.array([FixedArith.euler(None, int(a), int(b), int(s))
+                       for a, b, s in zip(old, new, k)], dtype=np.int64)
+    bad = np.flatnonzero(out != expect)
+    assert bad.size == 0, f"old={old[bad[:5]]} new={new[bad[:5]]} k={k[bad[:5]]}"
+
+
 # -- saturate ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt, in_shape", [

@@ -1,4 +1,5 @@
-"""The accuracy targets of the default digits network (64-32-10)."""
+"""The accuracy targets of the default digits network (64-32-10), and the small boolean
+data sets the boards carry."""
 
 import numpy as np
 import pytest
@@ -39,3 +40,18 @@ def test_digits_split_is_fixed_80_20():
     assert len(a.x_train) == 1438 and len(a.x_test) == 359
     assert np.array_equal(a.x_test, b.x_test)
     assert a.x_train.min() >= 0 and a.x_train.max() <= 1
+
+
+def test_nae3_is_not_all_equal_and_trains_in_the_icebreaker_formats():
+    """The iCEBreaker's 3-2-1 network (configs/nae3-ice40.json, 8-bit operands) learns
+    not-all-equal in the golden model with the data set's defaults."""
+    from firmware_py.config import DyadicConfig
+    data = load_dataset("nae3")
+    assert data.x_train.shape == (8, 3) and len({tuple(r) for r in data.x_train}) == 8
+    assert np.array_equal(data.y_train[:, 0], [float(0 < r.sum() < 3) for r in data.x_train])
+    sizes, act, epochs, batch, lr = TRAIN_DEFAULTS["nae3"]
+    cfg = DyadicConfig.load("configs/nae3-ice40.json")
+    assert cfg.sizes == sizes == data.default_sizes and cfg.max_batch >= batch
+    net = Network.random(sizes, cfg.activations, np.random.default_rng(2))
+    run = train(FixedArith(cfg), net, data, epochs=epochs, batch=batch, lr=lr, seed=2)
+    assert run.final["test_accuracy"] == 1.0
