@@ -77,7 +77,9 @@ class DyadicConfig:
     small FPGA needs the logic), and ``pipeline``:
     0 keeps each multiplier's product and the SGD step in the cycle of its memory read
     (fewest cycles); 1 registers the products and does the SGD step one stage after the
-    gradient (a clock about twice as fast on an FPGA, for a few cycles per tick).
+    gradient (a clock about twice as fast on an FPGA, for a few cycles per tick); 2 also
+    registers the multiplier operands (no logic in front of a multiplier, one more cycle
+    per pass).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
     the same bits for ``update_steps`` more cycles per batch, and the logic of a shifter,
@@ -136,8 +138,8 @@ class DyadicConfig:
                                       f"{p} multipliers (at most one per weight)")
         if not 1 <= self.max_batch <= 65536:
             raise ConfigError("max_batch must be 1..65536")
-        if self.pipeline not in (0, 1):
-            raise ConfigError(f"pipeline must be 0 or 1, not {self.pipeline!r}")
+        if self.pipeline not in (0, 1, 2):
+            raise ConfigError(f"pipeline must be 0, 1 or 2, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
             raise ConfigError(f"counter_bits must be 8..32, not {self.counter_bits!r}")
         if not isinstance(self.serial_update, bool):

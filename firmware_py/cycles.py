@@ -19,8 +19,10 @@ def gap_slots(ti: int, tj: int, bwd: bool, grad: bool, pipeline: int = 0) -> int
     """Idle issue slots after the forward pass of a relaxation tick.
 
     In relaxation the adjoint and gradient passes read this tick's derivative codes;
-    row tile ``ti`` gets its codes ``3 + pipeline`` cycles after its last forward issue,
-    and the slots wait for the row tile each pass reads first.
+    row tile ``ti`` gets its codes ``3 + pipeline`` cycles after its last forward issue
+    (``pipeline`` is the number of registers between the memory read and stage M, the
+    configuration's ``pipeline`` setting), and the slots wait for the row tile each pass
+    reads first.
     """
     need_bwd = 2 + pipeline - ti if bwd else 0          # adjoint: column-major order
     need_grad = tj * (1 - ti) + 1 + pipeline if grad else 0
@@ -32,27 +34,30 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     """(issue slots, cycles before the tick may end) for one tick of one cell.
 
     Passes run forward, [gap], adjoint, gradient, one tile per cycle (see
-    ``gap_slots``). Forward and adjoint results are final ``2 + 2 * pipeline`` cycles
-    after their last issue, so the tick may end ``1 + 2 * pipeline`` slots after them. A
-    gradient tile is written back ``1 + pipeline`` cycles after issue: with a short
-    pass the tick waits until the next tick cannot read a tile before it lands. A
-    weight update lands ``2 * pipeline`` cycles later still, and the tick waits for it.
+    ``gap_slots``). With p = min(pipeline, 1) (registered products, SGD and blend
+    stages) and m = pipeline (registers between the memory read and stage M: the
+    product, and with pipeline 2 the multiplier operands), forward and adjoint results
+    are final ``2 + p + m`` cycles after their last issue, so the tick may end
+    ``1 + p + m`` slots after them. A gradient tile is written back ``1 + m`` cycles
+    after issue: with a short pass the tick waits until the next tick cannot read a tile
+    before it lands. A weight update lands ``2 * p`` cycles later still, and the tick
+    waits for it.
     A serial update (``update_steps`` > 0, ``DyadicConfig.update_steps``) starts the cycle
     after the last write-back and takes one step a cycle through a 4-stage unit.
     """
-    tiles = tiling.tiles
-    gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, pipeline) if relax and fwd else 0
+    tiles, p, m = tiling.tiles, min(pipeline, 1), pipeline
+    gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, m) if relax and fwd else 0
     issue = tiles * (fwd + bwd + grad) + gap
     state_end = tiles * (fwd + bwd) + (gap if bwd else 0)
-    need = max(issue, state_end + 1 + 2 * pipeline) if (fwd or bwd) else issue
+    need = max(issue, state_end + 1 + p + m) if (fwd or bwd) else issue
     if grad:
-        need = max(need, issue + pipeline + 1 - tiles)
+        need = max(need, issue + m + 1 - tiles)
         if update and update_steps:
-            need = max(need, issue + pipeline + update_steps + 3)
+            need = max(need, issue + m + update_steps + 3)
         elif update:
-            need = max(need, issue + 3 * pipeline)
-    if pipeline:    # the core registers the output error and its blend: 3 cycles a tick
-        need = max(need, 1 + 2 * pipeline)
+            need = max(need, issue + m + 2 * p)
+    if p:           # the core registers the output error and its blend: 3 cycles a tick
+        need = max(need, 3)
     return issue, need
 
 

@@ -75,7 +75,9 @@ class LayerCell(wiring.Component):
         TI, TJ, TT = T.ti, T.tj, T.tiles
         act_f, sens_f, w_f = c.act, c.sens, c.weight
         guard, master, grad_f = c.weight_guard, c.master, c.grad
-        P = c.pipeline
+        P = min(c.pipeline, 1)   # products, SGD and blend stages registered
+        Q = int(c.pipeline == 2)  # and the multiplier operands
+        LM = P + Q                # registers between the memory read and stage M
         act = self.act
         ctl = self.ctl
 
@@ -126,7 +128,7 @@ class LayerCell(wiring.Component):
 
         def gap_count(fwd, bwd, grd, relax):
             """``cycles.gap_slots`` for these flags (its constants folded here)."""
-            gb, gg = (gap_slots(TI, TJ, b, g, P) for b, g in ((True, False), (False, True)))
+            gb, gg = (gap_slots(TI, TJ, b, g, LM) for b, g in ((True, False), (False, True)))
             return Mux(relax & fwd, Mux(bwd, Mux(grd, max(gb, gg), gb), Mux(grd, gg, 0)), 0)
 
         def vmax(a, b):
@@ -143,13 +145,13 @@ class LayerCell(wiring.Component):
             # (Mux, not *, so that no multiplier is inferred)
             issue = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(grd, TT, 0) + gap
             state_end = Mux(fwd, TT, 0) + Mux(bwd, TT, 0) + Mux(bwd, gap, 0)
-            n = Mux(fwd | bwd, vmax(state_end + 1 + 2 * P, issue), issue)
-            if P + 1 - TT > 0:      # short gradient pass: write-backs land before re-reads
-                n = Mux(grd, vmax(n, issue + (P + 1 - TT)), n)
+            n = Mux(fwd | bwd, vmax(state_end + 1 + P + LM, issue), issue)
+            if LM + 1 - TT > 0:     # short gradient pass: write-backs land before re-reads
+                n = Mux(grd, vmax(n, issue + (LM + 1 - TT)), n)
             if serial:              # the serial update lands by the end of the tick
-                n = Mux(grd & ctl.update, vmax(n, issue + P + steps + 3), n)
-            elif P:                 # the weight update lands by the end of the tick
-                n = Mux(grd & ctl.update, vmax(n, issue + 3 * P), n)
+                n = Mux(grd & ctl.update, vmax(n, issue + LM + steps + 3), n)
+            elif LM + 2 * P:        # the weight update lands by the end of the tick
+                n = Mux(grd & ctl.update, vmax(n, issue + LM + 2 * P), n)
             if P:                   # the core's output error takes three cycles (core.py)
                 n = vmax(n, 1 + 2 * P)
             m.d.sync += [need.eq(n), ready.eq(n <= 1)]
@@ -304,9 +306,14 @@ class LayerCell(wiring.Component):
         # own output register is the stage register (the read is transparent and later than
         # before, so it sees every write-back the earlier read saw)
         ua_valid, ua_tile = Signal(), Signal(range(TT))     # serial update, stage A
+        if Q:
+            g_issue = Signal.like(s1_addr)
+            m.d.sync += g_issue.eq(s1_addr)
+        else:
+            g_issue = s1_addr if P else issue_addr
         m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
                      g_rd.addr.eq(Mux(h_active, h_addr,
-                                      Mux(ua_valid, ua_tile, s1_addr if P else issue_addr)))]
+                                      Mux(ua_valid, ua_tile, g_issue)))]
         w_tile, g_tile = w_rd.data, g_rd.data
         is_grad = s1_valid & (s1_pass == Pass.GRAD)
         # The stash entry of this tick. With P it is read ahead into a register: the block
@@ -349,6 +356,11 @@ class LayerCell(wiring.Component):
                 op1 = Mux(is_grad, d_row[a], w_op)
                 op2 = Mux(s1_pass == Pass.FWD, s_col[b], sg_col[b] if self.l == 1 else
                           Mux(s1_pass == Pass.BWD, d_row[a], sg_col[b]))
+                if Q:   # operands registered: no logic in front of the multiplier
+                    op1_r = Signal(signed(len(op1)), name=f"op1_{a}_{b}", reset_less=True)
+                    op2_r = Signal(signed(len(op2)), name=f"op2_{a}_{b}", reset_less=True)
+                    m.d.sync += [op1_r.eq(op1), op2_r.eq(op2)]
+                    op1, op2 = op1_r, op2_r
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
         # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
@@ -362,8 +374,8 @@ class LayerCell(wiring.Component):
             return value
 
         def staged(value, name):
-            """``value`` in stage M (one stage after the memory read)."""
-            return registered(value, f"m_{name}")
+            """``value`` in stage M (``LM`` registers after the memory read)."""
+            return registered(value, f"m_{name}", 1 + Q)
 
         m_valid, m_pass = staged(s1_valid, "valid"), staged(s1_pass, "pass")
         m_ti, m_tj, m_addr = staged(s1_ti, "ti"), staged(s1_tj, "tj"), staged(s1_addr, "addr")

@@ -22,9 +22,11 @@ from hdl.sim import stream_get, stream_put
 SIZES = (3, 4, 2)
 ACTS = ("leaky_relu:3", "identity")
 # tiled, one multiplier, fully parallel; each also with the products registered; and with
-# the serial weight update: (multipliers, pipeline[, serial_update])
+# the serial weight update; and with the multiplier operands registered (pipeline 2):
+# (multipliers, pipeline[, serial_update])
 MULTIPLIERS = [(2, 3), (1, 1), (12, 8), ((2, 3), 1), ((1, 1), 1), ((12, 8), 1),
-               ((2, 3), 0, True), ((1, 1), 1, True), ((12, 8), 1, True)]
+               ((2, 3), 0, True), ((1, 1), 1, True), ((12, 8), 1, True),
+               ((2, 3), 2), ((1, 1), 2), ((12, 8), 2, True)]   # operands registered too
 FLAGS = ("fwd", "bwd", "grad", "first", "update", "relax", "readout")
 WATCHDOG = 2000  # cycles; a test that hangs on a handshake fails instead
 

@@ -59,6 +59,8 @@ def _amaranth_call(ctx, dut):
     ((3, 4, 2), "leaky_relu:3", (2, 3), 0.5, 1),      # products registered
     ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25, 1),
     ((3, 4, 2), "relu", (4, 4), 1.0, 1),              # two row tiles: one gap slot
+    ((3, 4, 2), "relu", (4, 4), 1.0, 2),              # operands registered too
+    ((2, 3, 3, 2), "hardtanh", (6, 9, 6), 0.25, 2),
 ])
 def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt, pipeline):
     rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=len(sizes) + int(4 * dt),
@@ -80,6 +82,8 @@ def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt
     ((2, 2, 1), "hardtanh", (2, 2), 4, True, 1),
     ((2, 3, 3, 2), "relu", (1, 4, 6), 3, True, 1),
     ((2, 3, 3, 2), "relu", (1, 4, 6), 1, True, 1),    # B < L: a tick with no pass at all
+    ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True, 2),   # operands registered too
+    ((2, 2, 1), "hardtanh", (4, 2), 4, True, 2),
 ])
 def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update, pipeline):
     rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch, pipeline=pipeline)
