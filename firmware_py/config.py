@@ -71,7 +71,9 @@ class DyadicConfig:
     - ``grad_bits``: gradient accumulator width; its fraction is sens.frac + act.frac.
 
     Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
-    each; at most n_out * n_in, one per weight), ``max_batch``, the depth of the
+    each; at most n_out * n_in, one per weight), each a count (``best_tiling`` lays it
+    out) or ``[rows, cols]`` (a fixed tiling: a row sum adds ``cols`` products and a
+    column sum ``rows``, the adder trees a fast clock needs shallow), ``max_batch``, the depth of the
     on-chip sample memory, ``frame_words``, the link's frame buffer, ``counter_bits``,
     the width of the READ_COUNTERS counters (they wrap at 2^counter_bits; 32 unless a
     small FPGA needs the logic), and ``pipeline``:
@@ -93,7 +95,7 @@ class DyadicConfig:
     weight_guard: int = 8
     sens: QFormat = QFormat(16, 12)
     grad_bits: int = 32
-    multipliers: tuple[int, ...] | None = field(default=None, compare=True)
+    multipliers: tuple[int | tuple[int, int], ...] | None = field(default=None, compare=True)
     max_batch: int = 32
     frame_words: int = 512
     counter_bits: int = 32
@@ -128,12 +130,20 @@ class DyadicConfig:
             raise ConfigError(f"grad_bits={self.grad_bits} must hold a product's "
                               f"{self.grad_frac} fraction bits and fit a 32-bit host word")
         if self.multipliers is not None:
-            m = tuple(int(p) for p in self.multipliers)
+            m = tuple(tuple(int(v) for v in p) if isinstance(p, (list, tuple)) else int(p)
+                      for p in self.multipliers)
             object.__setattr__(self, "multipliers", m)
-            if len(m) != self.L or min(m) < 1:
-                raise ConfigError(f"multipliers needs one positive count per layer ({self.L})")
+            if len(m) != self.L:
+                raise ConfigError(f"multipliers needs one count (or [rows, cols]) per layer "
+                                  f"({self.L})")
             for i, (p, n_out, n_in) in enumerate(zip(m, self.sizes[1:], self.sizes), 1):
-                if p > n_out * n_in:
+                if isinstance(p, tuple):
+                    if len(p) != 2 or not (1 <= p[0] <= n_out and 1 <= p[1] <= n_in):
+                        raise ConfigError(f"layer {i}: multipliers {list(p)} must be [rows, cols]"
+                                          f" with rows 1..{n_out} and cols 1..{n_in}")
+                elif p < 1:
+                    raise ConfigError(f"multipliers needs one positive count per layer ({self.L})")
+                elif p > n_out * n_in:
                     raise ConfigError(f"layer {i} has {n_out * n_in} weights; it cannot use "
                                       f"{p} multipliers (at most one per weight)")
         if not 1 <= self.max_batch <= 65536:
@@ -171,7 +181,10 @@ class DyadicConfig:
     def tiling(self, l: int) -> Tiling:
         """Tiling of layer cell l (1-based)."""
         p = self.multipliers[l - 1] if self.multipliers else 1
-        return best_tiling(self.sizes[l], self.sizes[l - 1], p)
+        n_out, n_in = self.sizes[l], self.sizes[l - 1]
+        if isinstance(p, tuple):     # [rows, cols] given: shallow adder trees on request
+            return Tiling(p[0], p[1], math.ceil(n_out / p[0]), math.ceil(n_in / p[1]))
+        return best_tiling(n_out, n_in, p)
 
     def update_steps(self, l: int) -> int:
         """Cycles of cell l's serial weight update: every tile lane, then every bias

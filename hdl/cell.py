@@ -357,8 +357,10 @@ class LayerCell(wiring.Component):
                 op2 = Mux(s1_pass == Pass.FWD, s_col[b], sg_col[b] if self.l == 1 else
                           Mux(s1_pass == Pass.BWD, d_row[a], sg_col[b]))
                 if Q:   # operands registered: no logic in front of the multiplier
-                    op1_r = Signal(signed(len(op1)), name=f"op1_{a}_{b}", reset_less=True)
-                    op2_r = Signal(signed(len(op2)), name=f"op2_{a}_{b}", reset_less=True)
+                    # (with a reset: reset-less ones came out of yosys 0.70 multiply
+                    # driven in a 116-multiplier ECP5 build)
+                    op1_r = Signal(signed(len(op1)), name=f"op1_{a}_{b}")
+                    op2_r = Signal(signed(len(op2)), name=f"op2_{a}_{b}")
                     m.d.sync += [op1_r.eq(op1), op2_r.eq(op2)]
                     op1, op2 = op1_r, op2_r
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
@@ -567,8 +569,9 @@ class LayerCell(wiring.Component):
             h, h_of = saturate(acc_r[a] >> w_f.frac, act_f)
             f, code = activate(act, h, act_f.one)
             f = registered(f, f"f{a}")
-            # one Euler blend per row lane (not per neuron): the old s of this lane's row
-            s_old = pick([s[i] for i in range(N)], N, TI, R, s3_ti, a)
+            # one Euler blend per row lane (not per neuron): the old s of this lane's row,
+            # picked a stage ahead (s holds still until commit, which waits for stage 3)
+            s_old = registered(pick([s[i] for i in range(N)], N, TI, R, s2_ti, a), f"s_old{a}")
             blend = Signal(signed(act_f.bits), name=f"blend{a}")
             m.d.comb += blend.eq(euler_blend(s_old, f, f_dt))
             s_val = Mux(h_we_s, h_word, blend)
@@ -586,7 +589,8 @@ class LayerCell(wiring.Component):
             t, t_of = saturate(acc_c[b] >> w_f.frac, sens_f)
             t = registered(t, f"t{b}")
             # Euler blend with the old lam of the layer below, one unit per column lane
-            old = pick([self.below.lam[j] for j in range(M)], M, TJ, C, s3_tj, b)
+            old = registered(pick([self.below.lam[j] for j in range(M)], M, TJ, C, s2_tj, b),
+                             f"lam_old{b}")
             nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
             m.d.comb += nxt.eq(euler_blend(old, t, f_dt))
             for tj in range(TJ):

@@ -53,6 +53,20 @@ def test_config_roundtrips_json_and_id_tracks_the_bits():
     assert other.config_id != c.config_id
 
 
+def test_multipliers_as_rows_and_cols_fix_the_tiling():
+    c = DyadicConfig((64, 32, 10), parse_activations("relu", 2), multipliers=([32, 3], 20))
+    assert c.tiling(1) == (32, 3, 1, 22)            # rows, cols, row tiles, column tiles
+    assert c.tiling(2).multipliers <= 20
+    back = DyadicConfig.from_json(c.to_json())
+    assert back == c and back.config_id == c.config_id and back.multipliers[0] == (32, 3)
+    assert c.config_id != DyadicConfig((64, 32, 10), parse_activations("relu", 2),
+                                       multipliers=(96, 20)).config_id
+    with pytest.raises(ConfigError, match=r"\[rows, cols\] with rows 1..32 and cols 1..64"):
+        DyadicConfig((64, 32, 10), parse_activations("relu", 2), multipliers=([33, 1], 2))
+    with pytest.raises(ConfigError, match="rows, cols"):
+        DyadicConfig((64, 32, 10), parse_activations("relu", 2), multipliers=([4, 2, 1], 2))
+
+
 def _fixed_case(seed, depth, activation, max_width=8):
     rng = np.random.default_rng(seed)
     sizes = tuple(int(n) for n in rng.integers(1, max_width + 1, size=depth + 1))

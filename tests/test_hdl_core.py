@@ -84,6 +84,7 @@ def test_relaxation_every_tick_matches_golden(sizes, activation, multipliers, dt
     ((2, 3, 3, 2), "relu", (1, 4, 6), 1, True, 1),    # B < L: a tick with no pass at all
     ((3, 4, 2), "leaky_relu:2", (2, 3), 5, True, 2),   # operands registered too
     ((2, 2, 1), "hardtanh", (4, 2), 4, True, 2),
+    ((3, 4, 2), "relu", ((4, 1), (1, 2)), 3, True, 2),  # tilings given as [rows, cols]
 ])
 def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, update, pipeline):
     rng, _, cfg, _ = _case(sizes, activation, multipliers, seed=batch, pipeline=pipeline)
