@@ -448,18 +448,23 @@ class LayerCell(wiring.Component):
                 m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
                 sat_g.append(m_grad & lane_ok & g_of)
         m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
+        def row_write(vec, a, hit, host_we, value):
+            """Row lane a's element of ``vec`` in row tile ti <- value when hit(ti), or any
+            element on a host write to it."""
+            for ti in range(TI):
+                i = ti * R + a
+                if i < N:
+                    with m.If(hit(ti) | (host_we & (h_i == i))):
+                        m.d.sync += vec[i].eq(value)
+
         # bias gradients, once per row (first column tile), one unit per row lane
         bias_here = []
         for a in range(R):
             here = m_grad & (m_tj == 0) & (a < rows_ok[m_ti])
             gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
-            gb_val = Mux(h_we_gb, h_word, gb_sat)
-            for ti in range(TI):
-                i = ti * R + a
-                if i < N:
-                    with m.If((here & (m_ti == ti)) | (h_we_gb & (h_i == i))):
-                        m.d.sync += gbias[i].eq(gb_val)
+            row_write(gbias, a, lambda ti, here=here: here & (m_ti == ti), h_we_gb,
+                      Mux(h_we_gb, h_word, gb_sat))
             sat_g.append(here & gb_of)
             bias_here.append((here, gb_sat))
 
@@ -489,12 +494,8 @@ class LayerCell(wiring.Component):
                 b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)
                 b_new, b_of_now = saturate(b_old - b_step, master)
                 b_sat, b_of = later(b_new, f"b_new{a}"), later(b_of_now, f"b_of{a}")
-                b_val = Mux(h_we_b, h_word, b_sat)
-                for ti in range(TI):
-                    i = ti * R + a
-                    if i < N:
-                        with m.If((v_here & (v_ti == ti)) | (h_we_b & (h_i == i))):
-                            m.d.sync += bias[i].eq(b_val)
+                row_write(bias, a, lambda ti, v_here=v_here: v_here & (v_ti == ti), h_we_b,
+                          Mux(h_we_b, h_word, b_sat))
                 sat_w.append(v_here & b_of)
         else:
             # -- serial weight update: one SGD unit, every tile lane then every bias -------
