@@ -73,8 +73,8 @@ class DyadicConfig:
     Gateware only (cycles, not bits): ``multipliers`` per layer cell (default one
     each; at most n_out * n_in, one per weight), each a count (``best_tiling`` lays it
     out) or ``[rows, cols]`` (a fixed tiling: a row sum adds ``cols`` products and a
-    column sum ``rows``, the adder trees a fast clock needs shallow), ``max_batch``, the depth of the
-    on-chip sample memory, ``frame_words``, the link's frame buffer, ``counter_bits``,
+    column sum ``rows``, the adder trees a fast clock needs shallow), ``max_batch``, the
+    depth of the on-chip sample memory, ``frame_words``, the link's frame buffer, ``counter_bits``,
     the width of the READ_COUNTERS counters (they wrap at 2^counter_bits; 32 unless a
     small FPGA needs the logic), and ``pipeline``:
     0 keeps each multiplier's product and the SGD step in the cycle of its memory read

@@ -24,8 +24,17 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import gap_slots
 
-from .fixed import (activate, apply_fprime, block_ram, euler_blend, minus_rounded,
-                    round_finish, round_prepare, rshift_round_var, saturate)
+from .fixed import (
+    activate,
+    apply_fprime,
+    block_ram,
+    euler_blend,
+    minus_rounded,
+    round_finish,
+    round_prepare,
+    rshift_round_var,
+    saturate,
+)
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 
 __all__ = ["LayerCell"]
@@ -107,6 +116,13 @@ class LayerCell(wiring.Component):
 
         # -- registers -----------------------------------------------------------------
         vec = data.ArrayLayout
+
+        def reg(value, name, reset_less=False):
+            """``value`` one cycle later."""
+            r = Signal(Value.cast(value).shape(), name=name, reset_less=reset_less)
+            m.d.sync += r.eq(value)
+            return r
+
         s = Signal(vec(signed(act_f.bits), N))
         s_next = Signal(vec(signed(act_f.bits), N))
         lam = Signal(vec(signed(sens_f.bits), N))
@@ -153,7 +169,7 @@ class LayerCell(wiring.Component):
             elif LM + 2 * P:        # the weight update lands by the end of the tick
                 n = Mux(grd & ctl.update, vmax(n, issue + LM + 2 * P), n)
             if P:                   # the core's output error takes three cycles (core.py)
-                n = vmax(n, 1 + 2 * P)
+                n = vmax(n, 3)
             m.d.sync += [need.eq(n), ready.eq(n <= 1)]
         with m.Elif(cnt < need):
             m.d.sync += [cnt.eq(cnt + 1), ready.eq(cnt + 1 >= need)]
@@ -306,11 +322,7 @@ class LayerCell(wiring.Component):
         # own output register is the stage register (the read is transparent and later than
         # before, so it sees every write-back the earlier read saw)
         ua_valid, ua_tile = Signal(), Signal(range(TT))     # serial update, stage A
-        if Q:
-            g_issue = Signal.like(s1_addr)
-            m.d.sync += g_issue.eq(s1_addr)
-        else:
-            g_issue = s1_addr if P else issue_addr
+        g_issue = reg(s1_addr, "g_issue") if Q else s1_addr if P else issue_addr
         m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
                      g_rd.addr.eq(Mux(h_active, h_addr,
                                       Mux(ua_valid, ua_tile, g_issue)))]
@@ -359,20 +371,14 @@ class LayerCell(wiring.Component):
                 if Q:   # operands registered: no logic in front of the multiplier
                     # (with a reset: reset-less ones came out of yosys 0.70 multiply
                     # driven in a 116-multiplier ECP5 build)
-                    op1_r = Signal(signed(len(op1)), name=f"op1_{a}_{b}")
-                    op2_r = Signal(signed(len(op2)), name=f"op2_{a}_{b}")
-                    m.d.sync += [op1_r.eq(op1), op2_r.eq(op2)]
-                    op1, op2 = op1_r, op2_r
+                    op1, op2 = reg(op1, f"op1_{a}_{b}"), reg(op2, f"op2_{a}_{b}")
                 m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
         # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
         def registered(value, name, n=1, reset_less=False):
             """``value`` n register stages later when P = 1; ``value`` itself when P = 0."""
             for k in range(n if P else 0):
-                reg = Signal(Value.cast(value).shape(), name=f"{name}_{k}",
-                             reset_less=reset_less)
-                m.d.sync += reg.eq(value)
-                value = reg
+                value = reg(value, f"{name}_{k}", reset_less)
             return value
 
         def staged(value, name):
@@ -388,7 +394,6 @@ class LayerCell(wiring.Component):
         m_prod = [[registered(prod[a][b], f"m_p{a}_{b}", reset_less=True) for b in range(C)]
                   for a in range(R)]
         m_g = [g_tile[k] for k in range(R * C)]
-        m_w = [staged(w_tile[k], f"w{k}") for k in range(R * C)]
         m_d = [staged(d_row[a], f"d{a}") for a in range(R)]
         m_fwd, m_bwd, m_grad = (m_valid & (m_pass == p) for p in (Pass.FWD, Pass.BWD, Pass.GRAD))
 
@@ -448,6 +453,7 @@ class LayerCell(wiring.Component):
                 m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
                 sat_g.append(m_grad & lane_ok & g_of)
         m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
+
         def row_write(vec, a, hit, host_we, value):
             """Row lane a's element of ``vec`` in row tile ti <- value when hit(ti), or any
             element on a host write to it."""
@@ -482,7 +488,8 @@ class LayerCell(wiring.Component):
                     k = a * C + b
                     lane_ok = (a < rows_ok[m_ti]) & (b < cols_ok[m_tj])
                     step = sgd_step(g_new[k], lr_lo, lr_hi, f"g{k}")
-                    w_sat, w_of = saturate(later(m_w[k], f"w{k}") - step, master)
+                    m_w = staged(w_tile[k], f"w{k}")
+                    w_sat, w_of = saturate(later(m_w, f"w{k}") - step, master)
                     m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
                     sat_w.append(v_upd & later(later(lane_ok, f"ok{k}") & w_of, f"w_of{k}"))
             m.d.comb += [w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
@@ -517,26 +524,20 @@ class LayerCell(wiring.Component):
                     m.d.sync += [ua_lane.eq(0), ua_tile.eq(ua_tile + 1)]
                     with m.If(ua_tile == TT - 1):
                         m.d.sync += ua_bias.eq(1)
-            ub_valid, ub_bias = Signal(), Signal()
-            ub_tile, ub_lane, ub_i = Signal.like(ua_tile), Signal.like(ua_lane), Signal.like(ua_i)
-            m.d.sync += [ub_valid.eq(ua_valid), ub_bias.eq(ua_bias), ub_tile.eq(ua_tile),
-                         ub_lane.eq(ua_lane), ub_i.eq(ua_i)]
+            ub_valid, ub_bias, ub_tile, ub_lane, ub_i = (reg(v, f"ub_{n}") for v, n in (
+                (ua_valid, "valid"), (ua_bias, "bias"), (ua_tile, "tile"), (ua_lane, "lane"),
+                (ua_i, "i")))
             with m.If(ub_valid):
                 m.d.comb += [rd_lane.eq(ub_lane), rd_i.eq(ub_i)]
 
-            def unit(value, name):      # one stage of the update unit
-                reg = Signal(Value.cast(value).shape(), name=name)
-                m.d.sync += reg.eq(value)
-                return reg
-
-            coarse = unit(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
-                          >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")
-            uc = [unit(v, f"uc_{n}") for v, n in (
+            coarse = reg(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
+                         >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")
+            uc = [reg(v, f"uc_{n}") for v, n in (
                 (ub_valid, "valid"), (ub_bias, "bias"), (ub_tile, "tile"), (ub_lane, "lane"),
                 (ub_i, "i"), (Mux(ub_bias, b_sel, w_sel), "w"))]
             uc_valid, uc_bias, uc_tile, uc_lane, uc_i, uc_w = uc
             w_new, w_of = saturate(minus_rounded(uc_w, coarse >> f_lr[:3]), master)
-            ud = [unit(v, f"ud_{n}") for v, n in (
+            ud = [reg(v, f"ud_{n}") for v, n in (
                 (uc_valid, "valid"), (uc_bias, "bias"), (uc_tile, "tile"), (uc_lane, "lane"),
                 (uc_i, "i"), (w_new, "w"), (uc_valid & w_of, "of"))]
             ud_valid, ud_bias, ud_tile, ud_lane, ud_i, ud_w, ud_of = ud
