@@ -244,11 +244,10 @@ class LayerCell(wiring.Component):
         h_ti, h_a = Signal(range(TI)), Signal(range(R))
         h_tj, h_b = Signal(range(TJ)), Signal(range(C))
         h_i = Signal(range(N))
-        h_data_phase = Signal()   # reads: memory data is valid this cycle
-        h_addr = Signal(range(TT))
-        m.d.comb += h_addr.eq(addr_of[h_ti] + h_tj)
-        h_lane = Signal(range(R * C))
-        m.d.comb += h_lane.eq(Array([Const(a * C, range(R * C)) for a in range(R)])[h_a] + h_b)
+        h_phase = Signal(range(3))  # reads: address, select, send
+        # tile address ti * TJ + tj and lane a * C + b, counted along with them: the host
+        # read path (the lane select of a wide tile) starts at a flip-flop
+        h_addr, h_lane = Signal(range(TT)), Signal(range(R * C))
         h_onehot = Cat(h_lane == k for k in range(R * C))
         h_row_last = (h_ti == (N - 1) // R) & (h_a == (N - 1) % R)
         h_col_last = (h_tj == (M - 1) // C) & (h_b == (M - 1) % C)
@@ -262,37 +261,42 @@ class LayerCell(wiring.Component):
         with m.If(self.host.start):
             m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
                          h_target.eq(self.host.target), h_vec.eq(0), h_ti.eq(0), h_a.eq(0),
-                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_data_phase.eq(0)]
+                         h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_phase.eq(0), h_addr.eq(0),
+                         h_lane.eq(0)]
         with m.If(h_active & h_advance):
             with m.If(self.host.last):
                 m.d.sync += h_active.eq(0)
             with m.If(h_elem_last):
                 m.d.sync += [h_vec.eq(1), h_i.eq(0)]   # on to b, G_b or lam
             with m.Elif(h_matrix):
-                with m.If(h_col_last):
+                with m.If(h_col_last):      # (tj is TJ - 1 here)
                     m.d.sync += [h_tj.eq(0), h_b.eq(0)]
                     with m.If(h_a == R - 1):
-                        m.d.sync += [h_a.eq(0), h_ti.eq(h_ti + 1)]
+                        m.d.sync += [h_a.eq(0), h_ti.eq(h_ti + 1), h_addr.eq(h_addr + 1),
+                                     h_lane.eq(0)]
                     with m.Else():
-                        m.d.sync += h_a.eq(h_a + 1)
+                        m.d.sync += [h_a.eq(h_a + 1), h_addr.eq(h_addr - (TJ - 1)),
+                                     h_lane.eq(h_lane + (C - (M - 1) % C))]
                 with m.Elif(h_b == C - 1):
-                    m.d.sync += [h_b.eq(0), h_tj.eq(h_tj + 1)]
+                    m.d.sync += [h_b.eq(0), h_tj.eq(h_tj + 1), h_addr.eq(h_addr + 1),
+                                 h_lane.eq(h_lane - (C - 1))]
                 with m.Else():
-                    m.d.sync += h_b.eq(h_b + 1)
+                    m.d.sync += [h_b.eq(h_b + 1), h_lane.eq(h_lane + 1)]
             with m.Else():
                 m.d.sync += h_i.eq(h_i + 1)
-        # writes: one word per cycle; reads: address, then data (two cycles per word)
+        # writes: one word per cycle; reads: address, then select into a register, then send
+        # (three cycles per word: the link's bytes take far longer)
         with m.If(h_active & self.host.skip):
             m.d.comb += h_advance.eq(1)      # skip to the window
         with m.Elif(h_active & h_write):
             m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid)]
         with m.Elif(h_active & ~h_write):
-            with m.If(~h_data_phase):
-                m.d.sync += h_data_phase.eq(1)
+            with m.If(h_phase != 2):
+                m.d.sync += h_phase.eq(h_phase + 1)
             with m.Else():
                 m.d.comb += [self.host_o.valid.eq(1), h_advance.eq(self.host_o.ready)]
                 with m.If(self.host_o.ready):
-                    m.d.sync += h_data_phase.eq(0)
+                    m.d.sync += h_phase.eq(0)
         h_word = self.host_i.payload
         # Host writes to the vectors enter through the datapath's lane values, so a
         # register needs no second data input (only its enable sees the host).
@@ -308,14 +312,21 @@ class LayerCell(wiring.Component):
         m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]
         w_sel, g_sel = w_rd.data[rd_lane], g_rd.data[rd_lane]
         b_sel, gb_sel = bias[rd_i], gbias[rd_i]
-        # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam"
+        # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam". With
+        # pipeline 2 the word is registered (loaded every cycle: its inputs hold still while
+        # it waits to be sent), so the lane select of a wide tile ends at a flip-flop, not in
+        # the framer. (Only there: the register made yosys 0.70's abc9 -dff run out of stack
+        # on the iCEBreaker's pipeline-1 design.)
+        h_rdata = Signal(32)
+        rdata_domain = m.d.sync if Q else m.d.comb
         with m.Switch(h_target):
             with m.Case(HostTarget.PARAMS):
-                m.d.comb += self.host_o.payload.eq(Mux(h_vec, b_sel, w_sel))
+                rdata_domain += h_rdata.eq(Mux(h_vec, b_sel, w_sel))
             with m.Case(HostTarget.GRADS):
-                m.d.comb += self.host_o.payload.eq(Mux(h_vec, gb_sel, g_sel))
+                rdata_domain += h_rdata.eq(Mux(h_vec, gb_sel, g_sel))
             with m.Case(HostTarget.STATE):
-                m.d.comb += self.host_o.payload.eq(Mux(h_vec, lam[h_i], s[h_i]))
+                rdata_domain += h_rdata.eq(Mux(h_vec, lam[h_i], s[h_i]))
+        m.d.comb += self.host_o.payload.eq(h_rdata)
 
         # -- stage 1: multiply ----------------------------------------------------------------
         # G is first needed in stage M: with P it is read a stage later, so the block RAM's
@@ -642,13 +653,15 @@ class LayerCell(wiring.Component):
         lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))
                                  for tj in range(TJ)]) for ti in range(TI)])
         m.d.comb += self.stats.busy.eq(Mux(s1_valid, lanes_ok[s1_ti][s1_tj], 0))
-        # saturation counts only add up to totals, so with P they may arrive a cycle late
-        # (off the datapath's critical paths into the core's counters)
+        # saturation counts only add up to totals, so with P they arrive two cycles late: the
+        # flags are registered, then counted (a count over every lane is an adder tree, which
+        # would otherwise follow the gradient adders)
         stats_domain = m.d.sync if P else m.d.comb
-        stats_domain += [self.stats.sat_h.eq(tree_sum(sat_h)),
-                         self.stats.sat_lam.eq(tree_sum(sat_lam)),
-                         self.stats.sat_grad.eq(tree_sum(sat_g)),
-                         self.stats.sat_weight.eq(tree_sum(sat_w))]
+        for port, flags in ((self.stats.sat_h, sat_h), (self.stats.sat_lam, sat_lam),
+                            (self.stats.sat_grad, sat_g), (self.stats.sat_weight, sat_w)):
+            if P and flags:
+                flags = list(reg(Cat(flags), f"{port.name}_flags"))
+            stats_domain += port.eq(tree_sum(flags))
         return m
 
 

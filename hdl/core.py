@@ -209,7 +209,10 @@ class DyadicCore(wiring.Component):
                            ("sat_weight", "sat_weight")):
             m.d.sync += counters[name].eq(counters[name]
                                           + tree_sum(getattr(cell.stats, kind) for cell in cells))
-        m.d.sync += counters["sat_err"].eq(counters["sat_err"] + tree_sum(err_of))
+        # (with the pipeline a cycle late; the cells' counts are late too: off the commit's paths)
+        err_count = Signal(range(nL + 1))
+        stage += err_count.eq(tree_sum(err_of))
+        m.d.sync += counters["sat_err"].eq(counters["sat_err"] + err_count)
 
         # -- host routing to cells -------------------------------------------------------------
         host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()

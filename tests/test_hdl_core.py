@@ -114,8 +114,8 @@ def test_serial_weight_update_matches_golden(sizes, activation, multipliers, bat
     _run(cfg, bench)
 
 
-@pytest.mark.parametrize("serial_update", [False, True])
-def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update):
+@pytest.mark.parametrize("serial_update, pipeline", [(False, 0), (True, 0), (False, 1), (True, 2)])
+def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update, pipeline):
     # Large weights and inputs: pre-activations, errors, sensitivities, gradients and the
     # update all clamp; the counters must equal the golden model's, value for value.
     sizes = (3, 3, 2)
@@ -123,7 +123,7 @@ def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update)
     net = Network([rng.choice([-7.5, 7.5], (3, 3)), rng.choice([-7.5, 7.5], (2, 3))],
                   [np.full(3, 7.0), np.full(2, -7.0)], parse_activations("identity", 2))
     cfg = DyadicConfig(sizes, net.activations, multipliers=(3, 2), grad_bits=30,
-                       serial_update=serial_update)
+                       serial_update=serial_update, pipeline=pipeline)
     ar = FixedArith(cfg)
     P = ar.params(net)
     X = ar.encode_x(rng.choice([-7.9, 7.9], (4, 3)))
