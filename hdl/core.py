@@ -197,7 +197,7 @@ class DyadicCore(wiring.Component):
             blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
             stage += blend.eq(euler_blend(old, v, ctl_dt))
             m.d.comb += [top.lam_in.value[i].eq(blend), top.lam_in.we[i].eq(err_fire)]
-            err_of.append(err_fire & of)
+            err_of.append(of)
 
         with m.If(in_run):
             m.d.sync += [prologue.eq(0), counters["cycles"].eq(counters["cycles"] + 1),
@@ -209,9 +209,13 @@ class DyadicCore(wiring.Component):
                            ("sat_weight", "sat_weight")):
             m.d.sync += counters[name].eq(counters[name]
                                           + tree_sum(getattr(cell.stats, kind) for cell in cells))
-        # (with the pipeline a cycle late; the cells' counts are late too: off the commit's paths)
+        # With the pipeline the count is late, as the cells' counts are: the commit (err_fire)
+        # is registered first, and the overflow flags still hold the ending tick's values in
+        # the cycle after commit (s_L and y change at commit, the flags one cycle later).
+        fired = Signal()
+        stage += fired.eq(err_fire)
         err_count = Signal(range(nL + 1))
-        stage += err_count.eq(tree_sum(err_of))
+        stage += err_count.eq(tree_sum(fired & of for of in err_of))
         m.d.sync += counters["sat_err"].eq(counters["sat_err"] + err_count)
 
         # -- host routing to cells -------------------------------------------------------------
