@@ -43,7 +43,8 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     before it lands. A weight update lands ``2 * p`` cycles later still, and the tick
     waits for it.
     A serial update (``update_steps`` > 0, ``DyadicConfig.update_steps``) starts the cycle
-    after the last write-back and takes one step a cycle through a 4-stage unit.
+    after the last write-back and takes one step a cycle through a 4-stage unit (5 with
+    pipeline 2, whose lane select takes two cycles).
     """
     tiles, p, m = tiling.tiles, min(pipeline, 1), pipeline
     gap = gap_slots(tiling.ti, tiling.tj, bwd, grad, m) if relax and fwd else 0
@@ -53,7 +54,7 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     if grad:
         need = max(need, issue + m + 1 - tiles)
         if update and update_steps:
-            need = max(need, issue + m + update_steps + 3)
+            need = max(need, issue + m + update_steps + 3 + (m == 2))
         elif update:
             need = max(need, issue + m + 2 * p)
     if p:           # the core registers the output error and its blend: 3 cycles a tick

@@ -138,7 +138,7 @@ class LayerCell(wiring.Component):
         f_dt, f_lr = Signal(4), Signal(5)
         steps = c.update_steps(self.l)    # serial weight update, one step a cycle
         serial = steps > 0
-        need, cnt = Signal(range(4 * TT + 8 + steps)), Signal(range(4 * TT + 8 + steps))
+        need, cnt = Signal(range(4 * TT + 12 + steps)), Signal(range(4 * TT + 12 + steps))
         ready = Signal()
         bwd_en = ctl.bwd if self.l > 1 else Const(0)
 
@@ -165,7 +165,7 @@ class LayerCell(wiring.Component):
             if LM + 1 - TT > 0:     # short gradient pass: write-backs land before re-reads
                 n = Mux(grd, vmax(n, issue + (LM + 1 - TT)), n)
             if serial:              # the serial update lands by the end of the tick
-                n = Mux(grd & ctl.update, vmax(n, issue + LM + steps + 3), n)
+                n = Mux(grd & ctl.update, vmax(n, issue + LM + steps + 3 + Q), n)
             elif LM + 2 * P:        # the weight update lands by the end of the tick
                 n = Mux(grd & ctl.update, vmax(n, issue + LM + 2 * P), n)
             if P:                   # the core's output error takes three cycles (core.py)
@@ -175,7 +175,7 @@ class LayerCell(wiring.Component):
             m.d.sync += [cnt.eq(cnt + 1), ready.eq(cnt + 1 >= need)]
         # ready == (cnt >= need) & (cnt >= 1), kept in a register: it gates the commit of
         # every cell, so a comparator there would start the longest path of the chip
-        m.d.comb += ctl.ready.eq(ready)
+        m.d.comb += [ctl.ready.eq(ready), ctl.ready_next.eq(ready | (cnt + 1 == need))]
 
         # -- stage 0: issue ------------------------------------------------------------
         # Pass order forward, [gap], adjoint, gradient; the first tile issues in the commit
@@ -244,7 +244,8 @@ class LayerCell(wiring.Component):
         h_ti, h_a = Signal(range(TI)), Signal(range(R))
         h_tj, h_b = Signal(range(TJ)), Signal(range(C))
         h_i = Signal(range(N))
-        h_phase = Signal(range(3))  # reads: address, select, send
+        h_phase = Signal(range(3 + Q))  # reads: address, select (two cycles with Q), send;
+        #                                  writes with Q: take the word, write it
         # tile address ti * TJ + tj and lane a * C + b, counted along with them: the host
         # read path (the lane select of a wide tile) starts at a flip-flop
         h_addr, h_lane = Signal(range(TT)), Signal(range(R * C))
@@ -284,34 +285,64 @@ class LayerCell(wiring.Component):
                     m.d.sync += [h_b.eq(h_b + 1), h_lane.eq(h_lane + 1)]
             with m.Else():
                 m.d.sync += h_i.eq(h_i + 1)
-        # writes: one word per cycle; reads: address, then select into a register, then send
-        # (three cycles per word: the link's bytes take far longer)
+        # writes: one word per cycle (two with Q); reads: address, then select into a
+        # register, then send (three or four cycles per word: the link's bytes take far
+        # longer)
+        h_word = Signal(32)
         with m.If(h_active & self.host.skip):
             m.d.comb += h_advance.eq(1)      # skip to the window
         with m.Elif(h_active & h_write):
-            m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid)]
+            if Q:
+                # the word is taken into a register and written the cycle after, so the
+                # write enable of every lane starts at this cell's flip-flops, not at the
+                # core's command decoder
+                with m.If(h_phase == 0):
+                    m.d.comb += self.host_i.ready.eq(1)
+                    with m.If(self.host_i.valid):
+                        m.d.sync += [h_word.eq(self.host_i.payload), h_phase.eq(1)]
+                with m.Else():
+                    m.d.comb += h_advance.eq(1)
+                    m.d.sync += h_phase.eq(0)
+            else:
+                m.d.comb += [self.host_i.ready.eq(1), h_advance.eq(self.host_i.valid),
+                             h_word.eq(self.host_i.payload)]
         with m.Elif(h_active & ~h_write):
-            with m.If(h_phase != 2):
+            with m.If(h_phase != 2 + Q):
                 m.d.sync += h_phase.eq(h_phase + 1)
             with m.Else():
                 m.d.comb += [self.host_o.valid.eq(1), h_advance.eq(self.host_o.ready)]
                 with m.If(self.host_o.ready):
                     m.d.sync += h_phase.eq(0)
-        h_word = self.host_i.payload
         # Host writes to the vectors enter through the datapath's lane values, so a
         # register needs no second data input (only its enable sees the host).
         h_we = Signal()
-        m.d.comb += h_we.eq(h_active & h_write & ~self.host.skip & self.host_i.valid)
+        m.d.comb += h_we.eq(h_active & h_write & ~self.host.skip
+                            & ((h_phase == 1) if Q else self.host_i.valid))
         h_we_b, h_we_gb = (h_we & h_vec & (h_target == t) for t in (HostTarget.PARAMS,
                                                                       HostTarget.GRADS))
         h_we_s = h_we & ~h_vec & (h_target == HostTarget.STATE)
         h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
         # The host's reads and the serial weight update (never at once) share one lane
-        # select on the tile memories and one element select on the bias vectors.
+        # select on the tile memories and one element select on the bias vectors. With Q it
+        # takes two cycles: each group of 8 lanes picks by the index's low bits into a
+        # register, and the next cycle the high bits (of rd_lane2, the index a cycle later)
+        # pick the group. On a wide tile one select over every lane was the ECP5's
+        # critical path.
         rd_lane, rd_i = Signal(range(R * C)), Signal(range(N))
-        m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]
-        w_sel, g_sel = w_rd.data[rd_lane], g_rd.data[rd_lane]
-        b_sel, gb_sel = bias[rd_i], gbias[rd_i]
+        rd_lane2, rd_i2 = Signal(range(R * C)), Signal(range(N))
+        m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i), rd_lane2.eq(h_lane), rd_i2.eq(h_i)]
+
+        def select(words, idx, idx2, name):
+            if not Q:
+                return Array(words)[idx]
+            groups = [reg(Array(words[g:g + 8])[idx[:3]], f"{name}_grp{g // 8}")
+                      for g in range(0, len(words), 8)]
+            return Array(groups)[idx2[3:]] if len(groups) > 1 else groups[0]
+
+        w_sel = select([w_rd.data[k] for k in range(R * C)], rd_lane, rd_lane2, "w_sel")
+        g_sel = select([g_rd.data[k] for k in range(R * C)], rd_lane, rd_lane2, "g_sel")
+        b_sel = select([bias[i] for i in range(N)], rd_i, rd_i2, "b_sel")
+        gb_sel = select([gbias[i] for i in range(N)], rd_i, rd_i2, "gb_sel")
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam". With
         # pipeline 2 the word is registered (loaded every cycle: its inputs hold still while
         # it waits to be sent), so the lane select of a wide tile ends at a flip-flop, not in
@@ -519,7 +550,8 @@ class LayerCell(wiring.Component):
             # -- serial weight update: one SGD unit, every tile lane then every bias -------
             # Stages: A addresses the tile, B selects the lane (or bias) and shifts by the
             # learning rate's multiple of 8, C shifts the rest, rounds, subtracts and
-            # saturates, D writes. A starts the cycle after the last gradient write-back.
+            # saturates, D writes (with Q, B takes two cycles: the shared select). A starts
+            # the cycle after the last gradient write-back.
             ua_lane, ua_i, ua_bias = Signal(range(R * C)), Signal(range(N)), Signal()
             start = m_grad & m_update & (m_addr == TT - 1)
             with m.If(start):
@@ -540,6 +572,12 @@ class LayerCell(wiring.Component):
                 (ua_i, "i")))
             with m.If(ub_valid):
                 m.d.comb += [rd_lane.eq(ub_lane), rd_i.eq(ub_i)]
+            if Q:       # the selects' second cycle
+                ub_valid, ub_bias, ub_tile, ub_lane, ub_i = (reg(v, f"ub2_{n}") for v, n in (
+                    (ub_valid, "valid"), (ub_bias, "bias"), (ub_tile, "tile"),
+                    (ub_lane, "lane"), (ub_i, "i")))
+                with m.If(ub_valid):
+                    m.d.comb += [rd_lane2.eq(ub_lane), rd_i2.eq(ub_i)]
 
             coarse = reg(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
                          >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")

@@ -47,6 +47,7 @@ class _State(enum.Enum, shape=4):
     ARG1 = 8
     SAMPLES = 9
     RUN = 10
+    SETUP = 11      # the cycle before a run: its tick conditions are registered
 
 
 class DyadicCore(wiring.Component):
@@ -125,7 +126,14 @@ class DyadicCore(wiring.Component):
         t_next = Signal(17)
         d = Signal(signed(len(t_next) + 1))
         all_ready = Signal()
-        m.d.comb += all_ready.eq(Cat(cell.ctl.ready for cell in cells).all())
+        if c.pipeline:
+            # Kept in a register, a cycle ahead: the AND over every cell is then off the
+            # commit's path to the whole chip. A cell is never ready in the cycle after
+            # commit (a pipelined tick lasts >= 3 cycles), and otherwise it is ready next
+            # cycle exactly when it says ready_next.
+            m.d.sync += all_ready.eq(~commit & Cat(cell.ctl.ready_next for cell in cells).all())
+        else:
+            m.d.comb += all_ready.eq(Cat(cell.ctl.ready for cell in cells).all())
 
         def d_below(k):     # t_next < lim + k, for a constant k >= 0
             n = max(k.bit_length(), 1)
@@ -135,10 +143,15 @@ class DyadicCore(wiring.Component):
             return above(t_next, k - 1) if k > 0 else Const(1)
 
         in_run = fsm_state == _State.RUN
+        # The tick conditions (from t_next and d) go to every cell. With the pipeline they
+        # are registered: t_next and d change only at commit, a tick lasts >= 3 cycles, and
+        # a run starts with the SETUP cycle (not counted), so each is ready by the commit it
+        # serves, and the commit's paths to the cells start at flip-flops.
+        cond = m.d.sync if c.pipeline else m.d.comb
+        last_tick = Signal()    # the tick that ends is the run's last (read-out or drain)
+        cond += last_tick.eq(d == Mux(relax_mode, 1, 2 * L))
         m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
-                     # the last tick: the one that ends is the run's last (read-out or
-                     # pipeline drain included)
-                     final.eq(commit & ~prologue & (d == Mux(relax_mode, 1, 2 * L)))]
+                     final.eq(commit & ~prologue & last_tick)]
         with m.If(commit):
             m.d.sync += [t_next.eq(t_next + 1), d.eq(d + 1)]
         for l, cell in enumerate(cells, 1):
@@ -146,11 +159,11 @@ class DyadicCore(wiring.Component):
             s_fwd = t_from(l - 1) & d_below(l - 1)
             s_grad = t_from(2 * L + 1 - l) & d_below(2 * L + 1 - l)
             r_read = d == 0
-            m.d.comb += [
-                ctl.commit.eq(commit),
-                ctl.fwd.eq(~final & Mux(relax_mode, 1, s_fwd)),
-                ctl.bwd.eq(~final & Mux(relax_mode, ~r_read, s_grad)),
-                ctl.grad.eq(~final & Mux(relax_mode, r_read, s_grad)),
+            m.d.comb += ctl.commit.eq(commit)
+            cond += [
+                ctl.fwd.eq(~last_tick & Mux(relax_mode, 1, s_fwd)),
+                ctl.bwd.eq(~last_tick & Mux(relax_mode, ~r_read, s_grad)),
+                ctl.grad.eq(~last_tick & Mux(relax_mode, r_read, s_grad)),
                 ctl.first.eq(Mux(relax_mode, 1, t_next == 2 * L + 1 - l)),
                 ctl.update.eq(~relax_mode & upd & (d == 2 * L - l)),
                 ctl.relax.eq(relax_mode),
@@ -175,10 +188,10 @@ class DyadicCore(wiring.Component):
         m.d.comb += [y_rd.en.eq(commit),
                      y_rd.addr.eq(Mux(relax_mode, 0, t_next - L))]
         # output error lam_L <- s_L - y, for the tick that ends
-        err_fire = Signal()
+        err_fire, err_tick = Signal(), Signal()
         # (t < relax ticks, or L <= t < batch + L, with t == t_next - 1)
-        m.d.comb += err_fire.eq(commit & ~prologue & Mux(relax_mode, d_below(1),
-                                                          t_from(L + 1) & d_below(L + 1)))
+        cond += err_tick.eq(Mux(relax_mode, d_below(1), t_from(L + 1) & d_below(L + 1)))
+        m.d.comb += err_fire.eq(commit & ~prologue & err_tick)
         top = cells[-1]
         err_of = []
         ctl_dt = Signal(4)
@@ -409,16 +422,16 @@ class DyadicCore(wiring.Component):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
                             m.d.sync += [relax_mode.eq(1), dt.eq(w)]
-                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1),
-                                         t_next.eq(0), d.eq(-arg0[:17])]
+                            m.d.sync += [fsm_state.eq(_State.SETUP), t_next.eq(0),
+                                         d.eq(-arg0[:17])]
                     with m.Else():
                         with m.If((arg0 == 0) | above(arg0, n_samples) | (f.lr_shift[5:] != 0)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
                             m.d.sync += [relax_mode.eq(0), upd.eq(f.update),
                                          lr.eq(f.lr_shift)]
-                            m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1),
-                                         t_next.eq(0), d.eq(-arg0[:17])]
+                            m.d.sync += [fsm_state.eq(_State.SETUP), t_next.eq(0),
+                                         d.eq(-arg0[:17])]
             with m.Case(_State.SAMPLES):
                 # word_idx: element within the sample; t: sample index (reused as a counter)
                 with m.If(remaining == 0):
@@ -444,6 +457,8 @@ class DyadicCore(wiring.Component):
                             m.d.sync += [word_idx.eq(0), t.eq(t + 1)]
                         with m.Else():
                             m.d.sync += word_idx.eq(word_idx + 1)
+            with m.Case(_State.SETUP):
+                m.d.sync += [fsm_state.eq(_State.RUN), prologue.eq(1)]
             with m.Case(_State.RUN):
                 with m.If(final):
                     respond(Status.OK)

@@ -55,6 +55,7 @@ class CellControl(wiring.Signature):
             "dt_shift": Out(4),
             "lr_shift": Out(5),    # 0..31
             "ready": In(1),      # the cell's work allows the tick to end this cycle
+            "ready_next": In(1),  # ready next cycle, if this cycle does not commit
         })
 
 

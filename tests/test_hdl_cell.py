@@ -170,15 +170,19 @@ async def run_tick(ctx, cell, **flags):
     Returns (cycles from commit to ready, lam_out strobes as [(j, value)], stat sums).
     """
     await commit(ctx, cell, **flags)
-    cycles, strobes = 1, []
+    cycles, strobes, predicted = 1, [], None
     stats = dict.fromkeys(("busy", "sat_h", "sat_lam", "sat_grad", "sat_weight"), 0)
     while True:
         we, value = ctx.get(cell.lam_out.we), ctx.get(cell.lam_out.value)
         strobes += [(j, value[j]) for j in range(cell.n_in) if we >> j & 1]
         for k in stats:
             stats[k] += ctx.get(getattr(cell.stats, k))
+        # the core registers ready_next as the next cycle's ready (no commit in between)
+        assert predicted in (None, ctx.get(cell.ctl.ready)), f"ready_next at cycle {cycles}"
         if ctx.get(cell.ctl.ready):
+            assert ctx.get(cell.ctl.ready_next), "ready holds until commit"
             break
+        predicted = ctx.get(cell.ctl.ready_next)
         await ctx.tick()
         cycles += 1
     await commit(ctx, cell)   # all pass flags 0: the datapath goes idle

@@ -100,6 +100,8 @@ def test_streaming_batch_matches_golden(sizes, activation, multipliers, batch, u
     ((3, 4, 2), "leaky_relu:2", (2, 3), 5, 1),        # tiled: padding lanes updated too
     ((2, 2, 1), "hardtanh", (4, 2), 4, 0),            # fully parallel
     ((2, 3, 3, 2), "relu", (1, 4, 6), 2, 1),
+    # operands registered: the lane and bias selects take two cycles, over 2 groups of 8
+    ((3, 10, 2), "leaky_relu:2", ((5, 3), (2, 5)), 3, 2),
 ])
 def test_serial_weight_update_matches_golden(sizes, activation, multipliers, batch, pipeline):
     """One SGD unit per cell (``serial_update``): the same bits as a unit per multiplier,
@@ -227,8 +229,9 @@ def test_8_bit_formats_and_counters_that_wrap(serial_update):
     _run(cfg, bench)
 
 
-def test_partial_transfers_address_a_window_of_elements():
-    rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 3), seed=4)
+@pytest.mark.parametrize("pipeline", [0, 2])   # with 2, writes and reads are registered
+def test_partial_transfers_address_a_window_of_elements(pipeline):
+    rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 3), seed=4, pipeline=pipeline)
     P = ar.params(net)
 
     async def bench(ctx, dut, cmds):
