@@ -180,22 +180,21 @@ class LayerCell(wiring.Component):
         # -- stage 0: issue ------------------------------------------------------------
         # Pass order forward, [gap], adjoint, gradient; the first tile issues in the commit
         # cycle with the new flags, so there are no idle slots between ticks.
-        p_reg, ti_reg, tj_reg = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
-        gap_reg = Signal(range(4))   # idle slots left before the adjoint/gradient passes
-        p_cur, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
-        gap_cur = Signal(range(4))
+        # A tick ends only after its last issue slot, which leaves the tile counters at 0
+        # and no gap pending: the first tile's address needs nothing from the commit.
+        p_reg, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
+        gap_cur = Signal(range(4))   # idle slots left before the adjoint/gradient passes
+        p_cur = Signal(Pass)
         g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal(range(4))
         with m.If(ctl.commit):
             m.d.comb += [g_fwd.eq(ctl.fwd), g_bwd.eq(bwd_en), g_grad.eq(ctl.grad),
-                         g_gap.eq(gap_count(ctl.fwd, bwd_en, ctl.grad, ctl.relax)),
-                         ti_cur.eq(0), tj_cur.eq(0), gap_cur.eq(0)]
+                         g_gap.eq(gap_count(ctl.fwd, bwd_en, ctl.grad, ctl.relax))]
             m.d.comb += p_cur.eq(Mux(ctl.fwd, Pass.FWD, Mux(bwd_en, Pass.BWD,
                                  Mux(ctl.grad, Pass.GRAD, Pass.NONE))))
         with m.Else():
             m.d.comb += [g_fwd.eq(f_fwd), g_bwd.eq(f_bwd), g_grad.eq(f_grad),
                          g_gap.eq(gap_count(f_fwd, f_bwd, f_grad, f_relax)),
-                         p_cur.eq(p_reg), ti_cur.eq(ti_reg), tj_cur.eq(tj_reg),
-                         gap_cur.eq(gap_reg)]
+                         p_cur.eq(p_reg)]
 
         issue_valid = (p_cur != Pass.NONE) & (gap_cur == 0)
         last_tile = Signal()
@@ -211,21 +210,21 @@ class LayerCell(wiring.Component):
                 m.d.comb += next_pass.eq(Pass.NONE)
         m.d.sync += p_reg.eq(p_cur)
         with m.If(gap_cur != 0):
-            m.d.sync += gap_reg.eq(gap_cur - 1)
+            m.d.sync += gap_cur.eq(gap_cur - 1)
         with m.Elif(issue_valid):
             with m.If(last_tile):
-                m.d.sync += [p_reg.eq(next_pass), ti_reg.eq(0), tj_reg.eq(0),
-                             gap_reg.eq(Mux(p_cur == Pass.FWD, g_gap, 0))]
+                m.d.sync += [p_reg.eq(next_pass), ti_cur.eq(0), tj_cur.eq(0),
+                             gap_cur.eq(Mux(p_cur == Pass.FWD, g_gap, 0))]
             with m.Elif(p_cur == Pass.BWD):  # column tiles outer
                 with m.If(ti_cur == TI - 1):
-                    m.d.sync += [ti_reg.eq(0), tj_reg.eq(tj_cur + 1)]
+                    m.d.sync += [ti_cur.eq(0), tj_cur.eq(tj_cur + 1)]
                 with m.Else():
-                    m.d.sync += [ti_reg.eq(ti_cur + 1), tj_reg.eq(tj_cur)]
+                    m.d.sync += ti_cur.eq(ti_cur + 1)
             with m.Else():                   # row tiles outer
                 with m.If(tj_cur == TJ - 1):
-                    m.d.sync += [tj_reg.eq(0), ti_reg.eq(ti_cur + 1)]
+                    m.d.sync += [tj_cur.eq(0), ti_cur.eq(ti_cur + 1)]
                 with m.Else():
-                    m.d.sync += [tj_reg.eq(tj_cur + 1), ti_reg.eq(ti_cur)]
+                    m.d.sync += tj_cur.eq(tj_cur + 1)
 
         # tile address ti * TJ + tj, from a small constant table (no multiplier)
         addr_of = Array([Const(ti * TJ, range(TT)) for ti in range(TI)])
