@@ -657,9 +657,12 @@ class LayerCell(wiring.Component):
             with m.If(h_we_lam & (h_i == i)):
                 m.d.comb += lam_next_new[i].eq(h_word)
         m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
+        # With P no code is made in a commit cycle (stage 2 is two cycles before the tick may
+        # end), so commit takes code_now, a register, instead of the fresh codes' mux.
+        code_final = code_now if P else code_new
         if P:   # code_cur == Mux(f_relax, code_now, st_code) at all times
             with m.If(ctl.commit):
-                m.d.sync += code_cur.eq(Mux(ctl.relax, code_new, st_rd.data.code))
+                m.d.sync += code_cur.eq(Mux(ctl.relax, code_final, st_rd.data.code))
             with m.Elif(f_relax):
                 m.d.sync += code_cur.eq(code_new)
 
@@ -667,7 +670,7 @@ class LayerCell(wiring.Component):
         ptr = Signal(range(self.stash_depth))
         m.d.comb += [st_wr.addr.eq(ptr), st_rd.addr.eq(ptr), st_rd.en.eq(1 if P else ctl.commit),
                      st_wr.en.eq(ctl.commit),
-                     st_wr.data.s.eq(self.below.s), st_wr.data.code.eq(code_new)]
+                     st_wr.data.s.eq(self.below.s), st_wr.data.code.eq(code_final)]
         with m.If(ctl.commit):
             m.d.sync += ptr.eq(Mux(ptr == self.stash_depth - 1, 0, ptr + 1))
         # Host writes land in s_next / lam_next and are copied like a commit: while the
