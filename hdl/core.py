@@ -254,9 +254,11 @@ class DyadicCore(wiring.Component):
                          host_last.eq((off[:16] == 0) & (cnt[:16] == 1))]
         for l, cell in enumerate(cells, 1):
             sel = hdr.layer == l
-            m.d.comb += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
-                         cell.host.write.eq(host_write), cell.host.skip.eq(host_skip),
-                         cell.host.last.eq(host_last),
+            # a transfer starts in the cell the cycle after the command decoder asks (the
+            # cell's handshakes stay low until then): the decoder's checks end at a register
+            m.d.sync += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
+                         cell.host.write.eq(host_write)]
+            m.d.comb += [cell.host.skip.eq(host_skip), cell.host.last.eq(host_last),
                          cell.host_i.payload.eq(self.i_cmd.payload)]
         cell_o = Array([cell.host_o for cell in cells])[lidx]
 
