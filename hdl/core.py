@@ -127,11 +127,15 @@ class DyadicCore(wiring.Component):
         d = Signal(signed(len(t_next) + 1))
         all_ready = Signal()
         if c.pipeline:
-            # Kept in a register, a cycle ahead: the AND over every cell is then off the
-            # commit's path to the whole chip. A cell is never ready in the cycle after
-            # commit (a pipelined tick lasts >= 3 cycles), and otherwise it is ready next
-            # cycle exactly when it says ready_next.
-            m.d.sync += all_ready.eq(~commit & Cat(cell.ctl.ready_next for cell in cells).all())
+            # Kept in registers, a cycle ahead: the AND over every cell is then off the
+            # commit's path to the whole chip. A cell is ready next cycle exactly when it
+            # says ready_next, unless this cycle commits; and no cell is ready in the cycle
+            # after a commit (a pipelined tick lasts >= 3 cycles), which is masked there
+            # rather than fed back from the commit.
+            ready_ahead, after_commit = Signal(), Signal()
+            m.d.sync += [ready_ahead.eq(Cat(cell.ctl.ready_next for cell in cells).all()),
+                         after_commit.eq(commit)]
+            m.d.comb += all_ready.eq(ready_ahead & ~after_commit)
         else:
             m.d.comb += all_ready.eq(Cat(cell.ctl.ready for cell in cells).all())
 
