@@ -176,21 +176,23 @@ class DyadicCore(wiring.Component):
                 ctl.lr_shift.eq(lr),
             ]
         # sample memories: at commit, load the sample of the tick that starts
-        # With the pipeline the input sample is read ahead into a register, as the cells'
-        # stashes are (cell.py): block RAM clock-to-output stays off the multiplier path.
-        # t_next is the next tick's sample all tick long, and 0 (the prologue's sample)
-        # before a run starts.
+        # With the pipeline the samples are read ahead into registers, as the cells'
+        # stashes are (cell.py): block RAM clock-to-output stays off the multiplier path and
+        # the output error's. t_next is the next tick's sample all tick long, and 0 (the
+        # prologue's sample) before a run starts; t_next - L is the target's, from the
+        # setup cycle on.
+        y_addr = Mux(relax_mode, 0, t_next - L)
         if c.pipeline:
-            x_cur = Signal.like(x_rd.data)
+            x_cur, y_cur = Signal.like(x_rd.data), Signal.like(y_rd.data)
             with m.If(commit):
-                m.d.sync += x_cur.eq(x_rd.data)
+                m.d.sync += [x_cur.eq(x_rd.data), y_cur.eq(y_rd.data)]
             m.d.comb += [x_rd.en.eq(1), x_rd.addr.eq(Mux(in_run & ~relax_mode, t_next, 0)),
-                         cells[0].below.s.eq(x_cur)]
+                         y_rd.en.eq(1), y_rd.addr.eq(y_addr), cells[0].below.s.eq(x_cur)]
         else:
+            y_cur = y_rd.data
             m.d.comb += [x_rd.en.eq(commit), x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
+                         y_rd.en.eq(commit), y_rd.addr.eq(y_addr),
                          cells[0].below.s.eq(x_rd.data)]
-        m.d.comb += [y_rd.en.eq(commit),
-                     y_rd.addr.eq(Mux(relax_mode, 0, t_next - L))]
         # output error lam_L <- s_L - y, for the tick that ends
         err_fire, err_tick = Signal(), Signal()
         # (t < relax ticks, or L <= t < batch + L, with t == t_next - 1)
@@ -205,7 +207,7 @@ class DyadicCore(wiring.Component):
         # blend are registered in two steps while it runs (a tick then lasts >= 3 cycles)
         stage = m.d.sync if c.pipeline else m.d.comb
         for i in range(nL):
-            e = top.above.s[i] - y_rd.data[i]
+            e = top.above.s[i] - y_cur[i]
             e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
             v_sat, of_now = saturate(e, c.sens)
             v, of = Signal(signed(c.sens.bits), name=f"err{i}"), Signal(name=f"err_of{i}")
