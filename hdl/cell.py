@@ -658,8 +658,8 @@ class LayerCell(wiring.Component):
                 m.d.comb += lam_next_new[i].eq(h_word)
         m.d.sync += [s_next.eq(s_next_new), code_now.eq(code_new), lam_next.eq(lam_next_new)]
         # With P no code is made in a commit cycle (stage 2 is two cycles before the tick may
-        # end), so commit takes code_now, a register, instead of the fresh codes' mux.
-        code_final = code_now if P else code_new
+        # end), so with Q commit takes code_now, a register, instead of the fresh codes' mux.
+        code_final = code_now if Q else code_new
         if P:   # code_cur == Mux(f_relax, code_now, st_code) at all times
             with m.If(ctl.commit):
                 m.d.sync += code_cur.eq(Mux(ctl.relax, code_final, st_rd.data.code))

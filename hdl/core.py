@@ -125,8 +125,11 @@ class DyadicCore(wiring.Component):
         # from the run control to the cells.
         t_next = Signal(17)
         d = Signal(signed(len(t_next) + 1))
+        # (The registered paths below are for pipeline 2, the ECP5 designs: on the
+        # iCEBreaker's pipeline-1 design they sent yosys 0.70's abc9 -dff out of stack.)
+        Q = c.pipeline == 2
         all_ready = Signal()
-        if c.pipeline:
+        if Q:
             # Kept in registers, a cycle ahead: the AND over every cell is then off the
             # commit's path to the whole chip. A cell is ready next cycle exactly when it
             # says ready_next, unless this cycle commits; and no cell is ready in the cycle
@@ -147,11 +150,11 @@ class DyadicCore(wiring.Component):
             return above(t_next, k - 1) if k > 0 else Const(1)
 
         in_run = fsm_state == _State.RUN
-        # The tick conditions (from t_next and d) go to every cell. With the pipeline they
-        # are registered: t_next and d change only at commit, a tick lasts >= 3 cycles, and
+        # The tick conditions (from t_next and d) go to every cell. With Q they are
+        # registered: t_next and d change only at commit, a tick lasts >= 3 cycles, and
         # a run starts with the SETUP cycle (not counted), so each is ready by the commit it
         # serves, and the commit's paths to the cells start at flip-flops.
-        cond = m.d.sync if c.pipeline else m.d.comb
+        cond = m.d.sync if Q else m.d.comb
         last_tick = Signal()    # the tick that ends is the run's last (read-out or drain)
         cond += last_tick.eq(d == Mux(relax_mode, 1, 2 * L))
         m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
@@ -183,16 +186,22 @@ class DyadicCore(wiring.Component):
         # setup cycle on.
         y_addr = Mux(relax_mode, 0, t_next - L)
         if c.pipeline:
-            x_cur, y_cur = Signal.like(x_rd.data), Signal.like(y_rd.data)
+            x_cur = Signal.like(x_rd.data)
             with m.If(commit):
-                m.d.sync += [x_cur.eq(x_rd.data), y_cur.eq(y_rd.data)]
+                m.d.sync += x_cur.eq(x_rd.data)
             m.d.comb += [x_rd.en.eq(1), x_rd.addr.eq(Mux(in_run & ~relax_mode, t_next, 0)),
-                         y_rd.en.eq(1), y_rd.addr.eq(y_addr), cells[0].below.s.eq(x_cur)]
+                         cells[0].below.s.eq(x_cur)]
+        else:
+            m.d.comb += [x_rd.en.eq(commit), x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
+                         cells[0].below.s.eq(x_rd.data)]
+        if Q:
+            y_cur = Signal.like(y_rd.data)
+            with m.If(commit):
+                m.d.sync += y_cur.eq(y_rd.data)
+            m.d.comb += [y_rd.en.eq(1), y_rd.addr.eq(y_addr)]
         else:
             y_cur = y_rd.data
-            m.d.comb += [x_rd.en.eq(commit), x_rd.addr.eq(Mux(relax_mode, 0, t_next)),
-                         y_rd.en.eq(commit), y_rd.addr.eq(y_addr),
-                         cells[0].below.s.eq(x_rd.data)]
+            m.d.comb += [y_rd.en.eq(commit), y_rd.addr.eq(y_addr)]
         # output error lam_L <- s_L - y, for the tick that ends
         err_fire, err_tick = Signal(), Signal()
         # (t < relax ticks, or L <= t < batch + L, with t == t_next - 1)
@@ -258,12 +267,13 @@ class DyadicCore(wiring.Component):
         def start_window(off, cnt):
             m.d.sync += [xfer_off.eq(off), xfer_cnt.eq(cnt), host_skip.eq(off[:16] != 0),
                          host_last.eq((off[:16] == 0) & (cnt[:16] == 1))]
+        # With Q a transfer starts in the cell the cycle after the command decoder asks (the
+        # cell's handshakes stay low until then): the decoder's checks end at a register.
+        host_domain = m.d.sync if Q else m.d.comb
         for l, cell in enumerate(cells, 1):
             sel = hdr.layer == l
-            # a transfer starts in the cell the cycle after the command decoder asks (the
-            # cell's handshakes stay low until then): the decoder's checks end at a register
-            m.d.sync += [cell.host.start.eq(host_start & sel), cell.host.target.eq(host_target),
-                         cell.host.write.eq(host_write)]
+            host_domain += [cell.host.start.eq(host_start & sel),
+                            cell.host.target.eq(host_target), cell.host.write.eq(host_write)]
             m.d.comb += [cell.host.skip.eq(host_skip), cell.host.last.eq(host_last),
                          cell.host_i.payload.eq(self.i_cmd.payload)]
         cell_o = Array([cell.host_o for cell in cells])[lidx]
