@@ -128,19 +128,6 @@ class DyadicCore(wiring.Component):
         # (The registered paths below are for pipeline 2, the ECP5 designs: on the
         # iCEBreaker's pipeline-1 design they sent yosys 0.70's abc9 -dff out of stack.)
         Q = c.pipeline == 2
-        all_ready = Signal()
-        if Q:
-            # Kept in registers, a cycle ahead: the AND over every cell is then off the
-            # commit's path to the whole chip. A cell is ready next cycle exactly when it
-            # says ready_next, unless this cycle commits; and no cell is ready in the cycle
-            # after a commit (a pipelined tick lasts >= 3 cycles), which is masked there
-            # rather than fed back from the commit.
-            ready_ahead, after_commit = Signal(), Signal()
-            m.d.sync += [ready_ahead.eq(Cat(cell.ctl.ready_next for cell in cells).all()),
-                         after_commit.eq(commit)]
-            m.d.comb += all_ready.eq(ready_ahead & ~after_commit)
-        else:
-            m.d.comb += all_ready.eq(Cat(cell.ctl.ready for cell in cells).all())
 
         def d_below(k):     # t_next < lim + k, for a constant k >= 0
             n = max(k.bit_length(), 1)
@@ -157,8 +144,27 @@ class DyadicCore(wiring.Component):
         cond = m.d.sync if Q else m.d.comb
         last_tick = Signal()    # the tick that ends is the run's last (read-out or drain)
         cond += last_tick.eq(d == Mux(relax_mode, 1, 2 * L))
-        m.d.comb += [commit.eq(in_run & (prologue | all_ready)),
-                     final.eq(commit & ~prologue & last_tick)]
+        if Q:
+            # The commit is a register, predicted a cycle ahead, with a copy for each cell
+            # placed beside it: the commit fans out to every lane of the chip, and a
+            # fan-out that starts at a logic gate is the long path otherwise. It follows
+            # (SETUP is always followed by RUN's prologue commit; a cell is ready next cycle
+            # when it says ready_next, unless this cycle commits; and only a commit, the
+            # final one, leaves RUN):
+            #   commit' = SETUP | (RUN & ~commit & AND(ready_next))
+            # Each copy takes its own Q, so yosys cannot merge the copies into one.
+            ahead = Cat(cell.ctl.ready_next for cell in cells).all()
+            setup = fsm_state == _State.SETUP
+            copies = [commit] + [Signal(name=f"commit_cell{l}") for l in range(1, L + 1)]
+            for k in copies:
+                m.d.sync += k.eq(setup | (in_run & ~k & ahead))
+            for cell, k in zip(cells, copies[1:]):
+                m.d.comb += cell.ctl.commit.eq(k)
+        else:
+            m.d.comb += commit.eq(in_run & (prologue | Cat(cell.ctl.ready for cell in cells).all()))
+            for cell in cells:
+                m.d.comb += cell.ctl.commit.eq(commit)
+        m.d.comb += final.eq(commit & ~prologue & last_tick)
         with m.If(commit):
             m.d.sync += [t_next.eq(t_next + 1), d.eq(d + 1)]
         for l, cell in enumerate(cells, 1):
@@ -166,7 +172,6 @@ class DyadicCore(wiring.Component):
             s_fwd = t_from(l - 1) & d_below(l - 1)
             s_grad = t_from(2 * L + 1 - l) & d_below(2 * L + 1 - l)
             r_read = d == 0
-            m.d.comb += ctl.commit.eq(commit)
             cond += [
                 ctl.fwd.eq(~last_tick & Mux(relax_mode, 1, s_fwd)),
                 ctl.bwd.eq(~last_tick & Mux(relax_mode, ~r_read, s_grad)),

@@ -5,18 +5,31 @@ from firmware_py.commands import Command, response_length, split_response
 __all__ = ["stream_put", "stream_get", "call"]
 
 
-async def stream_put(ctx, port, payload):
+# A handshake that never comes is a failure, not a hang: far more cycles than any command
+# of the tests takes (a run of a batch of 8 on the largest test network is a few hundred).
+LIMIT = 20_000
+
+
+async def _handshake(ctx, port, flag, limit):
+    for _ in range(limit):
+        *_, payload, done = await ctx.tick().sample(port.payload, flag)
+        if done:
+            return payload
+    raise AssertionError(f"no stream handshake on {port} within {limit} cycles")
+
+
+async def stream_put(ctx, port, payload, limit=LIMIT):
     """Offer one payload on a stream and wait until it is taken."""
     ctx.set(port.payload, payload)
     ctx.set(port.valid, 1)
-    await ctx.tick().until(port.ready)
+    await _handshake(ctx, port, port.ready, limit)
     ctx.set(port.valid, 0)
 
 
-async def stream_get(ctx, port):
+async def stream_get(ctx, port, limit=LIMIT):
     """Take one payload from a stream."""
     ctx.set(port.ready, 1)
-    (payload,) = await ctx.tick().sample(port.payload).until(port.valid)
+    payload = await _handshake(ctx, port, port.valid, limit)
     ctx.set(port.ready, 0)
     return payload
 
