@@ -428,6 +428,9 @@ class LayerCell(wiring.Component):
 
         m_valid, m_pass = staged(s1_valid, "valid"), staged(s1_pass, "pass")
         m_ti, m_tj, m_addr = staged(s1_ti, "ti"), staged(s1_tj, "tj"), staged(s1_addr, "addr")
+        # first tile of a row / column sum, staged beside the indices: the accumulators'
+        # mux selects then start at a flip-flop (they fan out to every bit of every sum)
+        m_tj0, m_ti0 = staged(s1_tj == 0, "tj0"), staged(s1_ti == 0, "ti0")
         # flags travel with the data: with P the last tile's write-back may fall after commit
         m_first, m_update = staged(f_first, "first"), staged(f_update, "update")
         m_lr = staged(f_lr, "lr")
@@ -454,11 +457,11 @@ class LayerCell(wiring.Component):
         with m.If(m_fwd):
             for a in range(R):
                 rowsum = tree_sum(m_prod[a][b] for b in range(C))
-                m.d.sync += acc_r[a].eq(Mux(m_tj == 0, bias_op[a], acc_r[a]) + rowsum)
+                m.d.sync += acc_r[a].eq(Mux(m_tj0, bias_op[a], acc_r[a]) + rowsum)
         with m.If(m_bwd):
             for b in range(C if self.l > 1 else 0):     # cell 1 has no adjoint pass
                 colsum = tree_sum(m_prod[a][b] for a in range(R))
-                m.d.sync += acc_c[b].eq(Mux(m_ti == 0, half, acc_c[b]) + colsum)
+                m.d.sync += acc_c[b].eq(Mux(m_ti0, half, acc_c[b]) + colsum)
 
         # gradient write-back in stage M, and the SGD step on the batch's last sample: in
         # stage M too (P = 0), or over two more stages (P = 1): U1 shifts the new gradient
@@ -507,7 +510,7 @@ class LayerCell(wiring.Component):
         # bias gradients, once per row (first column tile), one unit per row lane
         bias_here = []
         for a in range(R):
-            here = m_grad & (m_tj == 0) & (a < rows_ok[m_ti])
+            here = m_grad & m_tj0 & (a < rows_ok[m_ti])
             gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
             row_write(gbias, a, lambda ti, here=here: here & (m_ti == ti), h_we_gb,
