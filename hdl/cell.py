@@ -322,7 +322,8 @@ class LayerCell(wiring.Component):
         h_we_s = h_we & ~h_vec & (h_target == HostTarget.STATE)
         h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
         # The host's reads and the serial weight update (never at once) share one lane
-        # select on the tile memories and one element select on the bias vectors. With Q it
+        # select on the tile memories and one element select on the bias vectors (the host
+        # reads s and lam through the same kind of select). With Q it
         # takes two cycles: each group of 8 lanes picks by the index's low bits into a
         # register, and the next cycle the high bits (of rd_lane2, the index a cycle later)
         # pick the group. On a wide tile one select over every lane was the ECP5's
@@ -342,6 +343,8 @@ class LayerCell(wiring.Component):
         g_sel = select([g_rd.data[k] for k in range(R * C)], rd_lane, rd_lane2, "g_sel")
         b_sel = select([bias[i] for i in range(N)], rd_i, rd_i2, "b_sel")
         gb_sel = select([gbias[i] for i in range(N)], rd_i, rd_i2, "gb_sel")
+        s_sel = select([s[i] for i in range(N)], rd_i, rd_i2, "s_sel")
+        lam_sel = select([lam[i] for i in range(N)], rd_i, rd_i2, "lam_sel")
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam". With
         # pipeline 2 the word is registered (loaded every cycle: its inputs hold still while
         # it waits to be sent), so the lane select of a wide tile ends at a flip-flop, not in
@@ -355,7 +358,7 @@ class LayerCell(wiring.Component):
             with m.Case(HostTarget.GRADS):
                 rdata_domain += h_rdata.eq(Mux(h_vec, gb_sel, g_sel))
             with m.Case(HostTarget.STATE):
-                rdata_domain += h_rdata.eq(Mux(h_vec, lam[h_i], s[h_i]))
+                rdata_domain += h_rdata.eq(Mux(h_vec, lam_sel, s_sel))
         m.d.comb += self.host_o.payload.eq(h_rdata)
 
         # -- stage 1: multiply ----------------------------------------------------------------
