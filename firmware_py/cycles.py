@@ -19,13 +19,15 @@ def gap_slots(ti: int, tj: int, bwd: bool, grad: bool, pipeline: int = 0) -> int
     """Idle issue slots after the forward pass of a relaxation tick.
 
     In relaxation the adjoint and gradient passes read this tick's derivative codes;
-    row tile ``ti`` gets its codes ``3 + pipeline`` cycles after its last forward issue
-    (``pipeline`` is the number of registers between the memory read and stage M, the
-    configuration's ``pipeline`` setting), and the slots wait for the row tile each pass
-    reads first.
+    row tile ``ti`` gets its codes ``3 + late`` cycles after its last forward issue, with
+    ``late = pipeline + (pipeline == 2)`` (``pipeline`` is the number of registers between
+    the memory read and stage M, the configuration's ``pipeline`` setting; with 2 the
+    multiplier side takes the codes a cycle after they are made), and the slots wait for
+    the row tile each pass reads first.
     """
-    need_bwd = 2 + pipeline - ti if bwd else 0          # adjoint: column-major order
-    need_grad = tj * (1 - ti) + 1 + pipeline if grad else 0
+    late = pipeline + (pipeline == 2)
+    need_bwd = 2 + late - ti if bwd else 0          # adjoint: column-major order
+    need_grad = tj * (1 - ti) + 1 + late if grad else 0
     return max(0, need_bwd, need_grad)
 
 

@@ -183,9 +183,10 @@ class LayerCell(wiring.Component):
         # A tick ends only after its last issue slot, which leaves the tile counters at 0
         # and no gap pending: the first tile's address needs nothing from the commit.
         p_reg, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
-        gap_cur = Signal(range(4))   # idle slots left before the adjoint/gradient passes
+        gap_max = gap_slots(TI, TJ, True, True, LM)
+        gap_cur = Signal(range(gap_max + 1))   # idle slots left before the adjoint/gradient passes
         p_cur = Signal(Pass)
-        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal(range(4))
+        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal.like(gap_cur)
         with m.If(ctl.commit):
             m.d.comb += [g_fwd.eq(ctl.fwd), g_bwd.eq(bwd_en), g_grad.eq(ctl.grad),
                          g_gap.eq(gap_count(ctl.fwd, bwd_en, ctl.grad, ctl.relax))]
@@ -666,11 +667,15 @@ class LayerCell(wiring.Component):
         # With P no code is made in a commit cycle (stage 2 is two cycles before the tick may
         # end), so with Q commit takes code_now, a register, instead of the fresh codes' mux.
         code_final = code_now if Q else code_new
-        if P:   # code_cur == Mux(f_relax, code_now, st_code) at all times
+        # code_cur == Mux(f_relax, code_now, st_code) at all times; with Q, in relaxation, it
+        # follows code_now a cycle later instead (cycles.gap_slots waits for it): the codes'
+        # fresh mux then feeds one register, not two placed apart (the stash's and the
+        # multipliers' sides of the chip).
+        if P:
             with m.If(ctl.commit):
                 m.d.sync += code_cur.eq(Mux(ctl.relax, code_final, st_rd.data.code))
             with m.Elif(f_relax):
-                m.d.sync += code_cur.eq(code_new)
+                m.d.sync += code_cur.eq(code_now if Q else code_new)
 
         # -- commit: next state becomes current; stash keeps this tick's pair -------------
         ptr = Signal(range(self.stash_depth))
