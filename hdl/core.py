@@ -82,6 +82,18 @@ class DyadicCore(wiring.Component):
                                           attrs=block_ram(c.act.bits * nL, c.max_batch))
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
+        # A sample word is written through a register with pipeline 2: the enables of the
+        # block RAMs, spread over the die, then start at flip-flops and not at the command
+        # decoder (whose shared decode was placed beside them, far from its own counters).
+        # A run comes several cycles after the last word's response, so nothing reads early.
+        sample_wr = m.d.sync if c.pipeline == 2 else m.d.comb
+        wr_addr, wr_word = Signal(range(c.max_batch + 1)), Signal(c.act.bits)
+        wr_x, wr_y = Signal(n0), Signal(nL)
+        sample_wr += [wr_x.eq(0), wr_y.eq(0)]
+        m.d.comb += [x_wr.addr.eq(wr_addr), y_wr.addr.eq(wr_addr),
+                     x_wr.en.eq(wr_x), y_wr.en.eq(wr_y)]
+        m.d.comb += [x_wr.data[k].eq(wr_word) for k in range(n0)]
+        m.d.comb += [y_wr.data[k].eq(wr_word) for k in range(nL)]
 
         # -- command registers ---------------------------------------------------------------
         hdr = Signal(CommandHeader)
@@ -469,13 +481,9 @@ class DyadicCore(wiring.Component):
                     m.d.comb += self.i_cmd.ready.eq(1)
                     with m.If(self.i_cmd.valid):
                         m.d.sync += remaining.eq(remaining - 1)
-                        m.d.comb += [x_wr.addr.eq(t), y_wr.addr.eq(t)]
-                        for k in range(n0):
-                            m.d.comb += x_wr.data[k].eq(self.i_cmd.payload)
-                        for k in range(nL):
-                            m.d.comb += y_wr.data[k].eq(self.i_cmd.payload)
-                        m.d.comb += [x_wr.en.eq(Cat(word_idx == k for k in range(n0))),
-                                     y_wr.en.eq(Cat(word_idx == n0 + k for k in range(nL)))]
+                        sample_wr += [wr_addr.eq(t), wr_word.eq(self.i_cmd.payload),
+                                      wr_x.eq(Cat(word_idx == k for k in range(n0))),
+                                      wr_y.eq(Cat(word_idx == n0 + k for k in range(nL)))]
                         with m.If(word_idx == n0 + nL - 1):
                             m.d.sync += [word_idx.eq(0), t.eq(t + 1)]
                         with m.Else():
