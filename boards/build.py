@@ -119,6 +119,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
                           nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json"
                           + (f" --freq {clock}" if board.family == "gowin" else ""))
     plan.extract(work)
+    if board.family == "ecp5":
+        _plain_names(work / "top.il")
     netlist = "top.syn.json" if board.family == "gowin" else "top.json"
     stages = [("top.il", "synthesis (yosys)"), (netlist, "place and route (nextpnr)"),
               ("report.json", "packing")]
@@ -163,6 +165,30 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         raise BuildError(f"timing not met: Fmax {fmax} MHz < {f_clk:.2f} MHz target "
                          f"(report kept in {out / 'report.json'})")
     return report
+
+
+_PUBLIC_ID = re.compile(r'\\[^\s"]+')
+
+
+def _plain_names(rtlil: Path):
+    """Rename the design's public nets without ``$`` (``above__s$128`` -> ``above__s__128``).
+
+    Amaranth keeps names unique with ``$n`` suffixes. On large ECP5 designs yosys 0.69 and
+    0.70 (abc9's reintegration, which names the mapped cells after the nets they drive)
+    then fail now and then: an assertion, or two flip-flops driving one net. Without
+    ``$`` in public names both ECP5 designs that met it synthesised cleanly.
+    """
+    text = rtlil.read_text()
+    if '\\"' in text:
+        return      # an escaped quote: the split below would not alternate
+    parts = text.split('"')     # identifiers, then strings, alternately
+    names = {n for part in parts[::2] for n in _PUBLIC_ID.findall(part)}
+    plain = {n: n.replace("$", "__") for n in names if "$" in n}
+    if len(set(plain.values()) | (names - plain.keys())) != len(names):
+        return      # a plain name is taken already: keep Amaranth's
+    parts[::2] = [_PUBLIC_ID.sub(lambda m: plain.get(m.group(0), m.group(0)), part)
+                  for part in parts[::2]]
+    rtlil.write_text('"'.join(parts))
 
 
 def _utilisation_from_log(output: str) -> dict:

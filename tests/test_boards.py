@@ -5,13 +5,16 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 """
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
+from amaranth.back import rtlil
 
 from boards import BOARDS, BoardError, check_fits, estimate, get_board
 from boards.build import (
     BuildError,
+    _plain_names,
     _utilisation_from_log,
     format_report,
     main,
@@ -22,6 +25,7 @@ from boards.pll import PLLError, ecp5_pll_params, ice40_pll_params
 from boards.program import ProgramError, program
 from firmware_py.config import DyadicConfig
 from firmware_py.network import parse_activations
+from hdl.core import DyadicCore
 
 
 def test_unknown_board_lists_the_valid_ones():
@@ -204,3 +208,34 @@ def test_board_top_elaborates_with_pll_and_uart(name, pll):
 def test_gowin_board_refuses_a_pll_clock(tmp_path, capsys):
     assert main(["tangnano20k", "--clock", "50", "--out", str(tmp_path)]) == 2
     assert "27 MHz oscillator" in capsys.readouterr().err
+
+
+def test_public_names_lose_their_dollar_signs_and_strings_are_kept(tmp_path):
+    il = tmp_path / "top.il"
+    il.write_text('attribute \\src "core.py:1 $x"\n'
+                  'wire width 8 \\acc.above__s$128\n'
+                  'wire \\$signal$60\n'
+                  'connect \\acc.above__s$128 { \\$signal$60 $auto$7 }\n')
+    _plain_names(il)
+    assert il.read_text() == ('attribute \\src "core.py:1 $x"\n'
+                              'wire width 8 \\acc.above__s__128\n'
+                              'wire \\__signal__60\n'
+                              'connect \\acc.above__s__128 { \\__signal__60 $auto$7 }\n')
+
+
+def test_public_names_are_kept_when_a_plain_name_is_taken(tmp_path):
+    il = tmp_path / "top.il"
+    text = "wire \\a$1\nwire \\a__1\n"
+    il.write_text(text)
+    _plain_names(il)
+    assert il.read_text() == text
+
+
+def test_plain_names_keep_a_real_design_consistent(tmp_path):
+    il = tmp_path / "top.il"
+    il.write_text(rtlil.convert(DyadicCore(DyadicConfig.load("configs/xor-pipelined.json"))))
+    ids = {n for part in il.read_text().split('"')[::2] for n in re.findall(r"\\\S+", part)}
+    _plain_names(il)
+    after = {n for part in il.read_text().split('"')[::2] for n in re.findall(r"\\\S+", part)}
+    assert any("$" in n for n in ids) and not any("$" in n for n in after)
+    assert len(after) == len(ids)
