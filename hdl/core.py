@@ -164,7 +164,7 @@ class DyadicCore(wiring.Component):
             # when it says ready_next, unless this cycle commits; and only a commit, the
             # final one, leaves RUN):
             #   commit' = SETUP | (RUN & ~commit & AND(ready_next))
-            # Each copy takes its own Q, so yosys cannot merge the copies into one.
+            # Each copy feeds back its own output, so yosys cannot merge the copies.
             ahead = Cat(cell.ctl.ready_next for cell in cells).all()
             setup = fsm_state == _State.SETUP
             copies = [commit] + [Signal(name=f"commit_cell{l}") for l in range(1, L + 1)]
