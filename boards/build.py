@@ -170,6 +170,11 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
 _PUBLIC_ID = re.compile(r'\\[^\s"]+')
 
 
+def _public_names(rtlil_text: str) -> set[str]:
+    """The public identifiers (``\\name``) of an RTLIL text, outside its strings."""
+    return {n for part in rtlil_text.split('"')[::2] for n in _PUBLIC_ID.findall(part)}
+
+
 def _plain_names(rtlil: Path):
     """Rename the design's public nets without ``$`` (``above__s$128`` -> ``above__s__128``).
 
@@ -180,12 +185,12 @@ def _plain_names(rtlil: Path):
     """
     text = rtlil.read_text()
     if '\\"' in text:
-        return      # an escaped quote: the split below would not alternate
-    parts = text.split('"')     # identifiers, then strings, alternately
-    names = {n for part in parts[::2] for n in _PUBLIC_ID.findall(part)}
+        return      # an escaped quote: splitting on quotes would not alternate
+    names = _public_names(text)
     plain = {n: n.replace("$", "__") for n in names if "$" in n}
     if len(set(plain.values()) | (names - plain.keys())) != len(names):
         return      # a plain name is taken already: keep Amaranth's
+    parts = text.split('"')     # identifiers, then strings, alternately
     parts[::2] = [_PUBLIC_ID.sub(lambda m: plain.get(m.group(0), m.group(0)), part)
                   for part in parts[::2]]
     rtlil.write_text('"'.join(parts))

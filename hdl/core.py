@@ -81,12 +81,15 @@ class DyadicCore(wiring.Component):
                                           depth=c.max_batch, init=[],
                                           attrs=block_ram(c.act.bits * nL, c.max_batch))
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
+        # (The registered paths with Q are for pipeline 2, the ECP5 designs: on the
+        # iCEBreaker's pipeline-1 design they sent yosys 0.70's abc9 -dff out of stack.)
+        Q = c.pipeline == 2
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
         # A sample word is written through a register with pipeline 2: the enables of the
         # block RAMs, spread over the die, then start at flip-flops and not at the command
         # decoder (whose shared decode was placed beside them, far from its own counters).
         # A run comes several cycles after the last word's response, so nothing reads early.
-        sample_wr = m.d.sync if c.pipeline == 2 else m.d.comb
+        sample_wr = m.d.sync if Q else m.d.comb
         wr_addr, wr_word = Signal(range(c.max_batch + 1)), Signal(c.act.bits)
         wr_x, wr_y = Signal(n0), Signal(nL)
         sample_wr += [wr_x.eq(0), wr_y.eq(0)]
@@ -137,9 +140,6 @@ class DyadicCore(wiring.Component):
         # from the run control to the cells.
         t_next = Signal(17)
         d = Signal(signed(len(t_next) + 1))
-        # (The registered paths below are for pipeline 2, the ECP5 designs: on the
-        # iCEBreaker's pipeline-1 design they sent yosys 0.70's abc9 -dff out of stack.)
-        Q = c.pipeline == 2
 
         def d_below(k):     # t_next < lim + k, for a constant k >= 0
             n = max(k.bit_length(), 1)
@@ -167,15 +167,14 @@ class DyadicCore(wiring.Component):
             # Each copy feeds back its own output, so yosys cannot merge the copies.
             ahead = Cat(cell.ctl.ready_next for cell in cells).all()
             setup = fsm_state == _State.SETUP
-            copies = [commit] + [Signal(name=f"commit_cell{l}") for l in range(1, L + 1)]
-            for k in copies:
+            cell_commits = [Signal(name=f"commit_cell{l}") for l in range(1, L + 1)]
+            for k in [commit, *cell_commits]:
                 m.d.sync += k.eq(setup | (in_run & ~k & ahead))
-            for cell, k in zip(cells, copies[1:]):
-                m.d.comb += cell.ctl.commit.eq(k)
         else:
             m.d.comb += commit.eq(in_run & (prologue | Cat(cell.ctl.ready for cell in cells).all()))
-            for cell in cells:
-                m.d.comb += cell.ctl.commit.eq(commit)
+            cell_commits = [commit] * L
+        for cell, k in zip(cells, cell_commits):
+            m.d.comb += cell.ctl.commit.eq(k)
         m.d.comb += final.eq(commit & ~prologue & last_tick)
         with m.If(commit):
             m.d.sync += [t_next.eq(t_next + 1), d.eq(d + 1)]

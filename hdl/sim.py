@@ -6,7 +6,7 @@ __all__ = ["stream_put", "stream_get", "call"]
 
 
 # A handshake that never comes is a failure, not a hang: far more cycles than any command
-# of the tests takes (a run of a batch of 8 on the largest test network is a few hundred).
+# of the tests waits for.
 LIMIT = 20_000
 
 

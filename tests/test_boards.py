@@ -5,7 +5,6 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 """
 
 import json
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +14,7 @@ from boards import BOARDS, BoardError, check_fits, estimate, get_board
 from boards.build import (
     BuildError,
     _plain_names,
+    _public_names,
     _utilisation_from_log,
     format_report,
     main,
@@ -234,8 +234,8 @@ def test_public_names_are_kept_when_a_plain_name_is_taken(tmp_path):
 def test_plain_names_keep_a_real_design_consistent(tmp_path):
     il = tmp_path / "top.il"
     il.write_text(rtlil.convert(DyadicCore(DyadicConfig.load("configs/xor-pipelined.json"))))
-    ids = {n for part in il.read_text().split('"')[::2] for n in re.findall(r"\\\S+", part)}
+    ids = _public_names(il.read_text())
     _plain_names(il)
-    after = {n for part in il.read_text().split('"')[::2] for n in re.findall(r"\\\S+", part)}
+    after = _public_names(il.read_text())
     assert any("$" in n for n in ids) and not any("$" in n for n in after)
     assert len(after) == len(ids)
