@@ -256,16 +256,28 @@ class LayerCell(wiring.Component):
         h_elem_last = Signal()
         m.d.comb += h_elem_last.eq(Mux(h_matrix, h_row_last & h_col_last, h_i == N - 1))
         h_advance = Signal()
-        # The core counts the window (skip to the offset, stop after count elements):
-        # one set of counters for all cells.
-        m.d.comb += self.host.advance.eq(h_advance)
+        # The window: elements left to skip before the offset, then to move. Each cell
+        # counts its own, so the handshakes it gates stay inside the cell (the core's
+        # counters were a round trip across the die). h_skip == (h_off != 0) and
+        # h_last == ~h_skip & (h_cnt == 1) at all times, kept in registers.
+        total = max(N * M + N, 2 * N)
+        h_off, h_cnt = Signal(range(total + 1)), Signal(range(total + 1))
+        h_skip, h_last = Signal(), Signal()
+        off, count = self.host.offset[:len(h_off)], self.host.count[:len(h_cnt)]
         with m.If(self.host.start):
             m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
                          h_target.eq(self.host.target), h_vec.eq(0), h_ti.eq(0), h_a.eq(0),
                          h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_phase.eq(0), h_addr.eq(0),
-                         h_lane.eq(0)]
+                         h_lane.eq(0), h_off.eq(off), h_cnt.eq(count),
+                         h_skip.eq(off != 0), h_last.eq((off == 0) & (count == 1))]
+        m.d.sync += self.host.done.eq(h_advance & h_last)   # (h_advance only while active)
         with m.If(h_active & h_advance):
-            with m.If(self.host.last):
+            with m.If(h_skip):
+                m.d.sync += [h_off.eq(h_off - 1), h_skip.eq(h_off != 1),
+                             h_last.eq((h_off == 1) & (h_cnt == 1))]
+            with m.Else():
+                m.d.sync += [h_cnt.eq(h_cnt - 1), h_last.eq(h_cnt == 2)]
+            with m.If(h_last):
                 m.d.sync += h_active.eq(0)
             with m.If(h_elem_last):
                 m.d.sync += [h_vec.eq(1), h_i.eq(0)]   # on to b, G_b or lam
@@ -289,7 +301,7 @@ class LayerCell(wiring.Component):
         # register, then send (three or four cycles per word: the link's bytes take far
         # longer)
         h_word = Signal(32)
-        with m.If(h_active & self.host.skip):
+        with m.If(h_active & h_skip):
             m.d.comb += h_advance.eq(1)      # skip to the window
         with m.Elif(h_active & h_write):
             if Q:
@@ -316,7 +328,7 @@ class LayerCell(wiring.Component):
         # Host writes to the vectors enter through the datapath's lane values, so a
         # register needs no second data input (only its enable sees the host).
         h_we = Signal()
-        m.d.comb += h_we.eq(h_active & h_write & ~self.host.skip
+        m.d.comb += h_we.eq(h_active & h_write & ~h_skip
                             & ((h_phase == 1) if Q else self.host_i.valid))
         h_we_b, h_we_gb = (h_we & h_vec & (h_target == t) for t in (HostTarget.PARAMS,
                                                                       HostTarget.GRADS))

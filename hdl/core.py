@@ -24,6 +24,7 @@ from .protocol import (
     Status,
     StreamFlags,
 )
+from .streams import StreamBuffer
 
 __all__ = ["DyadicCore"]
 
@@ -263,36 +264,33 @@ class DyadicCore(wiring.Component):
         m.d.sync += counters["sat_err"].eq(counters["sat_err"] + err_count)
 
         # -- host routing to cells -------------------------------------------------------------
+        # A transfer's window (offset, count) goes to the cell at start; the cell counts it
+        # and says when it is done (writes: every word written).
         host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
-        # the window of a host transfer, counted down while the cell advances: elements
-        # to skip before the offset, then elements to move
-        # (offsets and counts are checked to fit 16 bits before a transfer starts)
-        xfer_off, xfer_cnt = Signal(16), Signal(16)
-        # host_skip == (xfer_off != 0) and host_last == ~host_skip & (xfer_cnt == 1) at all
-        # times, kept in registers: they gate the cells' handshakes, a long path otherwise
-        host_skip, host_last, host_adv, host_done = Signal(), Signal(), Signal(), Signal()
-        m.d.comb += host_adv.eq(Cat(cell.host.advance for cell in cells).any())
-        m.d.sync += host_done.eq(host_adv & host_last)
-        with m.If(host_adv):
-            with m.If(host_skip):
-                m.d.sync += [xfer_off.eq(xfer_off - 1), host_skip.eq(xfer_off != 1),
-                             host_last.eq((xfer_off == 1) & (xfer_cnt == 1))]
-            with m.Else():
-                m.d.sync += [xfer_cnt.eq(xfer_cnt - 1), host_last.eq(xfer_cnt == 2)]
-
-        def start_window(off, cnt):
-            m.d.sync += [xfer_off.eq(off), xfer_cnt.eq(cnt), host_skip.eq(off[:16] != 0),
-                         host_last.eq((off[:16] == 0) & (cnt[:16] == 1))]
+        host_off, host_cnt, host_done = Signal(16), Signal(16), Signal()
+        m.d.comb += host_done.eq(Cat(cell.host.done for cell in cells).any())
         # With Q a transfer starts in the cell the cycle after the command decoder asks (the
         # cell's handshakes stay low until then): the decoder's checks end at a register.
+        # And each cell's host streams pass a StreamBuffer: no combinational path between
+        # the decoder and a cell, which may be placed across the die from it.
         host_domain = m.d.sync if Q else m.d.comb
+        cell_i, cell_o = [], []
         for l, cell in enumerate(cells, 1):
-            sel = hdr.layer == l
-            host_domain += [cell.host.start.eq(host_start & sel),
-                            cell.host.target.eq(host_target), cell.host.write.eq(host_write)]
-            m.d.comb += [cell.host.skip.eq(host_skip), cell.host.last.eq(host_last),
-                         cell.host_i.payload.eq(self.i_cmd.payload)]
-        cell_o = Array([cell.host_o for cell in cells])[lidx]
+            host_domain += [cell.host.start.eq(host_start & (hdr.layer == l)),
+                            cell.host.target.eq(host_target), cell.host.write.eq(host_write),
+                            cell.host.offset.eq(host_off), cell.host.count.eq(host_cnt)]
+            if Q:
+                m.submodules[f"host_i{l}"] = buf_i = StreamBuffer(32)
+                m.submodules[f"host_o{l}"] = buf_o = StreamBuffer(32)
+                wiring.connect(m, buf_i.o, cell.host_i)
+                wiring.connect(m, cell.host_o, buf_o.i)
+                cell_i.append(buf_i.i)
+                cell_o.append(buf_o.o)
+            else:
+                cell_i.append(cell.host_i)
+                cell_o.append(cell.host_o)
+            m.d.comb += cell_i[-1].payload.eq(self.i_cmd.payload)
+        rd_o = Array(cell_o)[lidx]
 
         # -- command FSM -------------------------------------------------------------------------
         m.d.comb += self.i_cmd.ready.eq(0)
@@ -379,6 +377,7 @@ class DyadicCore(wiring.Component):
                         m.d.sync += fsm_state.eq(next_after_rsp)
                         with m.If(next_after_rsp == _State.HOST_READ):
                             m.d.comb += [host_start.eq(1), host_write.eq(0),
+                                         host_off.eq(arg0), host_cnt.eq(rsp_len),
                                          host_target.eq(Mux(
                                              hdr.opcode == Opcode.READ_PARAMS, HostTarget.PARAMS,
                                              Mux(hdr.opcode == Opcode.READ_GRADS,
@@ -393,20 +392,23 @@ class DyadicCore(wiring.Component):
                     with m.If(word_idx == rsp_len - 1):
                         m.d.sync += fsm_state.eq(_State.HEADER)
             with m.Case(_State.HOST_WRITE):
-                for l, cell in enumerate(cells, 1):
+                for l, port in enumerate(cell_i, 1):
                     with m.If(hdr.layer == l):
-                        m.d.comb += [cell.host_i.valid.eq(self.i_cmd.valid),
-                                     self.i_cmd.ready.eq(cell.host_i.ready)]
+                        m.d.comb += [port.valid.eq(self.i_cmd.valid),
+                                     self.i_cmd.ready.eq(port.ready)]
                 with m.If(host_done):
                     respond(Status.OK)
             with m.Case(_State.HOST_READ):
-                m.d.comb += [self.o_rsp.valid.eq(cell_o.valid),
-                             self.o_rsp.payload.eq(cell_o.payload)]
-                for l, cell in enumerate(cells, 1):
+                # the core counts the words it sends: the last may still be on its way
+                # from the cell when the cell is done
+                m.d.comb += [self.o_rsp.valid.eq(rd_o.valid), self.o_rsp.payload.eq(rd_o.payload)]
+                for l, port in enumerate(cell_o, 1):
                     with m.If(hdr.layer == l):
-                        m.d.comb += cell.host_o.ready.eq(self.o_rsp.ready)
-                with m.If(host_done):
-                    m.d.sync += fsm_state.eq(_State.HEADER)
+                        m.d.comb += port.ready.eq(self.o_rsp.ready)
+                with m.If(self.o_rsp.ready & rd_o.valid):
+                    m.d.sync += word_idx.eq(word_idx + 1)
+                    with m.If(word_idx == rsp_len - 1):
+                        m.d.sync += fsm_state.eq(_State.HEADER)
             with m.Case(_State.ARG0):
                 m.d.comb += self.i_cmd.ready.eq(1)
                 w = self.i_cmd.payload
@@ -431,7 +433,7 @@ class DyadicCore(wiring.Component):
                                              host_target.eq(Mux(
                                                  hdr.opcode == Opcode.WRITE_PARAMS,
                                                  HostTarget.PARAMS, HostTarget.STATE))]
-                                start_window(w, hdr.length - 1)
+                                m.d.comb += [host_off.eq(w), host_cnt.eq(hdr.length - 1)]
                                 m.d.sync += fsm_state.eq(_State.HOST_WRITE)
                         with m.Default():
                             m.d.sync += fsm_state.eq(_State.ARG1)
@@ -449,7 +451,6 @@ class DyadicCore(wiring.Component):
                                   | (w[:16] > room)):
                             respond(Status.BAD_ARGUMENT)
                         with m.Else():
-                            start_window(arg0, w)
                             respond(Status.OK, w, _State.HOST_READ)
                     with m.Elif(hdr.opcode == Opcode.RELAX):
                         with m.If((arg0 == 0) | (arg0[16:] != 0) | (w[4:] != 0)):

@@ -68,17 +68,17 @@ class HostTarget(enum.Enum, shape=2):
 class HostAccess(wiring.Signature):
     """Host access to one cell's memories while the datapath is idle.
 
-    The cell walks the target's row-major order (matrix, then vector) from element 0,
-    one element per ``advance``; the core keeps the window: ``skip`` while the element
-    is before the requested offset (it moves no data), ``last`` on the element that ends
-    the transfer. Data streams through the cell's host_i / host_o.
+    At ``start`` the cell takes the window: it walks the target's row-major order
+    (matrix, then vector) from element 0, skips the elements before ``offset`` (they move
+    no data), moves ``count`` elements through its host_i / host_o, and then raises
+    ``done`` for a cycle. The core has checked that the window fits the target.
     """
 
     def __init__(self):
         super().__init__({
             "start": Out(1), "target": Out(HostTarget), "write": Out(1),
-            "skip": Out(1), "last": Out(1),
-            "advance": In(1),
+            "offset": Out(16), "count": Out(16),
+            "done": In(1),
         })
 
 

@@ -34,12 +34,18 @@ async def stream_get(ctx, port, limit=LIMIT):
     return payload
 
 
-async def call(ctx, core, cmd: Command):
-    """Run one command on a ``DyadicCore``; returns its decoded response."""
+async def call(ctx, core, cmd: Command, stall=0):
+    """Run one command on a ``DyadicCore``; returns its decoded response.
+
+    ``stall``: cycles the reader waits before it takes each response word, as the framer
+    does while it sends the previous word's bytes.
+    """
     for w in cmd.words:
         await stream_put(ctx, core.i_cmd, w)
     words = [await stream_get(ctx, core.o_rsp)]
     for _ in range(response_length(words[0])):
+        for _ in range(stall):
+            await ctx.tick()
         words.append(await stream_get(ctx, core.o_rsp))
     _, data = split_response(words)
     return cmd.decode(data)

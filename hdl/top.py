@@ -8,23 +8,10 @@ from firmware_py.config import DyadicConfig
 
 from .core import DyadicCore
 from .link import LinkFramer
+from .streams import StreamRegister
 from .uart import UARTRx, UARTTx
 
-__all__ = ["DyadicLink", "DyadicUART", "StreamRegister"]
-
-
-class StreamRegister(wiring.Component):
-    """Registers a stream's payload and valid (ready stays combinational): full rate."""
-
-    def __init__(self, width: int):
-        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
-        with m.If(self.i.ready):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
-        return m
+__all__ = ["DyadicLink", "DyadicUART"]
 
 
 class DyadicLink(wiring.Component):

@@ -85,58 +85,58 @@ def _run(cell, bench):
             await ctx.tick()
         raise AssertionError(f"testbench still running after {WATCHDOG} cycles")
 
-    async def host_window(ctx):
-        # the core's side of a host transfer: count advances, flag the last element
-        async for _, _, adv in ctx.tick().sample(cell.host.advance):
-            if adv:
-                _LEFT[id(cell)] -= 1
-                ctx.set(cell.host.last, _LEFT[id(cell)] == 1)
+    async def host_watch(ctx):
+        # the core's side of a host transfer: count the cell's done strobes
+        async for _, _, done in ctx.tick().sample(cell.host.done):
+            _DONE[id(cell)] += done
 
+    _DONE[id(cell)] = 0
     sim.add_testbench(testbench)
     sim.add_testbench(watchdog, background=True)
-    sim.add_testbench(host_window, background=True)
+    sim.add_testbench(host_watch, background=True)
     sim.run()
     assert finished
 
 
 # -- host port -----------------------------------------------------------------------------
 
-# Elements left in the transfer of each cell: the core's window counter (hdl.core), kept
-# here by _run's host_window process.
-_LEFT = {}
+# Transfers each cell has finished (its host.done strobes), kept by _run's host_watch.
+_DONE = {}
 
 
-async def _host_start(ctx, cell, target, write, count):
-    _LEFT[id(cell)] = count
+async def _host_start(ctx, cell, target, write, count, offset=0):
     ctx.set(cell.host.target, target)
     ctx.set(cell.host.write, write)
-    ctx.set(cell.host.skip, 0)
-    ctx.set(cell.host.last, count == 1)
+    ctx.set(cell.host.offset, offset)
+    ctx.set(cell.host.count, count)
     ctx.set(cell.host.start, 1)
     await ctx.tick()
     ctx.set(cell.host.start, 0)
+    return _DONE[id(cell)] + 1
 
 
-async def _host_done(ctx, cell):
-    while _LEFT[id(cell)]:
+async def _host_done(ctx, cell, ticket):
+    while _DONE[id(cell)] < ticket:
         await ctx.tick()
+    assert _DONE[id(cell)] == ticket, "one done strobe per transfer"
 
 
-async def host_write(ctx, cell, target, *arrays):
-    await _host_start(ctx, cell, target, 1, sum(np.size(a) for a in arrays))
+async def host_write(ctx, cell, target, *arrays, offset=0):
+    """Write the arrays' elements from element ``offset`` of the target on."""
+    ticket = await _host_start(ctx, cell, target, 1, sum(np.size(a) for a in arrays), offset)
     for a in arrays:
         for v in np.ravel(a):
             await stream_put(ctx, cell.host_i, int(v) & 0xFFFF_FFFF)
-    await _host_done(ctx, cell)
+    await _host_done(ctx, cell, ticket)
 
 
-async def host_read(ctx, cell, target, *counts):
-    await _host_start(ctx, cell, target, 0, sum(counts))
+async def host_read(ctx, cell, target, *counts, offset=0):
+    ticket = await _host_start(ctx, cell, target, 0, sum(counts), offset)
     out = []
     for n in counts:
         out.append(np.array([_signed32(await stream_get(ctx, cell.host_o)) for _ in range(n)],
                             dtype=np.int64))
-    await _host_done(ctx, cell)
+    await _host_done(ctx, cell, ticket)
     return out
 
 
@@ -204,6 +204,30 @@ def _strobed(cell, strobes):
 
 
 # -- tests ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("multipliers", [(2, 3), ((2, 3), 2), ((12, 8), 2, True)])
+def test_host_windows_skip_to_the_offset(multipliers):
+    # the cell counts the window: a write of a few elements from an offset (across the
+    # matrix/vector boundary) changes only those; reads of windows see them
+    cfg = _cfg(multipliers)
+    rng = np.random.default_rng(7)
+    W, b = _params(cfg, 2, rng, 1.5)
+    flat = np.concatenate([W.ravel(), b])
+    patch = cfg.master.quantize(_draw(rng, 1.5, 3), saturate=True)
+    off = W.size - 2                  # the last two of W, then b[0]
+    expect = flat.copy()
+    expect[off:off + 3] = patch
+    cell = LayerCell(cfg, 2)
+
+    async def bench(ctx):
+        await load_params(ctx, cell, W, b)
+        await host_write(ctx, cell, HostTarget.PARAMS, patch, offset=off)
+        for o, n in [(0, flat.size), (off, 3), (flat.size - 1, 1), (1, 4)]:
+            got, = await host_read(ctx, cell, HostTarget.PARAMS, n, offset=o)
+            np.testing.assert_array_equal(got, expect[o:o + n])
+
+    _run(cell, bench)
+
 
 @pytest.mark.parametrize("multipliers", MULTIPLIERS)
 @pytest.mark.parametrize("l", [1, 2])

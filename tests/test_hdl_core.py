@@ -242,6 +242,9 @@ def test_partial_transfers_address_a_window_of_elements(pipeline):
         flat[10:15] = new
         got = await call(ctx, dut, cmds.read_values(Opcode.READ_PARAMS, 1, 7, 9))
         assert np.array_equal(got, flat[7:16])
+        # a reader slower than the cell: the last word waits on its way out
+        got = await call(ctx, dut, cmds.read_values(Opcode.READ_PARAMS, 1, 2, 6), stall=9)
+        assert np.array_equal(got, flat[2:8])
         W, b = await call(ctx, dut, cmds.read_params(1))
         assert np.array_equal(np.concatenate([W.ravel(), b]), flat)
         W2, _ = await call(ctx, dut, cmds.read_params(2))     # other layer untouched
