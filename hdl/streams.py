@@ -7,11 +7,15 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["StreamRegister", "StreamBuffer"]
 
 
-class StreamRegister(wiring.Component):
-    """Registers a stream's payload and valid (ready stays combinational): full rate."""
+class _Stage(wiring.Component):
+    """A stream in on ``i``, the same stream out on ``o``."""
 
     def __init__(self, width: int):
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+
+class StreamRegister(_Stage):
+    """Registers a stream's payload and valid (ready stays combinational): full rate."""
 
     def elaborate(self, platform):
         m = Module()
@@ -21,13 +25,10 @@ class StreamRegister(wiring.Component):
         return m
 
 
-class StreamBuffer(wiring.Component):
+class StreamBuffer(_Stage):
     """A one-word buffer: valid, payload and ready all come from its own flip-flops, so no
     combinational path crosses it (ready included), at the cost of a word every other
     cycle at most."""
-
-    def __init__(self, width: int):
-        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
     def elaborate(self, platform):
         m = Module()
