@@ -302,14 +302,6 @@ class DyadicCore(wiring.Component):
             m.d.sync += [status.eq(st), rsp_len.eq(length), fsm_state.eq(_State.RESPOND),
                          next_after_rsp.eq(after), word_idx.eq(0)]
 
-        def send_words(valid, payload):
-            """The response's words after its header: counted, the last ends the command."""
-            m.d.comb += [self.o_rsp.valid.eq(valid), self.o_rsp.payload.eq(payload)]
-            with m.If(self.o_rsp.valid & self.o_rsp.ready):
-                m.d.sync += word_idx.eq(word_idx + 1)
-                with m.If(word_idx == rsp_len - 1):
-                    m.d.sync += fsm_state.eq(_State.HEADER)
-
         def fail(st):
             m.d.sync += [status.eq(st), rsp_len.eq(0), remaining.eq(hdr.length),
                          fsm_state.eq(_State.DRAIN)]
@@ -391,8 +383,14 @@ class DyadicCore(wiring.Component):
                                              Mux(hdr.opcode == Opcode.READ_GRADS,
                                                  HostTarget.GRADS, HostTarget.STATE)))]
             with m.Case(_State.SEND_WORDS):
-                send_words(1, Mux(hdr.opcode == Opcode.IDENTIFY, ident_rom[word_idx],
-                                  counter_rom[word_idx]))
+                m.d.comb += [self.o_rsp.valid.eq(1),
+                             self.o_rsp.payload.eq(Mux(hdr.opcode == Opcode.IDENTIFY,
+                                                       ident_rom[word_idx],
+                                                       counter_rom[word_idx]))]
+                with m.If(self.o_rsp.ready):
+                    m.d.sync += word_idx.eq(word_idx + 1)
+                    with m.If(word_idx == rsp_len - 1):
+                        m.d.sync += fsm_state.eq(_State.HEADER)
             with m.Case(_State.HOST_WRITE):
                 for l, port in enumerate(cell_i, 1):
                     with m.If(hdr.layer == l):
@@ -401,12 +399,16 @@ class DyadicCore(wiring.Component):
                 with m.If(host_done):
                     respond(Status.OK)
             with m.Case(_State.HOST_READ):
-                # counted here, not ended by the cell's done: the last word may still be
-                # on its way from the cell then
-                send_words(rd_o.valid, rd_o.payload)
+                # the core counts the words it sends: the last may still be on its way
+                # from the cell when the cell is done
+                m.d.comb += [self.o_rsp.valid.eq(rd_o.valid), self.o_rsp.payload.eq(rd_o.payload)]
                 for l, port in enumerate(cell_o, 1):
                     with m.If(hdr.layer == l):
                         m.d.comb += port.ready.eq(self.o_rsp.ready)
+                with m.If(self.o_rsp.ready & rd_o.valid):
+                    m.d.sync += word_idx.eq(word_idx + 1)
+                    with m.If(word_idx == rsp_len - 1):
+                        m.d.sync += fsm_state.eq(_State.HEADER)
             with m.Case(_State.ARG0):
                 m.d.comb += self.i_cmd.ready.eq(1)
                 w = self.i_cmd.payload
