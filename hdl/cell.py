@@ -16,6 +16,8 @@ the next state becomes the current one in all cells at once (lockstep, Jacobi).
 ``firmware_py.cycles.cell_work`` is the cycle contract of one tick.
 """
 
+import operator
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
@@ -36,17 +38,23 @@ from .fixed import (
     saturate,
 )
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
+from .multiplier import Multiplier
 
 __all__ = ["LayerCell"]
 
 
-def tree_sum(values):
-    """Balanced adder tree (a Python ``sum`` would build a chain as deep as the list)."""
+def tree(values, op=operator.add):
+    """Balanced tree of ``op`` (a Python ``sum`` would build a chain as deep as the list)."""
     values = list(values)
     while len(values) > 1:
-        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
+        values = [op(values[k], values[k + 1]) if k + 1 < len(values) else values[k]
                   for k in range(0, len(values), 2)]
     return values[0] if values else Const(0)
+
+
+def tree_sum(values):
+    """Balanced adder tree."""
+    return tree(values)
 
 
 class Pass(enum.Enum, shape=2):
@@ -85,7 +93,7 @@ class LayerCell(wiring.Component):
         act_f, sens_f, w_f = c.act, c.sens, c.weight
         guard, master, grad_f = c.weight_guard, c.master, c.grad
         P = min(c.pipeline, 1)   # products, SGD and blend stages registered
-        Q = int(c.pipeline == 2)  # and the multiplier operands
+        Q = int(c.pipeline == 2)  # and the multiplier operands (hdl/multiplier.py)
         LM = P + Q                # registers between the memory read and stage M
         act = self.act
         ctl = self.ctl
@@ -336,28 +344,34 @@ class LayerCell(wiring.Component):
         h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
         # The host's reads and the serial weight update (never at once) share one lane
         # select on the tile memories and one element select on the bias vectors (the host
-        # reads s and lam through the same kind of select). With Q it
-        # takes two cycles: each group of 8 lanes picks by the index's low bits into a
-        # register, and the next cycle the high bits (of rd_lane2, the index a cycle later)
-        # pick the group. On a wide tile one select over every lane was the ECP5's
-        # critical path.
+        # reads s and lam through the same kind of select). With Q it takes two cycles and
+        # starts at flip-flops: the index is taken a cycle ahead (the update's stage A; the
+        # host's holds still), each group of 8 picks by its low bits into a register that is
+        # cleared unless the group is picked, and the next cycle the word is an OR of the
+        # groups. On a wide tile a select over every lane, then the index's mux in front of
+        # the pick of a group, were the ECP5's critical paths.
         rd_lane, rd_i = Signal(range(R * C)), Signal(range(N))
-        rd_lane2, rd_i2 = Signal(range(R * C)), Signal(range(N))
-        m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i), rd_lane2.eq(h_lane), rd_i2.eq(h_i)]
+        m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]
 
-        def select(words, idx, idx2, name):
+        def select(words, idx, name):
             if not Q:
                 return Array(words)[idx]
-            groups = [reg(Array(words[g:g + 8])[idx[:3]], f"{name}_grp{g // 8}")
-                      for g in range(0, len(words), 8)]
-            return Array(groups)[idx2[3:]] if len(groups) > 1 else groups[0]
+            lo, groups = reg(idx[:3], f"{name}_lo"), []
+            for g in range(0, len(words), 8):
+                grp = Signal(Value.cast(words[0]).shape(), name=f"{name}_grp{g // 8}")
+                pick = Array(words[g:g + 8])[lo]
+                if len(words) > 8:
+                    pick = Mux(reg(idx[3:] == g // 8, f"{name}_hit{g // 8}"), pick, 0)
+                m.d.sync += grp.eq(pick)
+                groups.append(grp)
+            return tree(groups, operator.or_)
 
-        w_sel = select([w_rd.data[k] for k in range(R * C)], rd_lane, rd_lane2, "w_sel")
-        g_sel = select([g_rd.data[k] for k in range(R * C)], rd_lane, rd_lane2, "g_sel")
-        b_sel = select([bias[i] for i in range(N)], rd_i, rd_i2, "b_sel")
-        gb_sel = select([gbias[i] for i in range(N)], rd_i, rd_i2, "gb_sel")
-        s_sel = select([s[i] for i in range(N)], rd_i, rd_i2, "s_sel")
-        lam_sel = select([lam[i] for i in range(N)], rd_i, rd_i2, "lam_sel")
+        w_sel = select([w_rd.data[k] for k in range(R * C)], rd_lane, "w_sel")
+        g_sel = select([g_rd.data[k] for k in range(R * C)], rd_lane, "g_sel")
+        b_sel = select([bias[i] for i in range(N)], rd_i, "b_sel")
+        gb_sel = select([gbias[i] for i in range(N)], rd_i, "gb_sel")
+        s_sel = select([s[i] for i in range(N)], rd_i, "s_sel")
+        lam_sel = select([lam[i] for i in range(N)], rd_i, "lam_sel")
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam". With
         # pipeline 2 the word is registered (loaded every cycle: its inputs hold still while
         # it waits to be sent), so the lane select of a wide tile ends at a flip-flop, not in
@@ -416,7 +430,8 @@ class LayerCell(wiring.Component):
         s_col = [pick(self.below.s, M, TJ, C, s1_tj, b) for b in range(C)]
         sg_col = [pick(s_grad, M, TJ, C, s1_tj, b) for b in range(C)]
         # op1 is a weight or d, op2 is an activation or d
-        prod_bits = max(w_f.bits, sens_f.bits) + max(act_f.bits, sens_f.bits)
+        op1_bits, op2_bits = max(w_f.bits, sens_f.bits), max(act_f.bits, sens_f.bits)
+        prod_bits = op1_bits + op2_bits
         prod = [[Signal(signed(prod_bits), name=f"p{a}_{b}") for b in range(C)]
                 for a in range(R)]
         for a in range(R):
@@ -425,11 +440,12 @@ class LayerCell(wiring.Component):
                 op1 = Mux(is_grad, d_row[a], w_op)
                 op2 = Mux(s1_pass == Pass.FWD, s_col[b], sg_col[b] if self.l == 1 else
                           Mux(s1_pass == Pass.BWD, d_row[a], sg_col[b]))
-                if Q:   # operands registered: no logic in front of the multiplier
-                    # (with a reset: reset-less ones came out of yosys 0.70 multiply
-                    # driven in a 116-multiplier ECP5 build)
-                    op1, op2 = reg(op1, f"op1_{a}_{b}"), reg(op2, f"op2_{a}_{b}")
-                m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
+                if Q:   # operands and product registered (the product in an ECP5 DSP block)
+                    mul = Multiplier(op1_bits, op2_bits, prod_bits)
+                    m.submodules[f"mul{a}_{b}"] = mul
+                    m.d.comb += [mul.a.eq(op1), mul.b.eq(op2), prod[a][b].eq(mul.p)]
+                else:
+                    m.d.comb += prod[a][b].eq(op1.as_signed() * op2.as_signed())
 
         # -- stage M: accumulate and write back (stage 1 itself, or one register later) ------
         def registered(value, name, n=1, reset_less=False):
@@ -450,9 +466,10 @@ class LayerCell(wiring.Component):
         # flags travel with the data: with P the last tile's write-back may fall after commit
         m_first, m_update = staged(f_first, "first"), staged(f_update, "update")
         m_lr = staged(f_lr, "lr")
-        # (no reset: a product register without one can be the DSP's own output register)
-        m_prod = [[registered(prod[a][b], f"m_p{a}_{b}", reset_less=True) for b in range(C)]
-                  for a in range(R)]
+        # (no reset: a product register without one can be the DSP's own output register;
+        # with Q the multiplier has it)
+        m_prod = [[prod[a][b] if Q else registered(prod[a][b], f"m_p{a}_{b}", reset_less=True)
+                   for b in range(C)] for a in range(R)]
         m_g = [g_tile[k] for k in range(R * C)]
         m_d = [staged(d_row[a], f"d{a}") for a in range(R)]
         m_fwd, m_bwd, m_grad = (m_valid & (m_pass == p) for p in (Pass.FWD, Pass.BWD, Pass.GRAD))
@@ -588,14 +605,14 @@ class LayerCell(wiring.Component):
             ub_valid, ub_bias, ub_tile, ub_lane, ub_i = (reg(v, f"ub_{n}") for v, n in (
                 (ua_valid, "valid"), (ua_bias, "bias"), (ua_tile, "tile"), (ua_lane, "lane"),
                 (ua_i, "i")))
-            with m.If(ub_valid):
-                m.d.comb += [rd_lane.eq(ub_lane), rd_i.eq(ub_i)]
+            # (with Q the selects take their index a cycle ahead, from stage A)
+            with m.If(ua_valid if Q else ub_valid):
+                m.d.comb += [rd_lane.eq(ua_lane if Q else ub_lane),
+                             rd_i.eq(ua_i if Q else ub_i)]
             if Q:       # the selects' second cycle
                 ub_valid, ub_bias, ub_tile, ub_lane, ub_i = (reg(v, f"ub2_{n}") for v, n in (
                     (ub_valid, "valid"), (ub_bias, "bias"), (ub_tile, "tile"),
                     (ub_lane, "lane"), (ub_i, "i")))
-                with m.If(ub_valid):
-                    m.d.comb += [rd_lane2.eq(ub_lane), rd_i2.eq(ub_i)]
 
             coarse = reg(round_prepare(Mux(ub_bias, gb_sel, g_sel), lr_off)
                          >> Cat(Const(0, 3), f_lr[3:]), "uc_coarse")

@@ -11,13 +11,22 @@ from firmware_py.config import ConfigError, DyadicConfig
 
 from .core import DyadicCore
 
-__all__ = ["generate", "cached_verilog", "design_key"]
+__all__ = ["generate", "cached_verilog", "design_key", "FamilyPlatform"]
 
 TOP = "dyadic_core"
 
 
-def generate(config: DyadicConfig) -> str:
-    return verilog.convert(DyadicCore(config), name=TOP, emit_src=False)
+class FamilyPlatform:
+    """Stands in for a board's platform where the gateware asks only for its FPGA family
+    (``hdl/multiplier.py``, ``hdl/cell.py``): the ECP5 netlist can then be simulated."""
+
+    def __init__(self, family: str):
+        self.family = family
+
+
+def generate(config: DyadicConfig, family: str | None = None) -> str:
+    platform = FamilyPlatform(family) if family else None
+    return verilog.convert(DyadicCore(config), name=TOP, platform=platform, emit_src=False)
 
 
 def design_key(config: DyadicConfig, *extra: str) -> str:
@@ -26,13 +35,16 @@ def design_key(config: DyadicConfig, *extra: str) -> str:
     return hashlib.sha256("".join((config.to_json(), src) + extra).encode()).hexdigest()[:16]
 
 
-def cached_verilog(config: DyadicConfig, build_dir="build/verilog") -> Path:
-    """Verilog for ``config`` under a name derived from the design, generated once."""
-    path = Path(build_dir) / f"{TOP}_{design_key(config)}.v"
+def cached_verilog(config: DyadicConfig, build_dir="build/verilog",
+                   family: str | None = None) -> Path:
+    """Verilog for ``config`` (as built for ``family``, if given) under a name derived from
+    the design, generated once."""
+    key = design_key(config, *([family] if family else []))
+    path = Path(build_dir) / f"{TOP}_{key}.v"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(generate(config))
+        tmp.write_text(generate(config, family))
         tmp.replace(path)
     return path
 

@@ -63,8 +63,11 @@ def _tool_on_path(sim):
 
 def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None,
                waves=False, build_root=ROOT / "build" / "sim", extra_env=None,
-               test_module="sim.test_core", quiet=False):
+               test_module="sim.test_core", quiet=False, family=None):
     """Run a cocotb test module on ``config``; returns (tests, failures).
+
+    With ``family`` ("ecp5") the core is elaborated as for that FPGA, with its vendor
+    primitives, simulated by the models in ``sim/models/<family>/``.
 
     Raises RuntimeError when the simulator is missing (naming its install).
     """
@@ -72,7 +75,7 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
         raise ValueError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
     if not _tool_on_path(sim):
         raise RuntimeError(f"{sim} not found on PATH; install: {INSTALL_HINT[sim]}")
-    verilog = cached_verilog(config, build_root.parent / "verilog")
+    verilog = cached_verilog(config, build_root.parent / "verilog", family)
     build_dir = build_root / sim / (verilog.stem + ("_waves" if waves else ""))
     build_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = build_dir / "config.json"
@@ -81,6 +84,7 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}"
     runner = get_runner(sim)
     sources, args = [verilog], list(VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS)
+    sources += sorted((ROOT / "sim" / "models" / family).glob("*.v")) if family else []
     if waves and sim == "icarus":
         # cocotb's own dump module needs -g2012; this one is plain Verilog-2005.
         dump = build_dir / "dyadic_dump.v"

@@ -1,0 +1,67 @@
+"""A signed multiplier with registered operands and product: ``p`` is ``a * b`` two cycles on.
+
+On an ECP5 the product register is the MULT18X18D's own output register. The block's site
+is fixed, and with a hundred of them in use many sit far from the logic that feeds and
+reads them: with a fabric register on each side both long routes fell into the
+multiplier's cycle (the 85F's critical path: operand register, 6.5 ns route, multiplier,
+5.5 ns route, product register). With the block's register the route out gets a cycle of
+its own. The operands stay fabric registers: as the block's input registers, the logic
+that makes them (placed by the cell, not by the block) shared a cycle with the route in
+(56.69 MHz against 60-65). Elsewhere, and in simulation, the product is a fabric register
+too; on an iCE40 yosys packs it into the SB_MAC16.
+"""
+
+from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Multiplier"]
+
+ECP5_WIDTH = 18     # MULT18X18D operand width
+
+
+class Multiplier(wiring.Component):
+    """``p`` = ``a`` * ``b`` (signed) with a latency of two cycles.
+
+    The operand registers are reset with the domain (reset-less ones came out of yosys 0.70
+    multiply driven in a 116-multiplier ECP5 build); the product register has no reset, so
+    that it can be the DSP block's.
+    """
+
+    def __init__(self, a_bits: int, b_bits: int, p_bits: int):
+        self.a_bits, self.b_bits, self.p_bits = a_bits, b_bits, p_bits
+        super().__init__({"a": In(signed(a_bits)), "b": In(signed(b_bits)),
+                          "p": Out(signed(p_bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = Signal(signed(self.a_bits)), Signal(signed(self.b_bits))
+        m.d.sync += [a.eq(self.a), b.eq(self.b)]
+        ecp5 = getattr(platform, "family", None) == "ecp5"
+        if ecp5 and max(self.a_bits, self.b_bits) <= ECP5_WIDTH:
+            a18, b18, p = Signal(signed(ECP5_WIDTH)), Signal(signed(ECP5_WIDTH)), Signal(36)
+            m.submodules.mult18x18d = self._mult18x18d(a18, b18, p)
+            m.d.comb += [a18.eq(a), b18.eq(b), self.p.eq(p[:self.p_bits])]
+        else:
+            p = Signal(signed(self.p_bits), reset_less=True)
+            m.d.sync += p.eq(a * b)
+            m.d.comb += self.p.eq(p)
+        return m
+
+    @staticmethod
+    def _mult18x18d(a18, b18, p):
+        """Signed 18 x 18 -> 36, with the output register on CLK0 (no reset)."""
+        return Instance(
+            "MULT18X18D",
+            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
+            p_REG_PIPELINE_CLK="NONE",
+            p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+            p_SOURCEB_MODE="B_INPUT", p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
+            p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE",
+            i_SIGNEDA=Const(1), i_SIGNEDB=Const(1), i_SOURCEA=Const(0), i_SOURCEB=Const(0),
+            i_CLK0=ClockSignal(), i_CE0=Const(1), i_RST0=Const(0),
+            **{f"i_A{k}": a18[k] for k in range(ECP5_WIDTH)},
+            **{f"i_B{k}": b18[k] for k in range(ECP5_WIDTH)},
+            **{f"i_C{k}": Const(0) for k in range(ECP5_WIDTH)},
+            **{f"o_P{k}": p[k] for k in range(2 * ECP5_WIDTH)},
+        )
