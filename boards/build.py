@@ -43,9 +43,10 @@ RESOURCES = {
     "gowin": {"LUT4": "luts", "DFF": "ffs", "MULT18X18": "dsp", "BSRAM": "bram",
               "rPLL": "pll"},
 }
-# iCE40: SB_MAC16 inference, and -dff (abc9 maps flip-flops too: about 100 logic cells
-# fewer on the UP5K designs)
-SYNTH_OPTS = {"ice40": "-dsp -dff", "ecp5": "", "gowin": ""}
+# iCE40: SB_MAC16 inference. Not -dff: abc9's sequential mode on the UP5K design either
+# exhausts YoWASP's call stack or runs for more than 20 minutes, depending on net names
+# alone (-dff saved 88 of 5,280 logic cells).
+SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "", "gowin": ""}
 
 
 class BuildError(RuntimeError):

@@ -375,8 +375,7 @@ class LayerCell(wiring.Component):
         # STATE's first phase is the s vector: treat h_vec == 0 as "s", 1 as "lam". With
         # pipeline 2 the word is registered (loaded every cycle: its inputs hold still while
         # it waits to be sent), so the lane select of a wide tile ends at a flip-flop, not in
-        # the framer. (Only there: the register made yosys 0.70's abc9 -dff run out of stack
-        # on the iCEBreaker's pipeline-1 design.)
+        # the framer. (Only there: the iCEBreaker's pipeline-1 design has no logic to spare.)
         h_rdata = Signal(32)
         rdata_domain = m.d.sync if Q else m.d.comb
         with m.Switch(h_target):
