@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from firmware_py.config import ConfigError, DyadicConfig
+from hdl.tile_memory import COPY_ATTR
 
 from . import ROOT, Board, BoardError, check_fits, estimate, get_board
 from .pll import PLLError
@@ -47,6 +48,9 @@ RESOURCES = {
 # exhausts YoWASP's call stack or runs for more than 20 minutes, depending on net names
 # alone (-dff saved 88 of 5,280 logic cells).
 SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "", "gowin": ""}
+# Registers the gateware marks as copies (hdl/tile_memory.py) stay copies: yosys merges
+# identical flip-flops unless their cells are kept, and Amaranth puts attributes on wires.
+KEEP_COPIES = f"setattr -set keep 1 a:{COPY_ATTR} %ci1:+$dff[Q] t:$dff %i"
 
 
 class BuildError(RuntimeError):
@@ -117,6 +121,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
+                          script_after_read=KEEP_COPIES,
                           nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json"
                           + (f" --freq {clock}" if board.family == "gowin" else ""))
     plan.extract(work)
@@ -221,6 +226,10 @@ def _write_failure(out: Path, board: Board, config: DyadicConfig, config_name: s
 def _failure(work: Path, log: str, output: str, board: Board) -> str:
     """The tool's own reason (from nextpnr's log, else the flow's output), with the device's
     limits when the design did not fit."""
+    if (work / "report.json").exists():     # nextpnr finished: the bitstream packer failed
+        tail = "\n".join(output.splitlines()[-12:])
+        return f"{board.name}: the bitstream packer failed after place and route " \
+               f"(logs in {work}):\n{tail}"
     lines = [ln for ln in log.splitlines() if "ERROR" in ln or "%" in ln]
     if any("Unable to place" in ln or "too many" in ln.lower() or "No BEL" in ln
            for ln in log.splitlines()):

@@ -39,6 +39,7 @@ from .fixed import (
 )
 from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 from .multiplier import Multiplier
+from .tile_memory import TileMemory
 
 __all__ = ["LayerCell"]
 
@@ -108,14 +109,14 @@ class LayerCell(wiring.Component):
         def tile_attrs(bits):
             return {"ram_style": "distributed"} if fast else block_ram(bits * R * C, TT)
 
-        m.submodules.wmem = wmem = Memory(shape=data.ArrayLayout(signed(master.bits), R * C),
-                                          depth=TT, init=[], attrs=tile_attrs(master.bits))
-        m.submodules.gmem = gmem = Memory(shape=data.ArrayLayout(signed(grad_f.bits), R * C),
-                                          depth=TT, init=[], attrs=tile_attrs(grad_f.bits))
-        w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1)
-        g_wr = gmem.write_port(granularity=1)
+        # With Q there, a bank per row of lanes, each with its own read address register
+        # (hdl/tile_memory.py).
+        banks = R if fast and Q else 1
+        m.submodules.wmem = wmem = TileMemory(signed(master.bits), R * C, TT, banks=banks,
+                                              attrs=tile_attrs(master.bits))
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
-        g_rd = gmem.read_port(transparent_for=(g_wr,))
+        m.submodules.gmem = gmem = TileMemory(signed(grad_f.bits), R * C, TT, banks=banks,
+                                              attrs=tile_attrs(grad_f.bits), transparent=True)
         stash_layout = data.StructLayout({"s": data.ArrayLayout(signed(act_f.bits), M),
                                           "code": data.ArrayLayout(2, N)})
         m.submodules.stash = stash = Memory(shape=stash_layout, depth=self.stash_depth, init=[],
@@ -366,8 +367,8 @@ class LayerCell(wiring.Component):
                 groups.append(grp)
             return tree(groups, operator.or_)
 
-        w_sel = select([w_rd.data[k] for k in range(R * C)], rd_lane, "w_sel")
-        g_sel = select([g_rd.data[k] for k in range(R * C)], rd_lane, "g_sel")
+        w_sel = select([wmem.rd_data[k] for k in range(R * C)], rd_lane, "w_sel")
+        g_sel = select([gmem.rd_data[k] for k in range(R * C)], rd_lane, "g_sel")
         b_sel = select([bias[i] for i in range(N)], rd_i, "b_sel")
         gb_sel = select([gbias[i] for i in range(N)], rd_i, "gb_sel")
         s_sel = select([s[i] for i in range(N)], rd_i, "s_sel")
@@ -393,10 +394,10 @@ class LayerCell(wiring.Component):
         # before, so it sees every write-back the earlier read saw)
         ua_valid, ua_tile = Signal(), Signal(range(TT))     # serial update, stage A
         g_issue = reg(s1_addr, "g_issue") if Q else s1_addr if P else issue_addr
-        m.d.comb += [w_rd.addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
-                     g_rd.addr.eq(Mux(h_active, h_addr,
+        m.d.comb += [wmem.rd_addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
+                     gmem.rd_addr.eq(Mux(h_active, h_addr,
                                       Mux(ua_valid, ua_tile, g_issue)))]
-        w_tile, g_tile = w_rd.data, g_rd.data
+        w_tile, g_tile = wmem.rd_data, gmem.rd_data
         is_grad = s1_valid & (s1_pass == Pass.GRAD)
         # The stash entry of this tick. With P it is read ahead into a register: the block
         # RAM's clock-to-output (about 6 ns on an ECP5) then stays off the multiplier path.
@@ -526,9 +527,9 @@ class LayerCell(wiring.Component):
                 lane_ok = (a < rows_ok[m_ti]) & (b < cols_ok[m_tj])
                 g_sum = Mux(m_first, 0, m_g[k]) + m_prod[a][b]
                 g_sat, g_of = saturate(g_sum, grad_f)
-                m.d.comb += [g_new[k].eq(g_sat), g_wr.data[k].eq(g_new[k])]
+                m.d.comb += [g_new[k].eq(g_sat), gmem.wr_data[k].eq(g_new[k])]
                 sat_g.append(m_grad & lane_ok & g_of)
-        m.d.comb += [g_wr.addr.eq(m_addr), g_wr.en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
+        m.d.comb += [gmem.wr_addr.eq(m_addr), gmem.wr_en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
 
         def row_write(vec, a, hit, host_we, value):
             """Row lane a's element of ``vec`` in row tile ti <- value when hit(ti), or any
@@ -566,9 +567,9 @@ class LayerCell(wiring.Component):
                     step = sgd_step(g_new[k], lr_lo, lr_hi, f"g{k}")
                     m_w = staged(w_tile[k], f"w{k}")
                     w_sat, w_of = saturate(later(m_w, f"w{k}") - step, master)
-                    m.d.comb += w_wr.data[k].eq(later(w_sat, f"w_new{k}"))
+                    m.d.comb += wmem.wr_data[k].eq(later(w_sat, f"w_new{k}"))
                     sat_w.append(v_upd & later(later(lane_ok, f"ok{k}") & w_of, f"w_of{k}"))
-            m.d.comb += [w_wr.addr.eq(v_addr), w_wr.en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
+            m.d.comb += [wmem.wr_addr.eq(v_addr), wmem.wr_en.eq(Mux(v_upd, (1 << R * C) - 1, 0))]
             for a, (here, gb_sat) in enumerate(bias_here):
                 b_step = sgd_step(gb_sat, lr_lo, lr_hi, f"gb{a}")
                 v_here = later(here & m_update, f"bias_upd{a}", 2)
@@ -624,11 +625,11 @@ class LayerCell(wiring.Component):
                 (uc_valid, "valid"), (uc_bias, "bias"), (uc_tile, "tile"), (uc_lane, "lane"),
                 (uc_i, "i"), (w_new, "w"), (uc_valid & w_of, "of"))]
             ud_valid, ud_bias, ud_tile, ud_lane, ud_i, ud_w, ud_of = ud
-            m.d.comb += [w_wr.addr.eq(ud_tile),
-                         w_wr.en.eq(Mux(ud_valid & ~ud_bias,
+            m.d.comb += [wmem.wr_addr.eq(ud_tile),
+                         wmem.wr_en.eq(Mux(ud_valid & ~ud_bias,
                                         Cat(ud_lane == k for k in range(R * C)), 0))]
             for k in range(R * C):
-                m.d.comb += w_wr.data[k].eq(ud_w)
+                m.d.comb += wmem.wr_data[k].eq(ud_w)
             b_val = Mux(h_we_b, h_word, ud_w)
             for i in range(N):
                 with m.If((ud_valid & ud_bias & (ud_i == i)) | (h_we_b & (h_i == i))):
@@ -720,13 +721,13 @@ class LayerCell(wiring.Component):
         # host writes to W and G_W (datapath idle)
         with m.If(h_we & ~h_vec & (h_target != HostTarget.STATE)):
             with m.If(h_target == HostTarget.PARAMS):
-                m.d.comb += [w_wr.addr.eq(h_addr), w_wr.en.eq(h_onehot)]
+                m.d.comb += [wmem.wr_addr.eq(h_addr), wmem.wr_en.eq(h_onehot)]
                 for k in range(R * C):
-                    m.d.comb += w_wr.data[k].eq(h_word)
+                    m.d.comb += wmem.wr_data[k].eq(h_word)
             with m.Else():
-                m.d.comb += [g_wr.addr.eq(h_addr), g_wr.en.eq(h_onehot)]
+                m.d.comb += [gmem.wr_addr.eq(h_addr), gmem.wr_en.eq(h_onehot)]
                 for k in range(R * C):
-                    m.d.comb += g_wr.data[k].eq(h_word)
+                    m.d.comb += gmem.wr_data[k].eq(h_word)
 
         # -- statistics ----------------------------------------------------------------------
         lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))

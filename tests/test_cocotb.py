@@ -3,10 +3,13 @@
 `make sim` runs the full randomized set (sim/runner.py).
 """
 
+import re
+
 import pytest
 
 from boards import get_board
 from firmware_py.config import DyadicConfig
+from firmware_py.network import parse_activations
 from hdl.verilog import cached_verilog
 from sim.runner import ROOT, random_configs, run_cocotb
 
@@ -24,11 +27,18 @@ def test_core_bit_exact_in_hdl_simulator(sim, name):
     assert tests == 3 and failures == 0
 
 
-def test_core_with_ecp5_dsp_blocks_bit_exact_in_icarus():
-    """The ECP5 netlist's multipliers are MULT18X18D blocks with their own registers
-    (hdl/multiplier.py): the core built that way still matches the golden model."""
-    config = DyadicConfig.load("configs/xor-pipelined.json")
+@pytest.mark.parametrize("serial_update", [False, True])
+def test_core_as_built_for_ecp5_bit_exact_in_icarus(serial_update):
+    """The ECP5 netlist: multipliers as MULT18X18D blocks with their own registers
+    (hdl/multiplier.py), W and G in banks of one row of lanes, each with its own read
+    address register (hdl/tile_memory.py). It still matches the golden model."""
+    config = DyadicConfig((3, 4, 2), parse_activations("hardtanh,identity", 2),
+                          multipliers=((2, 2), (2, 1)), max_batch=4, pipeline=2,
+                          serial_update=serial_update)
     verilog = cached_verilog(config, ROOT / "build" / "verilog", "ecp5").read_text()
-    assert verilog.count("MULT18X18D #(") == 4   # every multiplier a block (2 + 2)
-    tests, failures = run_cocotb(config, "icarus", seed=3, cases=1, family="ecp5")
+    assert verilog.count("MULT18X18D #(") == 6        # every multiplier a block (4 + 2)
+    copies = re.findall(r"dyadic_copy = 32'd1 \*\)\n\s+reg ", verilog)
+    assert len(copies) == 2 * 2 * 2    # W and G: 2 banks in each cell
+    tests, failures = run_cocotb(config, "icarus", seed=3 + serial_update, cases=1,
+                                 family="ecp5")
     assert tests == 3 and failures == 0

@@ -24,7 +24,7 @@ module MULT18X18D (
     parameter REG_OUTPUT_CLK = "NONE";
     parameter REG_OUTPUT_CE = "CE0";
     parameter REG_OUTPUT_RST = "RST0";
-    parameter SOURCEB_MODE = "B_INPUT";
+    parameter SOURCEB_MODE = "B_SHIFT";
     parameter MULT_BYPASS = "DISABLED";
     parameter RESETMODE = "SYNC";
     parameter GSR = "ENABLED";
@@ -40,7 +40,7 @@ module MULT18X18D (
             || (REG_INPUTB_CLK != "NONE" && (REG_INPUTB_CLK != "CLK0" || REG_INPUTB_CE != "CE0"))
             || (REG_OUTPUT_CLK != "NONE" && (REG_OUTPUT_CLK != "CLK0" || REG_OUTPUT_CE != "CE0"))
             || REG_PIPELINE_CLK != "NONE" || MULT_BYPASS != "DISABLED"
-            || RESETMODE != "SYNC" || SOURCEB_MODE != "B_INPUT")
+            || RESETMODE != "SYNC" || SOURCEB_MODE != "B_SHIFT")
             MULT18X18D_mode_not_modelled error();
     endgenerate
 
