@@ -83,7 +83,7 @@ class DyadicCore(wiring.Component):
                                           attrs=block_ram(c.act.bits * nL, c.max_batch))
         x_rd, y_rd = xmem.read_port(), ymem.read_port()
         # (The registered paths with Q are for pipeline 2, the ECP5 designs: the
-        # iCEBreaker's pipeline-1 design has 55 logic cells to spare.)
+        # iCEBreaker's pipeline-1 design has no logic to spare.)
         Q = c.pipeline == 2
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
         # A sample word is written through a register with pipeline 2: the enables of the
