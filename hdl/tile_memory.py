@@ -46,9 +46,9 @@ class TileMemory(wiring.Component):
                          attrs=self.attrs)
             m.submodules[f"bank{j}"] = mem
             wr = mem.write_port(granularity=1)
-            lanes = range(j * per, (j + 1) * per)
-            m.d.comb += [wr.addr.eq(self.wr_addr), wr.en.eq(self.wr_en[lanes.start:lanes.stop])]
-            m.d.comb += [wr.data[k - lanes.start].eq(self.wr_data[k]) for k in lanes]
+            lo = j * per     # this bank's first lane
+            m.d.comb += [wr.addr.eq(self.wr_addr), wr.en.eq(self.wr_en[lo:lo + per])]
+            m.d.comb += [wr.data[k].eq(self.wr_data[lo + k]) for k in range(per)]
             if self.banks == 1:
                 rd = mem.read_port(transparent_for=(wr,) if self.transparent else ())
                 m.d.comb += rd.addr.eq(self.rd_addr)
@@ -58,5 +58,5 @@ class TileMemory(wiring.Component):
                 m.d.sync += addr.eq(self.rd_addr)
                 rd = mem.read_port(domain="comb")
                 m.d.comb += rd.addr.eq(addr)
-            m.d.comb += [self.rd_data[k].eq(rd.data[k - lanes.start]) for k in lanes]
+            m.d.comb += [self.rd_data[lo + k].eq(rd.data[k]) for k in range(per)]
         return m

