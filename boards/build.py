@@ -24,7 +24,7 @@ from . import ROOT, Board, BoardError, check_fits, estimate, get_board
 from .pll import PLLError
 from .top import PLLS, BoardTop
 
-__all__ = ["build", "BuildError", "parse_nextpnr_report"]
+__all__ = ["build", "BuildError", "nextpnr_options", "parse_nextpnr_report"]
 
 # tool variable read by Amaranth's build script -> YoWASP command
 TOOLS = {
@@ -99,8 +99,19 @@ def _print(*a):
     print(*a, flush=True)
 
 
+def nextpnr_options(family: str, seed: int, clock: float, router: str | None = None) -> str:
+    """nextpnr's options: timing is judged from its report (so a miss still reports)."""
+    opts = f"--seed {seed} --timing-allow-fail --report report.json"
+    if router:
+        opts += f" --router {router}"
+    if family == "gowin":      # its constraints file carries no clock period: nextpnr takes it here
+        opts += f" --freq {clock}"
+    return opts
+
+
 def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
-          out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print) -> dict:
+          out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print,
+          router: str | None = None) -> dict:
     clock = clock_mhz or board.clock_mhz
     out = Path(out_root) / board.name
     try:
@@ -122,8 +133,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=KEEP_COPIES,
-                          nextpnr_opts=f"--seed {seed} --timing-allow-fail --report report.json"
-                          + (f" --freq {clock}" if board.family == "gowin" else ""))
+                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router))
     plan.extract(work)
     if board.family == "ecp5":
         _plain_names(work / "top.il")
@@ -161,7 +171,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "target_mhz": round(f_clk, 3), "fmax_mhz": fmax,
         "timing_met": fmax is not None and fmax >= f_clk,
         "clocks": parsed["clocks"], "resources": parsed["resources"],
-        "build_seconds": round(seconds, 1), "seed": seed,
+        "build_seconds": round(seconds, 1), "seed": seed, "router": router or "default",
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
     shutil.copy(work / f"top.{board.bitstream_ext}", out / report["bitstream"])
@@ -252,13 +262,16 @@ def main(argv=None):
     p.add_argument("--config", help="accelerator configuration JSON (default: the board's)")
     p.add_argument("--clock", type=float, help="clock to request from the PLL, MHz")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default: nextpnr's for the family)")
     p.add_argument("--out", default=str(ROOT / "build" / "boards"))
     args = p.parse_args(argv)
     try:
         board = get_board(args.board)
         config_path = args.config or board.config
         config = DyadicConfig.load(config_path)
-        build(board, config, str(config_path), args.clock, Path(args.out), args.seed)
+        build(board, config, str(config_path), args.clock, Path(args.out), args.seed,
+              router=args.router)
     except (BoardError, ConfigError, BuildError, PLLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

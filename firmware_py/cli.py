@@ -200,7 +200,7 @@ def _device_config(args, net, batch):
             raise UsageError(str(e)) from None
     if getattr(args, "config", None):
         cfg = DyadicConfig.load(args.config)
-        if cfg.sizes != net.sizes or cfg.activations != net.activations:
+        if net is not None and (cfg.sizes != net.sizes or cfg.activations != net.activations):
             raise UsageError(f"{args.config} is {'-'.join(map(str, cfg.sizes))} "
                              f"({', '.join(map(str, cfg.activations))}); the network is "
                              f"{'-'.join(map(str, net.sizes))} "
@@ -322,6 +322,11 @@ def cmd_gradcheck(args):
     if args.backend not in ("icarus", "verilator") + DEVICE_BACKENDS:
         raise UsageError(f"unknown backend {args.backend!r} "
                          f"(choose from icarus, verilator, {', '.join(DEVICE_BACKENDS)})")
+    if (args.config or args.board) and not (args.net or args.sizes or args.activation):
+        # a random network of the configuration's own shape
+        shape = _device_config(args, None, 1)
+        args.sizes = ",".join(map(str, shape.sizes))
+        args.activation = ",".join(map(str, shape.activations))
     net, x, y = _relax_network(args)
     L = net.L
     if args.config or args.board:
@@ -504,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--config", help="device configuration JSON (a board's)")
     g.add_argument("--board", help="use this board's configuration (make boards lists them)")
     g.add_argument("--net", help="network .npz (W1..WL, b1..bL, optional x, y)")
-    g.add_argument("--sizes", help="layer widths for a random network (default 4,8,8,3)")
+    g.add_argument("--sizes", help="layer widths for a random network (default: the "
+                   "configuration's, else 4,8,8,3)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--activation", help="hardware activation(s) (default relu)")
     g.add_argument("--multipliers", default="1", help="per cell: N, or N1,N2,...")

@@ -53,6 +53,9 @@ def tree(values, op=operator.add):
     return values[0] if values else Const(0)
 
 
+STATS_GROUP = 16   # with pipeline 2, saturation flags are counted in registered groups this size
+
+
 def tree_sum(values):
     """Balanced adder tree."""
     return tree(values)
@@ -113,7 +116,7 @@ class LayerCell(wiring.Component):
         # (hdl/tile_memory.py).
         banks = R if fast and Q else 1
         m.submodules.wmem = wmem = TileMemory(signed(master.bits), R * C, TT, banks=banks,
-                                              attrs=tile_attrs(master.bits))
+                                              attrs=tile_attrs(master.bits), loads=bool(Q))
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
         m.submodules.gmem = gmem = TileMemory(signed(grad_f.bits), R * C, TT, banks=banks,
                                               attrs=tile_attrs(grad_f.bits), transparent=True)
@@ -339,8 +342,7 @@ class LayerCell(wiring.Component):
         h_we = Signal()
         m.d.comb += h_we.eq(h_active & h_write & ~h_skip
                             & ((h_phase == 1) if Q else self.host_i.valid))
-        h_we_b, h_we_gb = (h_we & h_vec & (h_target == t) for t in (HostTarget.PARAMS,
-                                                                      HostTarget.GRADS))
+        h_we_b = h_we & h_vec & (h_target == HostTarget.PARAMS)
         h_we_s = h_we & ~h_vec & (h_target == HostTarget.STATE)
         h_we_lam = h_we & h_vec & (h_target == HostTarget.STATE)
         # The host's reads and the serial weight update (never at once) share one lane
@@ -531,13 +533,13 @@ class LayerCell(wiring.Component):
                 sat_g.append(m_grad & lane_ok & g_of)
         m.d.comb += [gmem.wr_addr.eq(m_addr), gmem.wr_en.eq(Mux(m_grad, (1 << R * C) - 1, 0))]
 
-        def row_write(vec, a, hit, host_we, value):
+        def row_write(vec, a, hit, value, host_we=None):
             """Row lane a's element of ``vec`` in row tile ti <- value when hit(ti), or any
             element on a host write to it."""
             for ti in range(TI):
                 i = ti * R + a
                 if i < N:
-                    with m.If(hit(ti) | (host_we & (h_i == i))):
+                    with m.If(hit(ti) if host_we is None else hit(ti) | (host_we & (h_i == i))):
                         m.d.sync += vec[i].eq(value)
 
         # bias gradients, once per row (first column tile), one unit per row lane
@@ -546,8 +548,7 @@ class LayerCell(wiring.Component):
             here = m_grad & m_tj0 & (a < rows_ok[m_ti])
             gb_old = pick([gbias[i] for i in range(N)], N, TI, R, m_ti, a)
             gb_sat, gb_of = saturate(Mux(m_first, 0, gb_old) + (m_d[a] << act_f.frac), grad_f)
-            row_write(gbias, a, lambda ti, here=here: here & (m_ti == ti), h_we_gb,
-                      Mux(h_we_gb, h_word, gb_sat))
+            row_write(gbias, a, lambda ti, here=here: here & (m_ti == ti), gb_sat)
             sat_g.append(here & gb_of)
             bias_here.append((here, gb_sat))
 
@@ -578,8 +579,8 @@ class LayerCell(wiring.Component):
                 b_old = pick([bias[i] for i in range(N)], N, TI, R, u_ti, a)
                 b_new, b_of_now = saturate(b_old - b_step, master)
                 b_sat, b_of = later(b_new, f"b_new{a}"), later(b_of_now, f"b_of{a}")
-                row_write(bias, a, lambda ti, v_here=v_here: v_here & (v_ti == ti), h_we_b,
-                          Mux(h_we_b, h_word, b_sat))
+                row_write(bias, a, lambda ti, v_here=v_here: v_here & (v_ti == ti),
+                          Mux(h_we_b, h_word, b_sat), h_we_b)
                 sat_w.append(v_here & b_of)
         else:
             # -- serial weight update: one SGD unit, every tile lane then every bias -------
@@ -718,16 +719,21 @@ class LayerCell(wiring.Component):
         with m.If(ctl.commit | h_we_s | h_we_lam):
             m.d.sync += [s.eq(s_next_new), lam.eq(lam_next_new)]
 
-        # host writes to W and G_W (datapath idle)
-        with m.If(h_we & ~h_vec & (h_target != HostTarget.STATE)):
-            with m.If(h_target == HostTarget.PARAMS):
+        # host writes to W (datapath idle; G is never written by the host, so G's write
+        # port is the datapath's alone). With Q they are loads, announced in the cycle the
+        # word is taken (the write is the next one, h_we): each memory bank registers its
+        # own copy, so the write-data selects start beside the banks.
+        if Q:
+            m.d.comb += [wmem.ld_next.eq(h_active & h_write & ~h_skip & (h_phase == 0)
+                                         & self.host_i.valid & ~h_vec
+                                         & (h_target == HostTarget.PARAMS)),
+                         wmem.ld_addr.eq(h_addr), wmem.ld_en.eq(h_onehot),
+                         wmem.ld_data.eq(self.host_i.payload)]
+        else:
+            with m.If(h_we & ~h_vec & (h_target == HostTarget.PARAMS)):
                 m.d.comb += [wmem.wr_addr.eq(h_addr), wmem.wr_en.eq(h_onehot)]
                 for k in range(R * C):
                     m.d.comb += wmem.wr_data[k].eq(h_word)
-            with m.Else():
-                m.d.comb += [gmem.wr_addr.eq(h_addr), gmem.wr_en.eq(h_onehot)]
-                for k in range(R * C):
-                    m.d.comb += gmem.wr_data[k].eq(h_word)
 
         # -- statistics ----------------------------------------------------------------------
         lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))
@@ -735,12 +741,17 @@ class LayerCell(wiring.Component):
         m.d.comb += self.stats.busy.eq(Mux(s1_valid, lanes_ok[s1_ti][s1_tj], 0))
         # saturation counts only add up to totals, so with P they arrive two cycles late: the
         # flags are registered, then counted (a count over every lane is an adder tree, which
-        # would otherwise follow the gradient adders)
+        # would otherwise follow the gradient adders). With Q a count over more than 16 lanes
+        # takes one more cycle: groups of 16 are counted and registered first, as an adder
+        # tree over 100 lanes spread across the die does not fit a 75 MHz cycle on the ECP5.
         stats_domain = m.d.sync if P else m.d.comb
         for port, flags in ((self.stats.sat_h, sat_h), (self.stats.sat_lam, sat_lam),
                             (self.stats.sat_grad, sat_g), (self.stats.sat_weight, sat_w)):
             if P and flags:
                 flags = list(reg(Cat(flags), f"{port.name}_flags"))
+            if Q and len(flags) > STATS_GROUP:
+                flags = [reg(tree_sum(flags[k:k + STATS_GROUP]), f"{port.name}_{k // STATS_GROUP}")
+                         for k in range(0, len(flags), STATS_GROUP)]
             stats_domain += port.eq(tree_sum(flags))
         return m
 

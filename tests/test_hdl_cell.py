@@ -332,8 +332,9 @@ def test_bottom_cell_has_no_adjoint_pass(multipliers):
 
 
 def _gradient_ticks(cfg, l, lr, seed):
-    """Stale accumulators; tick 1 clears them and accumulates, tick 2 (new lam) accumulates
-    and applies W -= lr * G. Checks G and the updated W, b against the golden model."""
+    """Stale accumulators (from an earlier sample's tick); tick 1 clears them and
+    accumulates, tick 2 (new lam) accumulates and applies W -= lr * G. Checks G and the
+    updated W, b against the golden model."""
     ar, rng = FixedArith(cfg), np.random.default_rng(seed)
     W, b = _params(cfg, l, rng, 1.5)
     x = _input(ar, cfg.sizes[l - 1], rng, 1.5)
@@ -345,18 +346,22 @@ def _gradient_ticks(cfg, l, lr, seed):
         G = [ar.accumulate(a, d) for a, d in zip(G, g)]
     W1, b1 = ar.update(W, G[0], lr), ar.update(b, G[1], lr)
     assert not np.array_equal(W1, W)
-    stale = [rng.integers(-(1 << 30), 1 << 30, a.shape) for a in G]
+    lam_stale = cfg.sens.quantize(_draw(rng, 2.0, cfg.sizes[l]))
+    stale = [ar.accumulate(np.zeros_like(a), a)
+             for a in ar.grad(ar.local_error(l - 1, code, lam_stale), x)]
+    assert np.any(stale[0]) and np.any(stale[1])
     cell = LayerCell(cfg, l)
     flags = [dict(fwd=1, bwd=1, grad=1, relax=1, first=1),
+             dict(fwd=1, bwd=1, grad=1, relax=1, first=1),
              dict(fwd=1, bwd=1, grad=1, relax=1, update=1)]
 
     async def bench(ctx):
         await load_params(ctx, cell, W, b)
-        await host_write(ctx, cell, HostTarget.GRADS, *stale)
-        gW, gb = await host_read(ctx, cell, HostTarget.GRADS, W.size, b.size)
-        assert np.array_equal(gW, stale[0].ravel()) and np.array_equal(gb, stale[1])
         ctx.set(cell.below.s, [int(v) for v in x])
-        for lam, fl in zip(lams, flags):
+        for k, (lam, fl) in enumerate(zip([lam_stale, *lams], flags)):
+            if k == 1:   # the stale gradients are in place (and no update was made)
+                gW, gb = await host_read(ctx, cell, HostTarget.GRADS, W.size, b.size)
+                assert np.array_equal(gW, stale[0].ravel()) and np.array_equal(gb, stale[1])
             await host_write(ctx, cell, HostTarget.STATE, np.zeros(cell.n_out, np.int64), lam)
             cycles, _, stats = await run_tick(ctx, cell, lr_shift=lr, **fl)
             assert cycles == _need(cell, **fl)

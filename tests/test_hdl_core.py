@@ -116,20 +116,25 @@ def test_serial_weight_update_matches_golden(sizes, activation, multipliers, bat
     _run(cfg, bench)
 
 
-@pytest.mark.parametrize("serial_update, pipeline", [(False, 0), (True, 0), (False, 1), (True, 2)])
-def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update, pipeline):
+@pytest.mark.parametrize("serial_update, pipeline, sizes, multipliers", [
+    (False, 0, (3, 3, 2), (3, 2)), (True, 0, (3, 3, 2), (3, 2)), (False, 1, (3, 3, 2), (3, 2)),
+    (True, 2, (3, 3, 2), (3, 2)),
+    # 24 lanes in cell 1: with pipeline 2 its flags are counted in registered groups of 16
+    (True, 2, (6, 4, 2), (24, 8))])
+def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update, pipeline, sizes,
+                                                                  multipliers):
     # Large weights and inputs: pre-activations, errors, sensitivities, gradients and the
     # update all clamp; the counters must equal the golden model's, value for value.
-    sizes = (3, 3, 2)
+    n0, n1, n2 = sizes
     rng = np.random.default_rng(5)
-    net = Network([rng.choice([-7.5, 7.5], (3, 3)), rng.choice([-7.5, 7.5], (2, 3))],
-                  [np.full(3, 7.0), np.full(2, -7.0)], parse_activations("identity", 2))
-    cfg = DyadicConfig(sizes, net.activations, multipliers=(3, 2), grad_bits=30,
+    net = Network([rng.choice([-7.5, 7.5], (n1, n0)), rng.choice([-7.5, 7.5], (n2, n1))],
+                  [np.full(n1, 7.0), np.full(n2, -7.0)], parse_activations("identity", 2))
+    cfg = DyadicConfig(sizes, net.activations, multipliers=multipliers, grad_bits=30,
                        serial_update=serial_update, pipeline=pipeline)
     ar = FixedArith(cfg)
     P = ar.params(net)
-    X = ar.encode_x(rng.choice([-7.9, 7.9], (4, 3)))
-    Y = ar.encode_y(rng.choice([-7.9, 7.9], (4, 2)))
+    X = ar.encode_x(rng.choice([-7.9, 7.9], (4, n0)))
+    Y = ar.encode_y(rng.choice([-7.9, 7.9], (4, n2)))
     res = stream_batch(ar, P, X, Y, lr=1.0)
     assert all(ar.counters.counts[k] > 0 for k in ("h", "err", "lam", "grad", "weight"))
 
