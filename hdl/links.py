@@ -61,7 +61,7 @@ class CellControl(wiring.Signature):
 
 class HostTarget(enum.Enum, shape=2):
     PARAMS = 0   # W (row-major master codes), then b
-    GRADS = 1    # G_W, then G_b
+    GRADS = 1    # G_W, then G_b; read-only (no command writes them: a write stores nothing)
     STATE = 2    # s, then lam
 
 
