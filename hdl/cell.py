@@ -116,7 +116,7 @@ class LayerCell(wiring.Component):
         # (hdl/tile_memory.py).
         banks = R if fast and Q else 1
         m.submodules.wmem = wmem = TileMemory(signed(master.bits), R * C, TT, banks=banks,
-                                              attrs=tile_attrs(master.bits), loads=bool(Q))
+                                              attrs=tile_attrs(master.bits))
         # Transparent: a one-tile cell may read a tile in the cycle its last update lands.
         m.submodules.gmem = gmem = TileMemory(signed(grad_f.bits), R * C, TT, banks=banks,
                                               attrs=tile_attrs(grad_f.bits), transparent=True)
@@ -720,20 +720,11 @@ class LayerCell(wiring.Component):
             m.d.sync += [s.eq(s_next_new), lam.eq(lam_next_new)]
 
         # host writes to W (datapath idle; G is never written by the host, so G's write
-        # port is the datapath's alone). With Q they are loads, announced in the cycle the
-        # word is taken (the write is the next one, h_we): each memory bank registers its
-        # own copy, so the write-data selects start beside the banks.
-        if Q:
-            m.d.comb += [wmem.ld_next.eq(h_active & h_write & ~h_skip & (h_phase == 0)
-                                         & self.host_i.valid & ~h_vec
-                                         & (h_target == HostTarget.PARAMS)),
-                         wmem.ld_addr.eq(h_addr), wmem.ld_en.eq(h_onehot),
-                         wmem.ld_data.eq(self.host_i.payload)]
-        else:
-            with m.If(h_we & ~h_vec & (h_target == HostTarget.PARAMS)):
-                m.d.comb += [wmem.wr_addr.eq(h_addr), wmem.wr_en.eq(h_onehot)]
-                for k in range(R * C):
-                    m.d.comb += wmem.wr_data[k].eq(h_word)
+        # port is the datapath's alone)
+        with m.If(h_we & ~h_vec & (h_target == HostTarget.PARAMS)):
+            m.d.comb += [wmem.wr_addr.eq(h_addr), wmem.wr_en.eq(h_onehot)]
+            for k in range(R * C):
+                m.d.comb += wmem.wr_data[k].eq(h_word)
 
         # -- statistics ----------------------------------------------------------------------
         lanes_ok = Array([Array([Const(min(R, N - ti * R) * min(C, M - tj * C), range(R * C + 1))

@@ -45,9 +45,7 @@ def test_core_as_built_for_ecp5_bit_exact_in_icarus(serial_update):
     verilog = cached_verilog(config, ROOT / "build" / "verilog", "ecp5").read_text()
     assert verilog.count("MULT18X18D #(") == 6        # every multiplier a block (4 + 2)
     copies = re.findall(r"dyadic_copy = 32'd1 \*\)\n\s+reg ", verilog)
-    # 2 banks in each cell: W's read address and its load's select, address and word; G's
-    # read address (the host does not write G)
-    assert len(copies) == 2 * 2 * (4 + 1)
+    assert len(copies) == 2 * 2 * 2    # W and G: 2 banks in each cell
     tests, failures = run_cocotb(config, "icarus", seed=3 + serial_update, cases=1,
                                  family="ecp5")
     assert tests == 3 and failures == 0
