@@ -145,12 +145,19 @@ class LayerCell(wiring.Component):
         m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
 
         # tick flags, latched at commit
-        f_fwd, f_bwd, f_grad = Signal(), Signal(), Signal()
-        f_first, f_update, f_relax, f_readout = Signal(), Signal(), Signal(), Signal()
-        f_dt, f_lr = Signal(4), Signal(5)
+        f_fwd = Signal()
+        f_bwd = Signal()
+        f_grad = Signal()
+        f_first = Signal()
+        f_update = Signal()
+        f_relax = Signal()
+        f_readout = Signal()
+        f_dt = Signal(4)
+        f_lr = Signal(5)
         steps = c.update_steps(self.l)    # serial weight update, one step a cycle
         serial = steps > 0
-        need, cnt = Signal(range(4 * TT + 12 + steps)), Signal(range(4 * TT + 12 + steps))
+        need = Signal(range(4 * TT + 12 + steps))
+        cnt = Signal(range(4 * TT + 12 + steps))
         ready = Signal()
         bwd_en = ctl.bwd if self.l > 1 else Const(0)
 
@@ -194,11 +201,16 @@ class LayerCell(wiring.Component):
         # cycle with the new flags, so there are no idle slots between ticks.
         # A tick ends only after its last issue slot, which leaves the tile counters at 0
         # and no gap pending: the first tile's address needs nothing from the commit.
-        p_reg, ti_cur, tj_cur = Signal(Pass), Signal(range(TI)), Signal(range(TJ))
+        p_reg = Signal(Pass)
+        ti_cur = Signal(range(TI))
+        tj_cur = Signal(range(TJ))
         gap_max = gap_slots(TI, TJ, True, True, LM)
         gap_cur = Signal(range(gap_max + 1))   # idle slots left before the adjoint/gradient passes
         p_cur = Signal(Pass)
-        g_fwd, g_bwd, g_grad, g_gap = Signal(), Signal(), Signal(), Signal.like(gap_cur)
+        g_fwd = Signal()
+        g_bwd = Signal()
+        g_grad = Signal()
+        g_gap = Signal.like(gap_cur)
         with m.If(ctl.commit):
             m.d.comb += [g_fwd.eq(ctl.fwd), g_bwd.eq(bwd_en), g_grad.eq(ctl.grad),
                          g_gap.eq(gap_count(ctl.fwd, bwd_en, ctl.grad, ctl.relax))]
@@ -245,22 +257,30 @@ class LayerCell(wiring.Component):
         m.d.comb += issue_addr.eq(addr_of[ti_cur] + tj_cur)
 
         # stage 1 registers
-        s1_valid, s1_pass = Signal(), Signal(Pass)
-        s1_ti, s1_tj, s1_addr = Signal(range(TI)), Signal(range(TJ)), Signal(range(TT))
+        s1_valid = Signal()
+        s1_pass = Signal(Pass)
+        s1_ti = Signal(range(TI))
+        s1_tj = Signal(range(TJ))
+        s1_addr = Signal(range(TT))
         m.d.sync += [s1_valid.eq(issue_valid), s1_pass.eq(p_cur), s1_ti.eq(ti_cur),
                      s1_tj.eq(tj_cur), s1_addr.eq(issue_addr)]
 
         # -- host access FSM (datapath idle) --------------------------------------------
-        h_active, h_write, h_target = Signal(), Signal(), Signal(HostTarget)
+        h_active = Signal()
+        h_write = Signal()
+        h_target = Signal(HostTarget)
         h_vec = Signal()          # second phase: the vector (b, G_b, lam)
-        h_ti, h_a = Signal(range(TI)), Signal(range(R))
-        h_tj, h_b = Signal(range(TJ)), Signal(range(C))
+        h_ti = Signal(range(TI))
+        h_a = Signal(range(R))
+        h_tj = Signal(range(TJ))
+        h_b = Signal(range(C))
         h_i = Signal(range(N))
         h_phase = Signal(range(3 + Q))  # reads: address, select (two cycles with Q), send;
         #                                  writes with Q: take the word, write it
         # tile address ti * TJ + tj and lane a * C + b, counted along with them: the host
         # read path (the lane select of a wide tile) starts at a flip-flop
-        h_addr, h_lane = Signal(range(TT)), Signal(range(R * C))
+        h_addr = Signal(range(TT))
+        h_lane = Signal(range(R * C))
         h_onehot = Cat(h_lane == k for k in range(R * C))
         h_row_last = (h_ti == (N - 1) // R) & (h_a == (N - 1) % R)
         h_col_last = (h_tj == (M - 1) // C) & (h_b == (M - 1) % C)
@@ -273,8 +293,10 @@ class LayerCell(wiring.Component):
         # counters were a round trip across the die). h_skip == (h_off != 0) and
         # h_last == ~h_skip & (h_cnt == 1) at all times, kept in registers.
         total = max(N * M + N, 2 * N)
-        h_off, h_cnt = Signal(range(total + 1)), Signal(range(total + 1))
-        h_skip, h_last = Signal(), Signal()
+        h_off = Signal(range(total + 1))
+        h_cnt = Signal(range(total + 1))
+        h_skip = Signal()
+        h_last = Signal()
         off, count = self.host.offset[:len(h_off)], self.host.count[:len(h_cnt)]
         with m.If(self.host.start):
             m.d.sync += [h_active.eq(1), h_write.eq(self.host.write),
@@ -282,39 +304,55 @@ class LayerCell(wiring.Component):
                          h_tj.eq(0), h_b.eq(0), h_i.eq(0), h_phase.eq(0), h_addr.eq(0),
                          h_lane.eq(0), h_off.eq(off), h_cnt.eq(count),
                          h_skip.eq(off != 0), h_last.eq((off == 0) & (count == 1))]
+        # The position after this element. With Q it is worked out a cycle ahead into
+        # registers and an advance only loads it: the walk's compares and carries were the
+        # ECP5's critical path, in series with the handshake. A word takes two cycles or
+        # more, and a skip waits for h_fresh, so the registers are never stale when loaded.
+        walk = [h_vec, h_ti, h_a, h_tj, h_b, h_i, h_addr, h_lane, h_off, h_cnt, h_skip,
+                h_last]
+        nxt = {id(w): Signal.like(w, name=f"{w.name}_next") for w in walk}
+
+        def n(w):
+            return nxt[id(w)]
+        ahead = m.d.sync if Q else m.d.comb
+        ahead += [n(w).eq(w) for w in walk]
+        with m.If(h_skip):
+            ahead += [n(h_off).eq(h_off - 1), n(h_skip).eq(h_off != 1),
+                      n(h_last).eq((h_off == 1) & (h_cnt == 1))]
+        with m.Else():
+            ahead += [n(h_cnt).eq(h_cnt - 1), n(h_last).eq(h_cnt == 2)]
+        with m.If(h_elem_last):
+            ahead += [n(h_vec).eq(1), n(h_i).eq(0)]   # on to b, G_b or lam
+        with m.Elif(h_matrix):
+            with m.If(h_col_last):      # (tj is TJ - 1 here)
+                ahead += [n(h_tj).eq(0), n(h_b).eq(0)]
+                with m.If(h_a == R - 1):
+                    ahead += [n(h_a).eq(0), n(h_ti).eq(h_ti + 1), n(h_addr).eq(h_addr + 1),
+                              n(h_lane).eq(0)]
+                with m.Else():
+                    ahead += [n(h_a).eq(h_a + 1), n(h_addr).eq(h_addr - (TJ - 1)),
+                              n(h_lane).eq(h_lane + (C - (M - 1) % C))]
+            with m.Elif(h_b == C - 1):
+                ahead += [n(h_b).eq(0), n(h_tj).eq(h_tj + 1), n(h_addr).eq(h_addr + 1),
+                          n(h_lane).eq(h_lane - (C - 1))]
+            with m.Else():
+                ahead += [n(h_b).eq(h_b + 1), n(h_lane).eq(h_lane + 1)]
+        with m.Else():
+            ahead += n(h_i).eq(h_i + 1)
+        h_fresh = Signal(init=1) if Q else Const(1)
+        if Q:
+            m.d.sync += h_fresh.eq(~self.host.start & ~(h_active & h_advance))
         m.d.sync += self.host.done.eq(h_advance & h_last)   # (h_advance only while active)
         with m.If(h_active & h_advance):
-            with m.If(h_skip):
-                m.d.sync += [h_off.eq(h_off - 1), h_skip.eq(h_off != 1),
-                             h_last.eq((h_off == 1) & (h_cnt == 1))]
-            with m.Else():
-                m.d.sync += [h_cnt.eq(h_cnt - 1), h_last.eq(h_cnt == 2)]
+            m.d.sync += [w.eq(n(w)) for w in walk]
             with m.If(h_last):
                 m.d.sync += h_active.eq(0)
-            with m.If(h_elem_last):
-                m.d.sync += [h_vec.eq(1), h_i.eq(0)]   # on to b, G_b or lam
-            with m.Elif(h_matrix):
-                with m.If(h_col_last):      # (tj is TJ - 1 here)
-                    m.d.sync += [h_tj.eq(0), h_b.eq(0)]
-                    with m.If(h_a == R - 1):
-                        m.d.sync += [h_a.eq(0), h_ti.eq(h_ti + 1), h_addr.eq(h_addr + 1),
-                                     h_lane.eq(0)]
-                    with m.Else():
-                        m.d.sync += [h_a.eq(h_a + 1), h_addr.eq(h_addr - (TJ - 1)),
-                                     h_lane.eq(h_lane + (C - (M - 1) % C))]
-                with m.Elif(h_b == C - 1):
-                    m.d.sync += [h_b.eq(0), h_tj.eq(h_tj + 1), h_addr.eq(h_addr + 1),
-                                 h_lane.eq(h_lane - (C - 1))]
-                with m.Else():
-                    m.d.sync += [h_b.eq(h_b + 1), h_lane.eq(h_lane + 1)]
-            with m.Else():
-                m.d.sync += h_i.eq(h_i + 1)
         # writes: one word per cycle (two with Q); reads: address, then select into a
         # register, then send (three or four cycles per word: the link's bytes take far
         # longer)
         h_word = Signal(32)
         with m.If(h_active & h_skip):
-            m.d.comb += h_advance.eq(1)      # skip to the window
+            m.d.comb += h_advance.eq(h_fresh)      # skip to the window
         with m.Elif(h_active & h_write):
             if Q:
                 # the word is taken into a register and written the cycle after, so the
@@ -353,7 +391,8 @@ class LayerCell(wiring.Component):
         # cleared unless the group is picked, and the next cycle the word is an OR of the
         # groups. On a wide tile a select over every lane, then the index's mux in front of
         # the pick of a group, were the ECP5's critical paths.
-        rd_lane, rd_i = Signal(range(R * C)), Signal(range(N))
+        rd_lane = Signal(range(R * C))
+        rd_i = Signal(range(N))
         m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]
 
         def select(words, idx, name):
@@ -394,7 +433,8 @@ class LayerCell(wiring.Component):
         # G is first needed in stage M: with P it is read a stage later, so the block RAM's
         # own output register is the stage register (the read is transparent and later than
         # before, so it sees every write-back the earlier read saw)
-        ua_valid, ua_tile = Signal(), Signal(range(TT))     # serial update, stage A
+        ua_valid = Signal()  # serial update, stage A
+        ua_tile = Signal(range(TT))
         g_issue = reg(s1_addr, "g_issue") if Q else s1_addr if P else issue_addr
         m.d.comb += [wmem.rd_addr.eq(Mux(h_active, h_addr, Mux(ua_valid, ua_tile, issue_addr))),
                      gmem.rd_addr.eq(Mux(h_active, h_addr,
@@ -588,7 +628,9 @@ class LayerCell(wiring.Component):
             # learning rate's multiple of 8, C shifts the rest, rounds, subtracts and
             # saturates, D writes (with Q, B takes two cycles: the shared select). A starts
             # the cycle after the last gradient write-back.
-            ua_lane, ua_i, ua_bias = Signal(range(R * C)), Signal(range(N)), Signal()
+            ua_lane = Signal(range(R * C))
+            ua_i = Signal(range(N))
+            ua_bias = Signal()
             start = m_grad & m_update & (m_addr == TT - 1)
             with m.If(start):
                 m.d.sync += [ua_valid.eq(1), ua_bias.eq(0), ua_tile.eq(0), ua_lane.eq(0),
@@ -638,8 +680,10 @@ class LayerCell(wiring.Component):
             sat_w.append(ud_of)
 
         # -- stage 2: finish rows (forward) and columns (adjoint) -------------------------
-        s2_fwd, s2_bwd = Signal(), Signal()
-        s2_ti, s2_tj = Signal(range(TI)), Signal(range(TJ))
+        s2_fwd = Signal()
+        s2_bwd = Signal()
+        s2_ti = Signal(range(TI))
+        s2_tj = Signal(range(TJ))
         m.d.sync += [s2_fwd.eq(m_fwd & (m_tj == TJ - 1)), s2_bwd.eq(m_bwd & (m_ti == TI - 1)),
                      s2_ti.eq(m_ti), s2_tj.eq(m_tj)]
         s_next_new = Signal(vec(signed(act_f.bits), N))

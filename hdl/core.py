@@ -86,16 +86,12 @@ class DyadicCore(wiring.Component):
         # iCEBreaker's pipeline-1 design has no logic to spare.)
         Q = c.pipeline == 2
         x_wr, y_wr = xmem.write_port(granularity=1), ymem.write_port(granularity=1)
-        # A sample word is written through a register with pipeline 2: the enables of the
-        # block RAMs, spread over the die, then start at flip-flops and not at the command
-        # decoder (whose shared decode was placed beside them, far from its own counters).
-        # A run comes several cycles after the last word's response, so nothing reads early.
-        sample_wr = m.d.sync if Q else m.d.comb
-        wr_addr, wr_word = Signal(range(c.max_batch + 1)), Signal(c.act.bits)
-        wr_x, wr_y = Signal(n0), Signal(nL)
-        sample_wr += [wr_x.eq(0), wr_y.eq(0)]
-        m.d.comb += [x_wr.addr.eq(wr_addr), y_wr.addr.eq(wr_addr),
-                     x_wr.en.eq(wr_x), y_wr.en.eq(wr_y)]
+        wr_take = Signal()        # the command decoder takes a sample word this cycle
+        wr_addr = Signal(range(c.max_batch + 1))
+        wr_word = Signal(c.act.bits)
+        wr_x = Signal(n0)
+        wr_y = Signal(nL)
+        m.d.comb += [x_wr.addr.eq(wr_addr), y_wr.addr.eq(wr_addr)]
         m.d.comb += [x_wr.data[k].eq(wr_word) for k in range(n0)]
         m.d.comb += [y_wr.data[k].eq(wr_word) for k in range(nL)]
 
@@ -109,7 +105,8 @@ class DyadicCore(wiring.Component):
         next_after_rsp = Signal(_State)
         arg0 = Signal(32)
         n_samples = Signal(range(c.max_batch + 1))
-        total, room = Signal(16), Signal(signed(18))
+        total = Signal(16)
+        room = Signal(signed(18))
 
         layer_ok = (hdr.layer >= 1) & (hdr.layer <= L)
         lidx = Signal(range(L))
@@ -128,7 +125,27 @@ class DyadicCore(wiring.Component):
         # -- run control ---------------------------------------------------------------------
         relax_mode = Signal()
         t = Signal(range(c.max_batch + 1))    # sample index while samples are written
-        upd, lr, dt = Signal(), Signal(5), Signal(4)
+        # A sample word is written through registers with pipeline 2: the enables of the
+        # block RAMs, spread over the die, then start at flip-flops and not at the command
+        # decoder. The registers load every cycle and only the one-bit wr_go depends on the
+        # decoder: a clear of all the enables fanned its decode out to every sample RAM.
+        # A run comes several cycles after the last word's response, so nothing reads early.
+        x_hot = Cat(word_idx == k for k in range(n0))
+        y_hot = Cat(word_idx == n0 + k for k in range(nL))
+        if Q:
+            wr_go = Signal()
+            m.d.sync += [wr_go.eq(wr_take), wr_addr.eq(t), wr_word.eq(self.i_cmd.payload),
+                         wr_x.eq(x_hot), wr_y.eq(y_hot)]
+            m.d.comb += [x_wr.en.eq(wr_x & wr_go.replicate(n0)),
+                         y_wr.en.eq(wr_y & wr_go.replicate(nL))]
+        else:
+            m.d.comb += [wr_addr.eq(t), wr_word.eq(self.i_cmd.payload),
+                         x_wr.en.eq(Mux(wr_take, x_hot, 0)),
+                         y_wr.en.eq(Mux(wr_take, y_hot, 0))]
+
+        upd = Signal()
+        lr = Signal(5)
+        dt = Signal(4)
         prologue = Signal()
         commit = Signal()
         final = Signal()
@@ -220,7 +237,8 @@ class DyadicCore(wiring.Component):
             y_cur = y_rd.data
             m.d.comb += [y_rd.en.eq(commit), y_rd.addr.eq(y_addr)]
         # output error lam_L <- s_L - y, for the tick that ends
-        err_fire, err_tick = Signal(), Signal()
+        err_fire = Signal()
+        err_tick = Signal()
         # (t < relax ticks, or L <= t < batch + L, with t == t_next - 1)
         cond += err_tick.eq(Mux(relax_mode, d_below(1), t_from(L + 1) & d_below(L + 1)))
         m.d.comb += err_fire.eq(commit & ~prologue & err_tick)
@@ -236,7 +254,8 @@ class DyadicCore(wiring.Component):
             e = top.above.s[i] - y_cur[i]
             e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
             v_sat, of_now = saturate(e, c.sens)
-            v, of = Signal(signed(c.sens.bits), name=f"err{i}"), Signal(name=f"err_of{i}")
+            v = Signal(signed(c.sens.bits), name=f"err{i}")
+            of = Signal(name=f"err_of{i}")
             stage += [v.eq(v_sat), of.eq(of_now)]
             old = top.above.lam[i]
             blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
@@ -266,8 +285,12 @@ class DyadicCore(wiring.Component):
         # -- host routing to cells -------------------------------------------------------------
         # A transfer's window (offset, count) goes to the cell at start; the cell counts it
         # and says when it is done (writes: every word written).
-        host_start, host_target, host_write = Signal(), Signal(HostTarget), Signal()
-        host_off, host_cnt, host_done = Signal(16), Signal(16), Signal()
+        host_start = Signal()
+        host_target = Signal(HostTarget)
+        host_write = Signal()
+        host_off = Signal(16)
+        host_cnt = Signal(16)
+        host_done = Signal()
         m.d.comb += host_done.eq(Cat(cell.host.done for cell in cells).any())
         # With Q a transfer starts in the cell the cycle after the command decoder asks (the
         # cell's handshakes stay low until then): the decoder's checks end at a register.
@@ -481,9 +504,7 @@ class DyadicCore(wiring.Component):
                     m.d.comb += self.i_cmd.ready.eq(1)
                     with m.If(self.i_cmd.valid):
                         m.d.sync += remaining.eq(remaining - 1)
-                        sample_wr += [wr_addr.eq(t), wr_word.eq(self.i_cmd.payload),
-                                      wr_x.eq(Cat(word_idx == k for k in range(n0))),
-                                      wr_y.eq(Cat(word_idx == n0 + k for k in range(nL)))]
+                        m.d.comb += wr_take.eq(1)
                         with m.If(word_idx == n0 + nL - 1):
                             m.d.sync += [word_idx.eq(0), t.eq(t + 1)]
                         with m.Else():

@@ -71,14 +71,17 @@ class LinkFramer(wiring.Component):
         # payload bytes go straight to their byte lane (no word assembly register)
         wr, rd = buf.write_port(granularity=8), buf.read_port()
 
-        seq, opcode, layer = Signal(8), Signal(8), Signal(8)
+        seq = Signal(8)
+        opcode = Signal(8)
+        layer = Signal(8)
         length = Signal(16)
         crc = Signal(16, init=cfg.init_value)
         crc_rx = Signal(16)
         count = Signal(3)                   # byte within the header, word or CRC
         widx = Signal(16)
         too_long = Signal()
-        last_seq, have_last = Signal(8), Signal()
+        last_seq = Signal(8)
+        have_last = Signal()
         idle_timer = Signal(range(self.timeout + 1))
         nak = Signal(8)                     # LinkStatus of a NAK to send, 0 = none
         byte = self.i_rx.payload
@@ -204,7 +207,9 @@ class LinkFramer(wiring.Component):
 
         # -- transmitter --------------------------------------------------------------------
         t_crc = Signal(16, init=cfg.init_value)
-        t_status, t_op, t_len = Signal(8), Signal(8), Signal(16)
+        t_status = Signal(8)
+        t_op = Signal(8)
+        t_len = Signal(16)
         t_idx = Signal(3)                   # byte within the header, word or CRC
         t_word = Signal(32)     # the response word being sent (the core's read path ends here)
         t_left = Signal(16)

@@ -35,11 +35,14 @@ class Multiplier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        a, b = Signal(signed(self.a_bits)), Signal(signed(self.b_bits))
+        a = Signal(signed(self.a_bits))
+        b = Signal(signed(self.b_bits))
         m.d.sync += [a.eq(self.a), b.eq(self.b)]
         ecp5 = getattr(platform, "family", None) == "ecp5"
         if ecp5 and max(self.a_bits, self.b_bits) <= ECP5_WIDTH:
-            a18, b18, p = Signal(signed(ECP5_WIDTH)), Signal(signed(ECP5_WIDTH)), Signal(36)
+            a18 = Signal(signed(ECP5_WIDTH))
+            b18 = Signal(signed(ECP5_WIDTH))
+            p = Signal(36)
             m.submodules.mult18x18d = self._mult18x18d(a18, b18, p)
             m.d.comb += [a18.eq(a), b18.eq(b), self.p.eq(p[:self.p_bits])]
         else:
