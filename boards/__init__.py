@@ -69,7 +69,7 @@ BOARDS = {b.name: b for b in [
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-ecp5-45f.json",
           dsp=72, bram_kbit=1944, logic=43848, **_ULX3S),
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits-ecp5.json",
+          "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits8-ecp5.json",
           dsp=156, bram_kbit=3744, logic=83640, **_ULX3S),
     # no PLL yet: runs from the 27 MHz oscillator
     Board("tangnano20k", "Sipeed Tang Nano 20K (Gowin GW2AR-18)", "gowin",
