@@ -60,13 +60,13 @@ BOARDS = {b.name: b for b in [
           programmers=(("iceprog", "{bitstream}"),
                        ("openFPGALoader", "--board", "ice40_generic", "{bitstream}"))),
     Board("ulx3s-12f", "Radiona ULX3S, LFE5U-12F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/digits-ecp5-25f.json",
+          "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/xor-pipelined.json",
           dsp=28, bram_kbit=576, logic=12288, **_ULX3S),
     Board("ulx3s-25f", "Radiona ULX3S, LFE5U-25F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-ecp5-25f.json",
+          "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits8-ecp5-25f.json",
           dsp=28, bram_kbit=1008, logic=24288, **_ULX3S),
     Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-ecp5-45f.json",
+          "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits8-ecp5-45f.json",
           dsp=72, bram_kbit=1944, logic=43848, **_ULX3S),
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits8-ecp5.json",
