@@ -66,7 +66,7 @@ BOARDS = {b.name: b for b in [
           "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits8-ecp5-25f.json",
           dsp=28, bram_kbit=1008, logic=24288, **_ULX3S),
     Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits8-ecp5-45f.json",
+          "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits8-ecp5-25f.json",
           dsp=72, bram_kbit=1944, logic=43848, **_ULX3S),
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits8-ecp5.json",
