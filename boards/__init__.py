@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_py.config import DyadicConfig
+from hdl.protocol import DEFAULT_BAUD
 
 __all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits"]
 
@@ -31,6 +32,8 @@ class Board:
     dsp: int                    # hard multipliers (SB_MAC16 / MULT18X18D / MULT18X18)
     bram_kbit: int              # block RAM, kbit (EBR / DP16KD / BSRAM)
     logic: int                  # LUT4 cells
+    spram_kbit: int = 0         # single-port RAM the resident samples go to (iCE40 UP5K)
+    baud: int = DEFAULT_BAUD    # the USB-UART bridge's fastest reliable rate
     programmers: tuple = field(default=())
 
     @property
@@ -49,14 +52,25 @@ class Board:
     def default_config(self) -> DyadicConfig:
         return DyadicConfig.load(self.default_config_path)
 
+    def clock_hz(self, clock_mhz: float | None = None) -> float:
+        """The clock its bitstream runs at: the PLL's output for the requested clock."""
+        from .top import PLLS
+        f_in = self.platform().default_clk_frequency
+        return PLLS[self.family].solve(f_in, (clock_mhz or self.clock_mhz) * 1e6).f_out
 
-_ULX3S = dict(family="ecp5", clock_mhz=75.0,
+
+# The bridges' rates (shared/notes/links-and-memories.md): the ULX3S's FT231X runs 3 Mbaud
+# (divider 25 at 75 MHz). The iCEBreaker's FT2232H would run 6 Mbaud, but at 24 MHz that
+# is 4 clocks a bit, and the receiver's start-bit detection alone costs up to a quarter
+# of one: 3 Mbaud (divider 8). The Tang Nano 20K's BL616 runs 3 Mbaud as its sibling's
+# BL702 does (divider 9 at 27 MHz), not measured on a 20K here.
+_ULX3S = dict(family="ecp5", clock_mhz=75.0, baud=3_000_000,
               programmers=(("openFPGALoader", "--board", "ulx3s", "{bitstream}"),
                            ("fujprog", "{bitstream}")))
 BOARDS = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "ice40",
           "amaranth_boards.icebreaker:ICEBreakerPlatform", "configs/nae3-ice40.json",
-          clock_mhz=24.0, dsp=8, bram_kbit=120, logic=5280,
+          clock_mhz=24.0, dsp=8, bram_kbit=120, logic=5280, spram_kbit=1024, baud=3_000_000,
           programmers=(("iceprog", "{bitstream}"),
                        ("openFPGALoader", "--board", "ice40_generic", "{bitstream}"))),
     Board("ulx3s-12f", "Radiona ULX3S, LFE5U-12F", platform_class=
@@ -74,7 +88,7 @@ BOARDS = {b.name: b for b in [
     # no PLL yet: runs from the 27 MHz oscillator
     Board("tangnano20k", "Sipeed Tang Nano 20K (Gowin GW2AR-18)", "gowin",
           "boards.gowin:TangNano20kPlatform", "configs/xor.json", clock_mhz=27.0,
-          dsp=48, bram_kbit=828, logic=20736,
+          dsp=48, bram_kbit=828, logic=20736, baud=3_000_000,
           programmers=(("openFPGALoader", "--board", "tangnano20k", "{bitstream}"),)),
 ]}
 
@@ -87,12 +101,18 @@ def get_board(name: str) -> Board:
 
 
 def estimate(config: DyadicConfig) -> dict:
-    """Hard-block needs of a configuration, from the cell structure (hdl/cell.py)."""
+    """Hard-block needs of a configuration, from the cell structure (hdl/cell.py) and the
+    sample memory (hdl/sample_memory.py)."""
     mults = sum(config.tiling(l).multipliers for l in range(1, config.L + 1))
     # per cell, W (master) and G lanes are read as one wide word per tile
     bits = sum(config.tiling(l).multipliers * (config.master.bits + config.grad.bits)
                * config.tiling(l).tiles for l in range(1, config.L + 1))
-    return {"multipliers": mults, "param_kbit": bits / 1024}
+    from hdl.evaluator import error_limit
+    from hdl.squarer import TABLE_LIMIT
+    squarer = error_limit(config) > TABLE_LIMIT      # the evaluator's, when not a table
+    row = (config.sizes[0] + config.target_lanes) * config.act.bits
+    return {"multipliers": mults + squarer, "param_kbit": bits / 1024,
+            "sample_kbit": row * config.samples / 1024}
 
 
 def check_fits(board: Board, config: DyadicConfig):
@@ -103,7 +123,12 @@ def check_fits(board: Board, config: DyadicConfig):
             f"configuration needs {need['multipliers']} multipliers but {board.title} has "
             f"{board.dsp}; limits: {board.dsp} multipliers, {board.bram_kbit} kbit block RAM, "
             f"{board.logic} LUT4s (lower 'multipliers' in the configuration)")
-    if need["param_kbit"] > board.bram_kbit:
+    in_bram = need["param_kbit"] + (0 if board.spram_kbit else need["sample_kbit"])
+    if in_bram > board.bram_kbit:
         raise BoardError(
-            f"configuration needs {need['param_kbit']:.0f} kbit for weights and gradients but "
-            f"{board.title} has {board.bram_kbit} kbit of block RAM")
+            f"configuration needs {in_bram:.0f} kbit of block RAM for weights, gradients"
+            f"{'' if board.spram_kbit else ' and samples'} but {board.title} has "
+            f"{board.bram_kbit} kbit (lower max_samples in the configuration)")
+    if board.spram_kbit and need["sample_kbit"] > board.spram_kbit:
+        raise BoardError(f"configuration needs {need['sample_kbit']:.0f} kbit for its samples "
+                         f"but {board.title} has {board.spram_kbit} kbit of SPRAM")

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 from firmware_py.config import ConfigError, DyadicConfig
+from hdl.sample_memory import MEMORY_NAME
 from hdl.tile_memory import COPY_ATTR
+from hdl.uart import uart_divider
 
 from . import ROOT, Board, BoardError, check_fits, estimate, get_board
 from .pll import PLLError
@@ -44,13 +46,19 @@ RESOURCES = {
     "gowin": {"LUT4": "luts", "DFF": "ffs", "MULT18X18": "dsp", "BSRAM": "bram",
               "rPLL": "pll"},
 }
-# iCE40: SB_MAC16 inference. Not -dff: abc9's sequential mode on the UP5K design either
-# exhausts YoWASP's call stack or runs for more than 20 minutes, depending on net names
-# alone (-dff saved 88 of 5,280 logic cells).
-SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "", "gowin": ""}
+# iCE40: SB_MAC16 and SPRAM inference. Not -dff: abc9's sequential mode on the UP5K design
+# either exhausts YoWASP's call stack or runs for more than 20 minutes, depending on net
+# names alone (-dff saved 88 of 5,280 logic cells).
+SYNTH_OPTS = {"ice40": "-dsp -spram", "ecp5": "", "gowin": ""}
 # Registers the gateware marks as copies (hdl/tile_memory.py) stay copies: yosys merges
 # identical flip-flops unless their cells are kept, and Amaranth puts attributes on wires.
 KEEP_COPIES = f"setattr -set keep 1 a:{COPY_ATTR} %ci1:+$dff[Q] t:$dff %i"
+# The sample memory has no initial contents (Amaranth writes zeros): yosys maps a memory
+# with them to block RAM only, never to the iCE40's SPRAM. Nothing reads a row before it
+# is written (hdl/sample_memory.py).
+NO_SAMPLE_INIT = f"delete t:$meminit_v2 r:MEMID=\\{MEMORY_NAME} %i"
+SCRIPT_AFTER_READ = {"ice40": f"{KEEP_COPIES}\n{NO_SAMPLE_INIT}", "ecp5": KEEP_COPIES,
+                     "gowin": KEEP_COPIES}
 
 
 class BuildError(RuntimeError):
@@ -111,8 +119,9 @@ def nextpnr_options(family: str, seed: int, clock: float, router: str | None = N
 
 def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
           out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print,
-          router: str | None = None) -> dict:
+          router: str | None = None, baud: int | None = None) -> dict:
     clock = clock_mhz or board.clock_mhz
+    baud = baud or board.baud
     out = Path(out_root) / board.name
     try:
         check_fits(board, config)
@@ -128,11 +137,15 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     work.mkdir(parents=True)
     for stale in ("report.json", "failure.json"):
         (out / stale).unlink(missing_ok=True)
-    top = BoardTop(board.family, config, clock, platform.default_clk_frequency)
+    try:
+        uart_divider(board.clock_hz(clock), baud)
+    except ValueError as e:     # no UART divider for this rate at this clock
+        raise BoardError(f"{board.name}: {e}") from None
+    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, baud)
     log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
-                          script_after_read=KEEP_COPIES,
+                          script_after_read=SCRIPT_AFTER_READ[board.family],
                           nextpnr_opts=nextpnr_options(board.family, seed, clock, router))
     plan.extract(work)
     if board.family == "ecp5":
@@ -171,6 +184,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "target_mhz": round(f_clk, 3), "fmax_mhz": fmax,
         "timing_met": fmax is not None and fmax >= f_clk,
         "clocks": parsed["clocks"], "resources": parsed["resources"],
+        "baud": top.baud, "uart_divider": top.divider,
         "build_seconds": round(seconds, 1), "seed": seed, "router": router or "default",
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
@@ -264,6 +278,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default: nextpnr's for the family)")
+    p.add_argument("--baud", type=int, help="UART rate (default: the board's bridge's)")
     p.add_argument("--out", default=str(ROOT / "build" / "boards"))
     args = p.parse_args(argv)
     try:
@@ -271,7 +286,7 @@ def main(argv=None):
         config_path = args.config or board.config
         config = DyadicConfig.load(config_path)
         build(board, config, str(config_path), args.clock, Path(args.out), args.seed,
-              router=args.router)
+              router=args.router, baud=args.baud)
     except (BoardError, ConfigError, BuildError, PLLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

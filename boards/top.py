@@ -5,12 +5,11 @@ from amaranth.lib import io, wiring
 
 from firmware_py.config import DyadicConfig
 from hdl.top import DyadicUART
+from hdl.uart import uart_divider
 
 from .pll import ECP5PLL, ICE40PLL, DirectClock
 
-__all__ = ["BoardTop", "BAUD", "PLLS"]
-
-BAUD = 115_200          # the host side's default (firmware_py.transport.SerialTransport)
+__all__ = ["BoardTop", "PLLS"]
 
 
 # clock generator per family; ``PLLS[f].solve(f_in, f_req)`` checks a clock up front
@@ -20,11 +19,14 @@ PLLS = {"ice40": ICE40PLL, "ecp5": ECP5PLL, "gowin": DirectClock}
 class BoardTop(wiring.Component):
     """PLL from the board oscillator -> ``sync``; UART pins -> ``DyadicUART``."""
 
-    def __init__(self, family: str, config: DyadicConfig, clock_mhz: float, f_in: float):
-        """``f_in``: the board oscillator (check the clock with ``PLLS`` first)."""
+    def __init__(self, family: str, config: DyadicConfig, clock_mhz: float, f_in: float,
+                 baud: int):
+        """``f_in``: the board oscillator (check the clock with ``PLLS`` first); ``baud``:
+        the UART's rate (ValueError if the clock does not divide to it)."""
         self.family, self.config = family, config
+        self.f_clk = PLLS[family].solve(f_in, clock_mhz * 1e6).f_out
+        self.baud, self.divider = baud, uart_divider(self.f_clk, baud)
         self.pll = PLLS[family](f_in, clock_mhz * 1e6)
-        self.f_clk = self.pll.f_out
         super().__init__({})
 
     def elaborate(self, platform):
@@ -36,6 +38,6 @@ class BoardTop(wiring.Component):
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
-        m.submodules.acc = acc = DyadicUART(self.config, divider=round(self.f_clk / BAUD))
+        m.submodules.acc = acc = DyadicUART(self.config, divider=self.divider)
         m.d.comb += [acc.rx.eq(rx.i), tx.o.eq(acc.tx)]
         return m

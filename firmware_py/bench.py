@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hdl.protocol import classes
+
 from .arith import FixedArith, FloatArith
 from .commands import CoreCommands
 from .config import DyadicConfig
@@ -354,6 +356,9 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
     P = ar.params(net)
     X = ar.encode_x(rng.uniform(0, 1, (B, cfg.sizes[0])))
     Y = ar.encode_y(rng.uniform(0, 1, (B, cfg.sizes[-1])))
+    if cfg.targets == "label":      # what such a device holds: one-hot targets
+        Y = ar.encode_y(np.eye(cfg.sizes[-1])[classes(cfg, Y)] if cfg.sizes[-1] > 1
+                        else classes(cfg, Y)[:, None])
     c = CoreCommands(cfg)
     prog = [c.write_params(l, P[0][l - 1], P[1][l - 1]) for l in range(1, L + 1)]
     prog.append(c.write_samples(X, Y))
@@ -651,6 +656,9 @@ def simulation_speed(cfg: DyadicConfig, name: str, sims: dict, log=_log) -> dict
     P = ar.params(Network.random(cfg.sizes, cfg.activations, rng))
     X = ar.encode_x(rng.uniform(0, 1, (B, cfg.sizes[0])))
     Y = ar.encode_y(rng.uniform(0, 1, (B, cfg.sizes[-1])))
+    if cfg.targets == "label":      # what such a device holds: one-hot targets
+        Y = ar.encode_y(np.eye(cfg.sizes[-1])[classes(cfg, Y)] if cfg.sizes[-1] > 1
+                        else classes(cfg, Y)[:, None])
     c = CoreCommands(cfg)
     setup = [c.write_params(l, P[0][l - 1], P[1][l - 1]) for l in range(1, L + 1)]
     setup += [c.write_samples(X, Y), c.clear_counters()]

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from hdl.protocol import DEFAULT_BAUD
+
 from .arith import FixedArith, FloatArith
 from .datasets import DATASETS, class_labels, load_dataset
 from .dynamics import relax
@@ -189,15 +191,25 @@ def balanced_multipliers(sizes, total: int = 20) -> tuple[int, ...]:
                  for l, w in enumerate(work, 1))
 
 
-def _device_config(args, net, batch):
+def _board(args):
+    """The board named by --board, or None."""
+    if not getattr(args, "board", None):
+        return None
+    from boards import BoardError, get_board
+    try:
+        return get_board(args.board)
+    except BoardError as e:
+        raise UsageError(str(e)) from None
+
+
+def _device_config(args, net, batch, samples=1):
+    """The device's configuration: --config, --board's, or one derived from the network
+    (20 multipliers, room for ``samples`` resident samples with label targets)."""
     from .config import DyadicConfig
 
-    if getattr(args, "board", None):
-        from boards import BoardError, get_board
-        try:
-            args.config = str(get_board(args.board).default_config_path)
-        except BoardError as e:
-            raise UsageError(str(e)) from None
+    board = _board(args)
+    if board is not None:
+        args.config = str(board.default_config_path)
     if getattr(args, "config", None):
         cfg = DyadicConfig.load(args.config)
         if net is not None and (cfg.sizes != net.sizes or cfg.activations != net.activations):
@@ -207,7 +219,8 @@ def _device_config(args, net, batch):
                              f"({', '.join(map(str, net.activations))})")
     else:
         cfg = DyadicConfig(net.sizes, net.activations, multipliers=balanced_multipliers(net.sizes),
-                           max_batch=max(32, batch))
+                           max_batch=max(32, batch), max_samples=max(32, samples),
+                           targets="label")
     if batch > cfg.max_batch:
         raise UsageError(f"batch {batch} exceeds the device's max_batch {cfg.max_batch}")
     return cfg
@@ -222,7 +235,9 @@ def _open_device(args, cfg):
     elif not args.port:
         raise UsageError("--backend serial needs --port (e.g. /dev/ttyUSB0)")
     else:
-        transport = SerialTransport(args.port, args.baud)
+        board = _board(args)
+        baud = args.baud or (board.baud if board else DEFAULT_BAUD)
+        transport = SerialTransport(args.port, baud)
     return Accelerator(transport, cfg)
 
 
@@ -234,7 +249,8 @@ def cmd_train(args):
     data, net, arith, epochs, batch, lr = _train_setup(args)
     device = None
     if args.backend in DEVICE_BACKENDS:
-        device = _open_device(args, _device_config(args, net, batch))
+        samples = len(data.x_train) + len(data.x_test)
+        device = _open_device(args, _device_config(args, net, batch, samples))
         arith = FixedArith(device.config)
     t0 = time.perf_counter()
     try:
@@ -246,6 +262,7 @@ def cmd_train(args):
                            seed=args.seed, progress=bar.update, device=device,
                            on_epoch=lambda r: bar.set_postfix(
                                test_acc=f"{r['test_accuracy']:.3f}", refresh=False))
+        link = device.link_stats() if device is not None else None
     finally:
         if device is not None:
             device.close()
@@ -281,6 +298,16 @@ def cmd_train(args):
                "history": result.history}
     if reference is not None:
         summary["matches_fixed_golden"] = bool(same)
+    board = _board(args)
+    if device is not None:
+        summary["link_bytes_load"] = result.link["bytes"]
+        summary["link_bytes"] = link["bytes_out"] + link["bytes_in"]
+        summary["round_trips"] = link["round_trips"]
+        summary["device_cycles"] = sum(r["device_cycles"] for r in result.history)
+        if board is not None:
+            summary["predicted_board_seconds"] = round(predicted_seconds(
+                board, summary["link_bytes"], summary["round_trips"],
+                summary["device_cycles"], args.baud), 4)
     if args.json:
         _emit_json(summary)
         return
@@ -297,6 +324,21 @@ def cmd_train(args):
         print(f"  test accuracy: float64 model {100 * float_run.final['test_accuracy']:.2f} %, "
               f"fixed-point model {100 * reference.final['test_accuracy']:.2f} %, "
               f"{args.backend} {100 * fin['test_accuracy']:.2f} %")
+    if device is not None:
+        print(f"  link: {summary['link_bytes_load']:,} bytes to load the sets, then "
+              f"{result.history[-1]['link_bytes']:,} bytes and {result.history[-1]['round_trips']}"
+              f" round trips an epoch; {summary['device_cycles']:,} device cycles in all")
+    if "predicted_board_seconds" in summary:
+        print(f"  on a {board.title}: {summary['predicted_board_seconds']:.2f} s predicted "
+              f"(link at {args.baud or board.baud:,} baud, 1 ms a round trip, "
+              f"{board.clock_hz() / 1e6:g} MHz)")
+
+
+def predicted_seconds(board, link_bytes, round_trips, cycles, baud=None) -> float:
+    """A session's wall time on ``board``: its link traffic at the board's rate and the
+    device's cycles at the clock its bitstream runs at."""
+    from .link import link_seconds
+    return link_seconds(link_bytes, round_trips, baud or board.baud) + cycles / board.clock_hz()
 
 
 # -- dyadic gradcheck ------------------------------------------------------------------
@@ -336,6 +378,8 @@ def cmd_gradcheck(args):
                               multipliers=_multipliers(args.multipliers, net.sizes), max_batch=1)
     arith = FixedArith(config)
     k = arith.dt_step(args.dt)
+    if config.targets == "label":     # the device holds a class: the target is one-hot
+        y = np.eye(len(y))[np.argmax(y)] if len(y) > 1 else np.array([float(y[0] > 0.5)])
     try:
         params = arith.params(net, saturate=args.saturate)
         xq = arith.encode_x(x, saturate=args.saturate)
@@ -403,22 +447,26 @@ def cmd_infer(args):
         X, Y = data.x_test, data.y_test
     else:
         raise UsageError(f"{args.net} holds no x; give --dataset to infer on its test split")
-    config = _device_config(args, net, 1)
+    config = _device_config(args, net, 1, samples=len(X))
     arith = FixedArith(config)
     try:
         params = arith.params(net, saturate=args.saturate)
     except FormatError as e:
         raise UsageError(f"{e} (--saturate clamps it instead)") from None
-    xq, yq = arith.encode_x(X, saturate=True), arith.encode_y(Y, saturate=True)
+    xq = arith.encode_x(X, saturate=True)
+    yq = arith.encode_y(Y if Y is not None else np.zeros((len(X), net.sizes[-1])),
+                        saturate=True)
     device = _open_device(args, config)
     L = config.L
     outs = []
     try:
         device.load_network(params)
-        for x, y in zip(xq, yq):
-            device.write_samples(x[None], y[None])
-            device.relax(L, 0)                  # L ticks at dt = 1: s_L is the forward pass
-            outs.append(device.read_state(L)[0])
+        for start in range(0, len(xq), config.samples):    # as many as the device holds
+            part = slice(start, start + config.samples)
+            device.write_samples(xq[part], yq[part])
+            for i in range(len(xq[part])):
+                device.relax(L, 0, sample=i)     # L ticks at dt = 1: s_L is the forward pass
+                outs.append(device.read_state(L)[0])
     finally:
         device.close()
     outs = np.array(outs)
@@ -481,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--backend", help="float | fixed | sim | serial (default: sim, or serial "
                    "with --port)")
     t.add_argument("--port", help="serial port of a board, e.g. /dev/ttyUSB0")
-    t.add_argument("--baud", type=_positive_int, default=115200)
+    t.add_argument("--baud", type=_positive_int, help="serial rate (default: the board's "
+                   "bridge's, else 3000000); the bitstream must be built for it")
     t.add_argument("--config", help="device configuration JSON (default: derived from the "
                    "network, 20 multipliers)")
     t.add_argument("--board", help="use this board's configuration (make boards lists them)")
@@ -505,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", default="verilator",
                    help="icarus | verilator (cocotb) | sim (driver on Verilator) | serial")
     g.add_argument("--port", help="serial port of a board (--backend serial)")
-    g.add_argument("--baud", type=_positive_int, default=115200)
+    g.add_argument("--baud", type=_positive_int, help="serial rate (default: the board's)")
     g.add_argument("--config", help="device configuration JSON (a board's)")
     g.add_argument("--board", help="use this board's configuration (make boards lists them)")
     g.add_argument("--net", help="network .npz (W1..WL, b1..bL, optional x, y)")
@@ -526,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--dataset", help="infer on this data set's test split instead")
     i.add_argument("--backend", help="sim | serial (default: sim, or serial with --port)")
     i.add_argument("--port")
-    i.add_argument("--baud", type=_positive_int, default=115200)
+    i.add_argument("--baud", type=_positive_int, help="serial rate (default: the board's)")
     i.add_argument("--config", help="device configuration JSON (a board's)")
     i.add_argument("--board", help="use this board's configuration (make boards lists them)")
     i.add_argument("--saturate", action="store_true")

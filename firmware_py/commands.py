@@ -16,19 +16,24 @@ import numpy as np
 from hdl.protocol import (
     COUNTERS,
     PROTOCOL_VERSION,
+    STATUS_TEXT,
     CommandHeader,
     Opcode,
     ResponseHeader,
+    SampleShape,
     Status,
     StreamFlags,
     pack,
+    pack_samples,
+    sample_words,
     unpack,
+    unpack_samples,
 )
 
 from .config import DyadicConfig
 
 __all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "response_length",
-           "split_response"]
+           "split_response", "sample_words"]
 
 MASK32 = 0xFFFFFFFF
 
@@ -39,8 +44,10 @@ class DeviceError(RuntimeError):
     def __init__(self, opcode, status):
         # status: a Status or LinkStatus member, or a description of an unknown code
         self.opcode, self.status = opcode, status
-        super().__init__(f"{getattr(opcode, 'name', opcode)} failed: "
-                         f"{getattr(status, 'name', status)}")
+        name = getattr(status, "name", status)
+        why = STATUS_TEXT.get(name)
+        super().__init__(f"{getattr(opcode, 'name', opcode)} failed: {name}"
+                         + (f" ({why})" if why else ""))
 
 
 def to_signed32(w: int) -> int:
@@ -95,7 +102,8 @@ class CoreCommands:
         def decode(d):
             L = d[2]
             return {"version": d[0], "config_id": d[1], "L": L,
-                    "sizes": tuple(d[3:4 + L]), "max_batch": d[4 + L]}
+                    "sizes": tuple(d[3:4 + L]), "max_batch": d[4 + L],
+                    "max_samples": d[5 + L]}
         return self._cmd(Opcode.IDENTIFY, decode=decode)
 
     def check_identity(self, ident: dict):
@@ -149,24 +157,43 @@ class CoreCommands:
                          decode=lambda d: (_signed(d[:N]), _signed(d[N:2 * N])))
 
     def write_samples(self, X, Y, first: int = 0) -> Command:
+        """Samples ``first`` .. into the resident set: input codes X, target codes Y (for a
+        configuration with label targets, the class of each Y row is what is stored).
+        Their widths travel along, and the device refuses ones that are not its own."""
         c = self.config
         X, Y = np.atleast_2d(X), np.atleast_2d(Y)
-        if X.shape[1] != c.sizes[0] or Y.shape[1] != c.sizes[-1] or len(X) != len(Y):
-            raise ValueError("samples do not fit the network's input/output widths")
-        if not 1 <= first + len(X) <= c.max_batch:
-            raise ValueError(f"samples {first}..{first + len(X) - 1}; the device holds "
-                             f"{c.max_batch}")
-        payload = [first]
-        for x, y in zip(X, Y):
-            payload += _words(x) + _words(y)
-        return self._cmd(Opcode.WRITE_SAMPLES, payload)
+        if len(X) != len(Y):
+            raise ValueError(f"{len(X)} inputs but {len(Y)} targets")
+        shape = pack(SampleShape, inputs=X.shape[1], outputs=Y.shape[1])
+        return self._cmd(Opcode.WRITE_SAMPLES, [first, len(X), shape] + pack_samples(c, X, Y))
 
-    def relax(self, ticks: int, dt_shift: int = 0) -> Command:
-        return self._cmd(Opcode.RELAX, [ticks, dt_shift])
+    def read_samples(self, first: int, count: int) -> Command:
+        """(X, T) of resident samples ``first`` .. ``first + count - 1`` (T: target codes,
+        or class labels), a value a word."""
+        return self._cmd(Opcode.READ_SAMPLES, [first, count],
+                         decode=lambda d: unpack_samples(self.config, d, count))
 
-    def stream(self, batch: int, update: bool = False, lr_shift: int = 0) -> Command:
-        return self._cmd(Opcode.STREAM, [batch, pack(StreamFlags, update=int(update),
-                                                      lr_shift=lr_shift)])
+    def relax(self, ticks: int, dt_shift: int = 0, sample: int = 0) -> Command:
+        return self._cmd(Opcode.RELAX, [sample, ticks, dt_shift])
+
+    def stream(self, batch: int, update: bool = False, lr_shift: int = 0,
+               first: int = 0) -> Command:
+        return self._cmd(Opcode.STREAM, [first, batch, pack(StreamFlags, update=int(update),
+                                                             lr_shift=lr_shift)])
+
+    def train(self, first: int, count: int, batch: int, lr_shift: int, orders) -> Command:
+        """Epochs of SGD over resident samples ``first`` .. ``first + count - 1``: one per
+        (stride, offset) in ``orders`` (see ``training.epoch_order``)."""
+        plan = [v for pair in orders for v in pair]
+        return self._cmd(Opcode.TRAIN, [first, count, batch,
+                                        pack(StreamFlags, update=1, lr_shift=lr_shift),
+                                        len(orders)] + plan)
+
+    def evaluate(self, first: int, count: int) -> Command:
+        """(correct predictions, summed squared output error in code units) over resident
+        samples ``first`` .. ``first + count - 1``."""
+        return self._cmd(Opcode.EVALUATE, [first, count],
+                         decode=lambda d: (d[0], d[1] | (d[2] << 32)))
 
     def read_counters(self) -> Command:
         return self._cmd(Opcode.READ_COUNTERS, decode=lambda d: dict(zip(COUNTERS, d)))

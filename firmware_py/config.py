@@ -16,7 +16,9 @@ from typing import NamedTuple
 from .activations import Activation, parse_activation
 from .fixedpoint import QFormat
 
-__all__ = ["DyadicConfig", "ConfigError"]
+__all__ = ["DyadicConfig", "ConfigError", "TARGETS"]
+
+TARGETS = ("vector", "label")
 
 
 class ConfigError(ValueError):
@@ -74,7 +76,11 @@ class DyadicConfig:
     each; at most n_out * n_in, one per weight), each a count (``best_tiling`` lays it
     out) or ``[rows, cols]`` (a fixed tiling: a row sum adds ``cols`` products and a
     column sum ``rows``, the adder trees a fast clock needs shallow), ``max_batch``, the
-    depth of the on-chip sample memory, ``frame_words``, the link's frame buffer, ``counter_bits``,
+    largest batch of a STREAM or TRAIN command, ``max_samples``, the depth of the on-chip
+    sample memory (the resident set; ``max_batch`` unless given), ``targets``, how a
+    sample's target is stored there (``"vector"``: n_L activation codes; ``"label"``: a
+    class index from which the one-hot target is made on chip, for one output 0 or 1),
+    ``frame_words``, the link's frame buffer, ``counter_bits``,
     the width of the READ_COUNTERS counters (they wrap at 2^counter_bits; 32 unless a
     small FPGA needs the logic), and ``pipeline``:
     0 keeps each multiplier's product and the SGD step in the cycle of its memory read
@@ -97,6 +103,8 @@ class DyadicConfig:
     grad_bits: int = 32
     multipliers: tuple[int | tuple[int, int], ...] | None = field(default=None, compare=True)
     max_batch: int = 32
+    max_samples: int | None = None
+    targets: str = "vector"
     frame_words: int = 512
     counter_bits: int = 32
     pipeline: int = 0
@@ -148,6 +156,14 @@ class DyadicConfig:
                                       f"{p} multipliers (at most one per weight)")
         if not 1 <= self.max_batch <= 65536:
             raise ConfigError("max_batch must be 1..65536")
+        if self.max_samples is not None and not 1 <= self.max_samples <= 65536:
+            raise ConfigError("max_samples must be 1..65536")
+        if self.targets not in TARGETS:
+            raise ConfigError(f"targets must be {' or '.join(map(repr, TARGETS))}, "
+                              f"not {self.targets!r}")
+        if self.targets == "label" and max(self.sizes[-1], 2) > 1 << self.act.bits:
+            raise ConfigError(f"{self.sizes[-1]} class labels do not fit a {self.act.bits}-bit "
+                              f"sample lane")
         if self.pipeline not in (0, 1, 2):
             raise ConfigError(f"pipeline must be 0, 1 or 2, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
@@ -160,6 +176,26 @@ class DyadicConfig:
     @property
     def L(self) -> int:
         return len(self.sizes) - 1
+
+    @property
+    def samples(self) -> int:
+        """Depth of the sample memory: how many samples the device holds at once."""
+        return self.max_samples or self.max_batch
+
+    @property
+    def target_lanes(self) -> int:
+        """Lanes a sample's target takes in the sample memory and on the wire."""
+        return 1 if self.targets == "label" else self.sizes[-1]
+
+    @property
+    def lane_bytes(self) -> int:
+        """Bytes per value on the wire: an activation code, or a label."""
+        return (self.act.bits + 7) // 8
+
+    @property
+    def record_bytes(self) -> int:
+        """Bytes of one packed sample (inputs, then target) on the wire."""
+        return (self.sizes[0] + self.target_lanes) * self.lane_bytes
 
     @property
     def master(self) -> QFormat:

@@ -2,7 +2,9 @@
 
 The RTL's counters are tested against it. A tick lasts as long as its busiest
 cell's actual work (bubbles cost nothing), plus the cycle that state-producing
-passes need to finish before the next tick may read them.
+passes need to finish before the next tick may read them. A run also takes one setup
+cycle and one prologue cycle (the commit that loads its first sample); the runs of a
+TRAIN command follow each other with no cycle between them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ from dataclasses import dataclass
 from .config import DyadicConfig
 
 __all__ = ["cell_work", "gap_slots", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
-           "relax_cycles"]
+           "relax_cycles", "eval_cycles", "epoch_run", "epoch_cycles", "eval_walk", "RUN_OVERHEAD",
+           "EVAL_STAGES"]
+
+RUN_OVERHEAD = 2    # a run's setup cycle and its prologue commit (hdl/run_control.py)
+EVAL_STAGES = 3     # the evaluator's stages after it picks an output (hdl/evaluator.py)
+
+
+def eval_walk(config: DyadicConfig) -> int:
+    """Cycles from a sample's outputs reaching the evaluator to its counts being in: a
+    cycle to take them, one per output, and the stages after; the tick after the
+    sample's output error waits for them."""
+    return 1 + config.sizes[-1] + EVAL_STAGES
 
 
 def gap_slots(ti: int, tj: int, bwd: bool, grad: bool, pipeline: int = 0) -> int:
@@ -91,13 +104,13 @@ class RunCycles:
         return self.busy / (self.multipliers * self.cycles)
 
 
-def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l, t: False
-         ) -> RunCycles:
+def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l, t: False,
+         floor=lambda t: 1) -> RunCycles:
     L = config.L
     tilings = [config.tiling(l) for l in range(1, L + 1)]
     lens, busy = [], 0
     for t in range(n_ticks):
-        need_max = 1
+        need_max = floor(t)
         for l, T in enumerate(tilings, 1):
             fwd, bwd, grad = flags(l, t)
             _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline,
@@ -106,8 +119,7 @@ def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l
             busy += (fwd + bwd + grad) * config.sizes[l] * config.sizes[l - 1]
         lens.append(need_max)
     mults = sum(T.multipliers for T in tilings)
-    # one prologue cycle loads the first sample before tick 0
-    return RunCycles(n_ticks, 1 + sum(lens), busy, mults, lens)
+    return RunCycles(n_ticks, RUN_OVERHEAD + sum(lens), busy, mults, lens)
 
 
 def stream_cycles(config: DyadicConfig, batch: int, update: bool = True) -> RunCycles:
@@ -121,3 +133,27 @@ def stream_cycles(config: DyadicConfig, batch: int, update: bool = True) -> RunC
 def relax_cycles(config: DyadicConfig, ticks: int) -> RunCycles:
     """A relaxation run: ``ticks`` ticks plus the read-out tick."""
     return _run(config, ticks + 1, lambda l, t: relax_flags(l, t, ticks), relax=True)
+
+
+def eval_cycles(config: DyadicConfig, count: int) -> RunCycles:
+    """An EVALUATE run over ``count`` samples: count + L + 1 ticks of forward passes; the
+    tick after each sample's output error waits for the evaluator's walk."""
+    L, walk = config.L, eval_walk(config)
+    return _run(config, count + L + 1,
+                lambda l, t: (0 <= t - (l - 1) < count, False, False), relax=False,
+                floor=lambda t: walk if L + 1 <= t <= count + L else 1)
+
+
+def epoch_run(config: DyadicConfig, count: int, batch: int) -> RunCycles:
+    """One TRAIN epoch over ``count`` samples in batches of ``batch`` (the last one
+    shorter), each with the SGD step: its runs' ticks, cycles and busy cycles."""
+    full, rest = divmod(count, batch)
+    runs = [stream_cycles(config, batch)] * full + ([stream_cycles(config, rest)] if rest else [])
+    return RunCycles(sum(r.ticks for r in runs), sum(r.cycles for r in runs),
+                     sum(r.busy for r in runs), runs[0].multipliers,
+                     [n for r in runs for n in r.tick_cycles])
+
+
+def epoch_cycles(config: DyadicConfig, count: int, batch: int) -> int:
+    """Cycles of one TRAIN epoch (``epoch_run``)."""
+    return epoch_run(config, count, batch).cycles

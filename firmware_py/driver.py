@@ -6,10 +6,11 @@ import time
 
 import numpy as np
 
-from hdl.protocol import CommandHeader, LinkStatus, Opcode, unpack
+from hdl.protocol import MAX_EPOCHS, CommandHeader, LinkStatus, Opcode, sample_lanes, unpack
 
 from .commands import Command, CoreCommands, DeviceError
 from .config import DyadicConfig
+from .cycles import epoch_cycles, eval_cycles, relax_cycles, stream_cycles
 from .link import FrameError, ResponseParser, encode_command
 from .transport import Transport
 
@@ -19,7 +20,7 @@ __all__ = ["Accelerator", "LinkError"]
 _TRANSIENT = {LinkStatus.BAD_CRC}
 # Commands whose response carries no data: a DUPLICATE means "already done".
 _NO_DATA = {Opcode.WRITE_PARAMS, Opcode.WRITE_STATE, Opcode.WRITE_SAMPLES, Opcode.RELAX,
-            Opcode.STREAM, Opcode.CLEAR_COUNTERS, Opcode.RESET}
+            Opcode.STREAM, Opcode.TRAIN, Opcode.CLEAR_COUNTERS, Opcode.RESET}
 
 
 class LinkError(RuntimeError):
@@ -36,7 +37,8 @@ class Accelerator:
     config : DyadicConfig
         The configuration the host expects; checked against the device's ID.
     timeout : float
-        Seconds to wait for a response frame before retrying.
+        Seconds to wait for a response frame before retrying; a run waits longer, by its
+        cycles over the transport's ``slowest_cycles_per_second``.
     retries : int
         Extra attempts after a timeout, a damaged response or a NAK for a damaged command.
 
@@ -55,7 +57,8 @@ class Accelerator:
         self.cmds = CoreCommands(config)
         self.parser = ResponseParser()
         self.seq = 0
-        self.stats = {"frames": 0, "retries": 0}
+        self.stats = {"frames": 0, "retries": 0, "bytes_out": 0, "bytes_in": 0,
+                      "round_trips": 0}
         self.resync()
         if check:
             self.cmds.check_identity(self.identify())
@@ -65,8 +68,8 @@ class Accelerator:
         """Resynchronise the sequence numbers (a RESET frame)."""
         self._exchange(Opcode.RESET, 0, [], lambda d: None, reset=True)
 
-    def _await(self, seq):
-        end = time.monotonic() + self.timeout
+    def _await(self, seq, timeout):
+        end = time.monotonic() + timeout
         while True:
             r = self.parser.next()
             if r is not None:
@@ -76,24 +79,30 @@ class Accelerator:
             left = end - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            self.parser.feed(self.transport.read(min(left, 0.05)))
+            data = self.transport.read(min(left, 0.05))
+            self.stats["bytes_in"] += len(data)
+            self.parser.feed(data)
 
-    def _exchange(self, opcode, layer, words, decode, reset=False):
+    def _exchange(self, opcode, layer, words, decode, reset=False, cycles=0):
         problem = None
+        timeout = self.timeout + cycles / self.transport.slowest_cycles_per_second
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats["retries"] += 1
             # RESET makes its own number the last one seen, so it carries seq - 1 and the
             # command that follows goes out under the current number.
             seq = (self.seq - 1) & 0xFF if reset else self.seq
-            self.transport.write(encode_command(seq, opcode, layer, words))
+            frame = encode_command(seq, opcode, layer, words)
+            self.transport.write(frame)
             self.stats["frames"] += 1
+            self.stats["round_trips"] += 1
+            self.stats["bytes_out"] += len(frame)
             try:
-                r = self._await(seq)
+                r = self._await(seq, timeout)
             except TimeoutError:
                 # whatever partial frame is buffered (e.g. behind a damaged length) is lost
                 self.parser = ResponseParser()
-                problem = f"no response within {self.timeout} s"
+                problem = f"no response within {timeout:.1f} s"
                 continue
             except FrameError as e:
                 problem = str(e)
@@ -125,10 +134,16 @@ class Accelerator:
         raise LinkError(f"{getattr(opcode, 'name', opcode)}: no valid response after "
                         f"{self.retries + 1} attempts ({problem})")
 
-    def run(self, cmd: Command):
-        """Send one core command (see ``CoreCommands``) and return its decoded answer."""
+    def run(self, cmd: Command, cycles: int = 0):
+        """Send one core command (see ``CoreCommands``) and return its decoded answer;
+        ``cycles``: what it keeps the device busy for (it lengthens the timeout)."""
         h = unpack(CommandHeader, cmd.words[0])
-        return self._exchange(h["opcode"], h["layer"], cmd.words[1:], cmd.decode)
+        return self._exchange(h["opcode"], h["layer"], cmd.words[1:], cmd.decode,
+                              cycles=cycles)
+
+    def link_stats(self) -> dict:
+        """Bytes sent and received, and command round trips, since the link opened."""
+        return dict(self.stats)
 
     # -- the API ------------------------------------------------------------------------------
     def identify(self) -> dict:
@@ -172,20 +187,54 @@ class Accelerator:
         """(s, lam) of layer l."""
         return self.run(self.cmds.read_state(l))
 
-    def write_samples(self, X, Y):
-        """Load a batch (activation-format codes), in as many frames as needed."""
+    def write_samples(self, X, Y, first: int = 0):
+        """Resident samples ``first`` .. (input and target codes), packed, in as many
+        frames as needed. With label targets the device keeps each target's class.
+
+        Raises
+        ------
+        DeviceError
+            The device refused them: NO_ROOM (more than it holds), NOT_RESIDENT (``first``
+            leaves a gap after the resident set), BAD_SHAPE (not the network's widths).
+        """
         c = self.config
-        per = max(1, (c.frame_words - 1) // (c.sizes[0] + c.sizes[-1]))
+        per = max(1, (c.frame_words - 3) * 4 // c.record_bytes)
         for start, n in self._chunks(len(X), per):
-            self.run(self.cmds.write_samples(X[start:start + n], Y[start:start + n], start))
+            self.run(self.cmds.write_samples(X[start:start + n], Y[start:start + n],
+                                             first + start))
 
-    def relax(self, ticks: int, dt_shift: int = 0):
-        """Relaxation on sample 0 for ``ticks`` ticks at dt = 2^-dt_shift, then a read-out."""
-        self.run(self.cmds.relax(ticks, dt_shift))
+    def read_samples(self, first: int, count: int):
+        """(X, T) of resident samples: input codes, and target codes or class labels."""
+        per = max(1, 4096 // sample_lanes(self.config))
+        parts = [self.run(self.cmds.read_samples(first + start, n))
+                 for start, n in self._chunks(count, per)]
+        return tuple(np.concatenate(p) for p in zip(*parts))
 
-    def stream(self, batch: int, update: bool = True, lr_shift: int = 0):
-        """A streaming batch over the loaded samples; SGD step W -= 2^-lr_shift G if update."""
-        self.run(self.cmds.stream(batch, update, lr_shift))
+    def relax(self, ticks: int, dt_shift: int = 0, sample: int = 0):
+        """Relaxation on resident sample ``sample`` for ``ticks`` ticks at dt = 2^-dt_shift,
+        then a read-out."""
+        self.run(self.cmds.relax(ticks, dt_shift, sample),
+                 relax_cycles(self.config, ticks).cycles)
+
+    def stream(self, batch: int, update: bool = True, lr_shift: int = 0, first: int = 0):
+        """A streaming batch over resident samples ``first`` .. ``first + batch - 1``; SGD
+        step W -= 2^-lr_shift G if ``update``."""
+        self.run(self.cmds.stream(batch, update, lr_shift, first),
+                 stream_cycles(self.config, batch, update).cycles)
+
+    def train(self, first: int, count: int, batch: int, lr_shift: int, orders):
+        """Epochs of SGD on the device over resident samples ``first`` ..
+        ``first + count - 1``, one per (stride, offset) of ``orders``, in batches of
+        ``batch`` (the last one shorter); the weights stay on the device."""
+        orders = list(orders)
+        for start, n in self._chunks(len(orders), MAX_EPOCHS):
+            self.run(self.cmds.train(first, count, batch, lr_shift, orders[start:start + n]),
+                     n * epoch_cycles(self.config, count, batch))
+
+    def evaluate(self, first: int, count: int) -> tuple[int, int]:
+        """(correct predictions, summed squared output error in activation-code units)
+        over resident samples ``first`` .. ``first + count - 1``, on the device."""
+        return self.run(self.cmds.evaluate(first, count), eval_cycles(self.config, count).cycles)
 
     def read_counters(self) -> dict:
         return self.run(self.cmds.read_counters())

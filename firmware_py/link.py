@@ -16,7 +16,18 @@ from hdl.protocol import (
     Opcode,
 )
 
-__all__ = ["encode_command", "Response", "ResponseParser", "FrameError", "crc16"]
+__all__ = ["encode_command", "Response", "ResponseParser", "FrameError", "crc16",
+           "ROUND_TRIP_SECONDS", "link_seconds"]
+
+# An FTDI bridge hands received bytes to the host when its latency timer runs out: at
+# its lowest, 1 ms, once for every command that waits for its answer.
+ROUND_TRIP_SECONDS = 1e-3
+
+
+def link_seconds(link_bytes: int, round_trips: int, baud: int) -> float:
+    """Wall time of a session's link traffic: line time at 8N1 (10 bits a byte) plus the
+    bridge's latency on every round trip."""
+    return link_bytes * 10 / baud + round_trips * ROUND_TRIP_SECONDS
 
 _crc = Calculator(FRAME_CRC)
 

@@ -16,6 +16,8 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from hdl.protocol import DEFAULT_BAUD
+
 from .config import DyadicConfig
 
 __all__ = ["Transport", "SerialTransport", "SimTransport", "AmaranthTransport",
@@ -29,6 +31,10 @@ class TransportError(RuntimeError):
 
 
 class Transport(ABC):
+    # A bound on how slowly the device behind it may run: a command that keeps it busy
+    # for n cycles gets n / this many seconds more before its response is overdue.
+    slowest_cycles_per_second = 1e6
+
     @abstractmethod
     def write(self, data: bytes) -> None: ...
 
@@ -47,9 +53,9 @@ class Transport(ABC):
 
 
 class SerialTransport(Transport):
-    """A board's UART through pyserial."""
+    """A board's UART through pyserial, at the rate its bitstream was built for."""
 
-    def __init__(self, port: str, baud: int = 115200):
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD):
         try:
             import serial
         except ImportError:
@@ -114,6 +120,8 @@ def build_sim_server(config: DyadicConfig, timeout_cycles=100_000, log=None) -> 
 class SimTransport(Transport):
     """The gateware (framer + core) simulated cycle by cycle in Verilator, as a byte pipe."""
 
+    slowest_cycles_per_second = 2e3
+
     def __init__(self, config: DyadicConfig, log=None):
         if not shutil.which("c++"):
             raise TransportError("a C++ compiler is needed for Verilator: "
@@ -149,23 +157,36 @@ class SimTransport(Transport):
 
 
 class AmaranthTransport(Transport):
-    """The same gateware in Amaranth's Python simulator: slow, but needs no compiler (tests)."""
+    """The same gateware in Amaranth's Python simulator: slow, but needs no compiler (tests).
+
+    With ``uart_divider`` the bytes cross the board's 8N1 UART (``hdl.top.DyadicUART``)
+    bit by bit, at that many clock cycles per bit.
+    """
 
     PERIOD = 1e-6
+    slowest_cycles_per_second = 100
 
-    def __init__(self, config: DyadicConfig, timeout_cycles=2000):
+    def __init__(self, config: DyadicConfig, timeout_cycles=2000, uart_divider=None):
         from collections import deque
 
         from amaranth.sim import Simulator
 
-        from hdl.top import DyadicLink
+        from hdl.top import DyadicLink, DyadicUART
 
-        self.dut = dut = DyadicLink(config, timeout_cycles)
-        self.sim = Simulator(dut)
-        self.sim.add_clock(self.PERIOD)
         self.inq, self.outq = deque(), bytearray()
         self.now = 0.0
+        if uart_divider is None:
+            self.dut = dut = DyadicLink(config, timeout_cycles)
+            benches = [self._pump(dut)]
+        else:
+            self.dut = dut = DyadicUART(config, uart_divider)
+            benches = [self._uart_rx(dut, uart_divider), self._uart_tx(dut, uart_divider)]
+        self.sim = Simulator(dut)
+        self.sim.add_clock(self.PERIOD)
+        for bench in benches:
+            self.sim.add_testbench(bench, background=True)
 
+    def _pump(self, dut):
         async def pump(ctx):
             ctx.set(dut.o_tx.ready, 1)
             while True:
@@ -178,8 +199,35 @@ class AmaranthTransport(Transport):
                     self.inq.popleft()
                 if tx_valid:
                     self.outq.append(tx_byte)
+        return pump
 
-        self.sim.add_testbench(pump, background=True)
+    def _uart_rx(self, dut, divider):
+        async def host_tx(ctx):          # the host's side of the device's rx pin
+            ctx.set(dut.rx, 1)
+            while True:
+                if not self.inq:
+                    await ctx.tick()
+                    continue
+                b = self.inq[0]
+                for bit in [0] + [(b >> i) & 1 for i in range(8)] + [1]:
+                    ctx.set(dut.rx, bit)
+                    await ctx.tick().repeat(divider)
+                self.inq.popleft()
+        return host_tx
+
+    def _uart_tx(self, dut, divider):
+        async def host_rx(ctx):          # the host's side of the device's tx pin
+            while True:
+                while ctx.get(dut.tx):                          # the start bit
+                    await ctx.tick()
+                await ctx.tick().repeat(divider // 2)
+                v = 0
+                for i in range(8):
+                    await ctx.tick().repeat(divider)
+                    v |= ctx.get(dut.tx) << i
+                await ctx.tick().repeat(divider)                # the stop bit's middle
+                self.outq.append(v)
+        return host_rx
 
     def write(self, data):
         self.inq.extend(data)

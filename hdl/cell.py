@@ -26,6 +26,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import gap_slots
 
+from .family import family_of
 from .fixed import (
     activate,
     apply_fprime,
@@ -107,7 +108,7 @@ class LayerCell(wiring.Component):
         # With the pipeline on an ECP5 both go to distributed RAM (a flip-flop's
         # clock-to-output, against a block RAM's 5.6 ns); an iCE40 has no distributed RAM,
         # and its block RAM is quick enough for its clock.
-        fast = P and getattr(platform, "family", None) == "ecp5"
+        fast = P and family_of(platform) == "ecp5"
 
         def tile_attrs(bits):
             return {"ram_style": "distributed"} if fast else block_ram(bits * R * C, TT)

@@ -15,6 +15,8 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .family import family_of
+
 __all__ = ["Multiplier"]
 
 ECP5_WIDTH = 18     # MULT18X18D operand width
@@ -38,7 +40,7 @@ class Multiplier(wiring.Component):
         a = Signal(signed(self.a_bits))
         b = Signal(signed(self.b_bits))
         m.d.sync += [a.eq(self.a), b.eq(self.b)]
-        ecp5 = getattr(platform, "family", None) == "ecp5"
+        ecp5 = family_of(platform) == "ecp5"
         if ecp5 and max(self.a_bits, self.b_bits) <= ECP5_WIDTH:
             a18 = Signal(signed(ECP5_WIDTH))
             b18 = Signal(signed(ECP5_WIDTH))

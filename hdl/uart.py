@@ -4,7 +4,24 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["UARTRx", "UARTTx"]
+__all__ = ["UARTRx", "UARTTx", "uart_divider", "RATE_TOLERANCE"]
+
+# How far the divided clock may be from the rate: about half of what 8N1 allows both ends
+# together (the stop bit's middle, 9.5 bit times on, within half a bit: about 5 %), the
+# other half left to the host's bridge.
+RATE_TOLERANCE = 0.02
+
+
+def uart_divider(f_clk: float, baud: int) -> int:
+    """Clock cycles per bit for ``baud`` at ``f_clk``; ValueError when no divider of at
+    least 4 lands within ``RATE_TOLERANCE`` of the rate."""
+    divider = round(f_clk / baud)
+    error = abs(f_clk / max(divider, 1) - baud) / baud
+    if divider < 4 or error > RATE_TOLERANCE:
+        raise ValueError(f"{baud} baud does not divide from a {f_clk / 1e6:g} MHz clock "
+                         f"(divider {divider}: {100 * error:.1f} % off, "
+                         f"{100 * RATE_TOLERANCE:g} % allowed)")
+    return divider
 
 
 def _checked(divider: int) -> int:

@@ -10,11 +10,13 @@ import numpy as np
 from firmware_py.arith import FixedArith
 from firmware_py.commands import CoreCommands
 from firmware_py.config import DyadicConfig
-from firmware_py.cycles import relax_cycles, stream_cycles
+from firmware_py.cycles import RunCycles, epoch_run, eval_cycles, relax_cycles, stream_cycles
 from firmware_py.dynamics import State, relax, stream_batch
 from firmware_py.network import Network
+from firmware_py.training import epoch_indices, epoch_order, eval_counts
 
-__all__ = ["random_params", "relaxation", "streaming"]
+__all__ = ["random_params", "random_samples", "relaxation", "streaming", "evaluation",
+           "epochs"]
 
 
 def random_params(cfg: DyadicConfig, rng, scale=1.0):
@@ -46,8 +48,7 @@ async def relaxation(call, cfg: DyadicConfig, rng, *, dt: float, ticks: int, sca
     """Random state, then tick by tick: every s, lam and read-out gradient must match."""
     cmds = CoreCommands(cfg)
     ar, P = random_params(cfg, rng, scale)
-    x = ar.encode_x(rng.uniform(-1, 1, (1, cfg.sizes[0])))
-    y = ar.encode_y(rng.uniform(-1, 1, (1, cfg.sizes[-1])))
+    x, y = random_samples(cfg, ar, rng, 1)
     st = State([ar.random_state(n, rng) for n in cfg.sizes[1:]],
                [ar.random_state(n, rng) for n in cfg.sizes[1:]])
     await _load(call, cmds, P)
@@ -80,8 +81,7 @@ async def streaming(call, cfg: DyadicConfig, rng, *, batch: int, update: bool, l
     ar, P = random_params(cfg, rng, scale)
     await _load(call, cmds, P)
     for n in range(batches):
-        X = ar.encode_x(rng.uniform(-1, 1, (batch, cfg.sizes[0])))
-        Y = ar.encode_y(rng.uniform(-1, 1, (batch, cfg.sizes[-1])))
+        X, Y = random_samples(cfg, ar, rng, batch)
         await call(cmds.write_samples(X, Y))
         await call(cmds.clear_counters())
         _reset_counts(ar)
@@ -97,3 +97,68 @@ async def streaming(call, cfg: DyadicConfig, rng, *, batch: int, update: bool, l
             assert np.array_equal(b, P[1][l - 1]), f"batch {n} b{l}"
         _check_counters(await call(cmds.read_counters()), ar, stream_cycles(cfg, batch, update),
                         f"batch {n}")
+
+
+def random_samples(cfg: DyadicConfig, ar, rng, n: int):
+    """Input codes and target codes of n random samples; with label targets the targets
+    are one-hot (one output: 0 or 1), as the device makes them from the label."""
+    X = ar.encode_x(rng.uniform(-1, 1, (n, cfg.sizes[0])))
+    nL = cfg.sizes[-1]
+    if cfg.targets == "label":
+        labels = rng.integers(0, max(nL, 2), n)
+        return X, ar.encode_y(labels[:, None] if nL == 1 else np.eye(nL)[labels])
+    return X, ar.encode_y(rng.uniform(-1, 1, (n, nL)))
+
+
+async def evaluation(call, cfg: DyadicConfig, rng, *, count: int, first=0, scale=1.0):
+    """EVALUATE over resident samples: the counts, the loss sum and the cycles."""
+    cmds = CoreCommands(cfg)
+    ar, P = random_params(cfg, rng, scale)
+    await _load(call, cmds, P)
+    X, Y = random_samples(cfg, ar, rng, first + count)
+    await call(cmds.write_samples(X, Y))
+    await call(cmds.clear_counters())
+    got = await call(cmds.evaluate(first, count))
+    want = eval_counts(ar, P, X[first:], Y[first:])
+    assert got == want, f"evaluate {first}+{count}: device {got} != golden {want}"
+    cnt = await call(cmds.read_counters())
+    model = eval_cycles(cfg, count)
+    wrap = (1 << cfg.counter_bits) - 1
+    assert (cnt["ticks"], cnt["cycles"], cnt["busy"]) == \
+        (model.ticks & wrap, model.cycles & wrap, model.busy & wrap)
+
+
+async def epochs(call, cfg: DyadicConfig, rng, *, count: int, batch: int, epochs: int,
+                 lr_shift=3, scale=1.0):
+    """TRAIN: one epoch a command (the weights after each), then several in one command;
+    every weight, the saturation counters and the cycles."""
+    cmds = CoreCommands(cfg)
+    ar, P = random_params(cfg, rng, scale)
+    await _load(call, cmds, P)
+    X, Y = random_samples(cfg, ar, rng, count)
+    await call(cmds.write_samples(X, Y))
+    orders = [epoch_order(rng, count) for _ in range(epochs)]
+
+    def golden(P, order):
+        idx = epoch_indices(count, *order)
+        for i in range(0, count, batch):
+            P = stream_batch(ar, P, X[idx[i:i + batch]], Y[idx[i:i + batch]],
+                             lr=2.0 ** -lr_shift).params
+        return P
+
+    for n, group in enumerate([orders[:1], orders[1:]]):
+        if not group:
+            continue
+        await call(cmds.clear_counters())
+        _reset_counts(ar)
+        await call(cmds.train(0, count, batch, lr_shift, group))
+        for order in group:
+            P = golden(P, order)
+        for l in range(1, cfg.L + 1):
+            W, b = await call(cmds.read_params(l))
+            assert np.array_equal(W, P[0][l - 1]), f"command {n} W{l}"
+            assert np.array_equal(b, P[1][l - 1]), f"command {n} b{l}"
+        run = epoch_run(cfg, count, batch)
+        model = RunCycles(run.ticks * len(group), run.cycles * len(group),
+                          run.busy * len(group), run.multipliers, [])
+        _check_counters(await call(cmds.read_counters()), ar, model, f"command {n}")

@@ -41,3 +41,26 @@ async def streaming(dut):
         await scenarios.streaming(tb.call, tb.config, rng, batch=batch, update=case % 2 == 0,
                                   lr_shift=int(rng.integers(0, 6)), batches=2,
                                   scale=1.0 if case % 2 == 0 else 6.0)
+
+
+@cocotb.test()
+async def evaluation(dut):
+    tb = CoreTB(dut)
+    await tb.start()
+    rng = np.random.default_rng(tb.seed + 2)
+    n = min(tb.config.samples, 12)
+    for _ in range(tb.cases):
+        count = int(rng.integers(1, n + 1))
+        await scenarios.evaluation(tb.call, tb.config, rng, count=count,
+                                   first=int(rng.integers(0, n - count + 1)))
+
+
+@cocotb.test()
+async def epochs(dut):
+    tb = CoreTB(dut)
+    await tb.start()
+    rng = np.random.default_rng(tb.seed + 3)
+    for _ in range(tb.cases):
+        count = int(rng.integers(1, min(tb.config.samples, 12) + 1))
+        batch = int(rng.integers(1, min(tb.config.max_batch, count) + 1))
+        await scenarios.epochs(tb.call, tb.config, rng, count=count, batch=batch, epochs=2)

@@ -214,7 +214,7 @@ def test_board_top_elaborates_with_pll_and_uart(name, pll):
     from boards.top import BoardTop
     platform = b.platform()
     top = BoardTop(b.family, DyadicConfig.load("configs/xor.json"), b.clock_mhz,
-                   platform.default_clk_frequency)
+                   platform.default_clk_frequency, b.baud)
     files = platform.build(top, name="top", do_build=False).files
 
     def text(f):
@@ -282,3 +282,29 @@ def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep
     ffs = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
            if line.strip().endswith("TRELLIS_FF")]
     assert ffs == ["8" if keep else "4"]     # a 4-bit address, once per bank or shared
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_each_board_uart_divides_to_its_bridge_rate_within_8n1_tolerance(name):
+    """The UART's divider from the clock the board's bitstream runs at: its rate within
+    2 % of the bridge's (8N1 leaves about 5 % for both ends together); the ULX3S's FT231X
+    and the iCEBreaker's FT2232H both at 3 Mbaud, with exact dividers."""
+    from hdl.uart import RATE_TOLERANCE, uart_divider
+    b = get_board(name)
+    f_clk = b.clock_hz()
+    divider = uart_divider(f_clk, b.baud)
+    assert abs(f_clk / divider - b.baud) / b.baud <= RATE_TOLERANCE
+    assert b.baud >= 3_000_000
+    if name.startswith("ulx3s") or name == "icebreaker":
+        assert f_clk / divider == b.baud       # 75 MHz / 25 and 24 MHz / 8
+
+
+def test_a_rate_the_clock_cannot_divide_to_is_refused(tmp_path, capsys):
+    from hdl.uart import uart_divider
+    assert uart_divider(75e6, 115_200) == 651              # 0.03 % off: fine
+    with pytest.raises(ValueError, match="2 % allowed"):
+        uart_divider(24e6, 2_600_000)                       # 9.2 or 10: 2.6 % off at best
+    with pytest.raises(ValueError, match="does not divide"):
+        uart_divider(24e6, 12_000_000)                      # 2 clocks a bit
+    assert main(["icebreaker", "--baud", "12000000", "--out", str(tmp_path)]) == 2
+    assert "12000000 baud does not divide from a 24 MHz clock" in capsys.readouterr().err

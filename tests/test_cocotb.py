@@ -30,7 +30,7 @@ CONFIGS = {
 def test_core_bit_exact_in_hdl_simulator(name, sim):
     makeflags = os.environ.get("MAKEFLAGS")
     tests, failures = run_cocotb(CONFIGS[name], sim, seed=3, cases=1)
-    assert tests == 3 and failures == 0
+    assert tests == 5 and failures == 0
     assert os.environ.get("MAKEFLAGS") == makeflags    # the build's flags stay its own
 
 
@@ -43,9 +43,10 @@ def test_core_as_built_for_ecp5_bit_exact_in_icarus(serial_update):
                           multipliers=((2, 2), (2, 1)), max_batch=4, pipeline=2,
                           serial_update=serial_update)
     verilog = cached_verilog(config, ROOT / "build" / "verilog", "ecp5").read_text()
-    assert verilog.count("MULT18X18D #(") == 6        # every multiplier a block (4 + 2)
+    # every multiplier a block: the cells' 4 + 2, and the evaluator's (16-bit errors)
+    assert verilog.count("MULT18X18D #(") == 7
     copies = re.findall(r"dyadic_copy = 32'd1 \*\)\n\s+reg ", verilog)
     assert len(copies) == 2 * 2 * 2    # W and G: 2 banks in each cell
     tests, failures = run_cocotb(config, "icarus", seed=3 + serial_update, cases=1,
                                  family="ecp5")
-    assert tests == 3 and failures == 0
+    assert tests == 5 and failures == 0

@@ -14,7 +14,16 @@ from firmware_py.config import DyadicConfig
 from firmware_py.dynamics import stream_batch
 from firmware_py.network import Network, parse_activations
 from hdl.core import DyadicCore
-from hdl.protocol import CommandHeader, Opcode, ResponseHeader, Status, pack, unpack
+from hdl.protocol import (
+    CommandHeader,
+    Opcode,
+    ResponseHeader,
+    Status,
+    StreamFlags,
+    classes,
+    pack,
+    unpack,
+)
 from hdl.sim import call, stream_get, stream_put
 from sim import scenarios
 
@@ -152,35 +161,49 @@ def test_overflows_saturate_and_are_counted_like_the_golden_model(serial_update,
     _run(cfg, bench)
 
 
+async def _raw(ctx, dut, words):
+    """Send raw command words; the response header's fields (data words are drained)."""
+    for w in words:
+        await stream_put(ctx, dut.i_cmd, w)
+    rsp = unpack(ResponseHeader, await stream_get(ctx, dut.o_rsp))
+    for _ in range(rsp["length"]):
+        await stream_get(ctx, dut.o_rsp)
+    return rsp
+
+
+def _words(opcode, *args, layer=0):
+    return [pack(CommandHeader, opcode=opcode, layer=layer, length=len(args)), *args]
+
+
 def test_bad_commands_get_an_error_and_change_nothing():
     rng, net, cfg, ar = _case((3, 4, 2), "relu", (2, 2), seed=9)
     P = ar.params(net)
 
-    async def raw(ctx, dut, words):
-        for w in words:
-            await stream_put(ctx, dut.i_cmd, w)
-        rsp = unpack(ResponseHeader, await stream_get(ctx, dut.o_rsp))
-        return rsp
-
     async def bench(ctx, dut, cmds):
         await _load(ctx, dut, cmds, P)
+        X, Y = scenarios.random_samples(cfg, ar, rng, 3)
+        await call(ctx, dut, cmds.write_samples(X, Y))
+        flags = pack(StreamFlags, update=1, lr_shift=3)
         cases = [
             ([pack(CommandHeader, opcode=Opcode.READ_PARAMS, layer=3)], Status.BAD_LAYER),
-            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=1), 0],
-             Status.BAD_LENGTH),
-            ([pack(CommandHeader, opcode=Opcode.WRITE_PARAMS, layer=1, length=3), 15, 6, 7],
-             Status.BAD_ARGUMENT),  # elements 15, 16 of 0..15
-            ([pack(CommandHeader, opcode=Opcode.READ_GRADS, layer=2, length=2), 0, 11],
-             Status.BAD_ARGUMENT),  # 10 elements
-            ([pack(CommandHeader, opcode=Opcode.READ_STATE, layer=2, length=2), 0, 0],
-             Status.BAD_ARGUMENT),
-            ([pack(CommandHeader, opcode=Opcode.STREAM, length=2), 9, 0], Status.BAD_ARGUMENT),
-            ([pack(CommandHeader, opcode=Opcode.RELAX, length=2), 1, 99], Status.BAD_ARGUMENT),
-            ([pack(CommandHeader, opcode=Opcode.WRITE_SAMPLES, length=2), 1, 0],
-             Status.BAD_LENGTH),
+            (_words(Opcode.WRITE_PARAMS, 0, layer=1), Status.BAD_LENGTH),
+            (_words(Opcode.WRITE_PARAMS, 15, 6, 7, layer=1), Status.BAD_ARGUMENT),  # 15, 16
+            (_words(Opcode.READ_GRADS, 0, 11, layer=2), Status.BAD_ARGUMENT),   # 10 elements
+            (_words(Opcode.READ_STATE, 0, 0, layer=2), Status.BAD_ARGUMENT),
+            (_words(Opcode.STREAM, 0, 9, flags), Status.BAD_BATCH),             # max_batch 8
+            (_words(Opcode.STREAM, 0, 0, flags), Status.BAD_BATCH),
+            (_words(Opcode.STREAM, 1, 3, flags), Status.NOT_RESIDENT),          # 3 resident
+            (_words(Opcode.STREAM, 0, 2, 1 << 13), Status.BAD_ARGUMENT),         # lr 2^-32
+            (_words(Opcode.STREAM, 0, 3), Status.BAD_LENGTH),
+            (_words(Opcode.RELAX, 0, 1, 99), Status.BAD_ARGUMENT),               # dt shift
+            (_words(Opcode.RELAX, 3, 1, 0), Status.NOT_RESIDENT),
+            (_words(Opcode.EVALUATE, 2, 2), Status.NOT_RESIDENT),
+            (_words(Opcode.EVALUATE, 0, 0), Status.BAD_ARGUMENT),
+            (_words(Opcode.READ_SAMPLES, 0, 4), Status.NOT_RESIDENT),
+            (_words(Opcode.WRITE_SAMPLES, 1, 0), Status.BAD_LENGTH),
         ]
         for words, want in cases:
-            assert (await raw(ctx, dut, words))["status"] == want
+            assert (await _raw(ctx, dut, words))["status"] == want, (words, want)
         # an unknown opcode with a payload: drained, answered, and the link stays in sync
         for w in [0xEE | (3 << 16), 1, 2, 3]:
             await stream_put(ctx, dut.i_cmd, w)
@@ -188,10 +211,151 @@ def test_bad_commands_get_an_error_and_change_nothing():
         for l in (1, 2):
             W, b = await call(ctx, dut, cmds.read_params(l))
             assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
+        Xr, Yr = await call(ctx, dut, cmds.read_samples(0, 3))
+        assert np.array_equal(Xr, X) and np.array_equal(Yr, Y)
         ident = await call(ctx, dut, cmds.identify())
         cmds.check_identity(ident)
-        with pytest.raises(DeviceError, match="BAD_ARGUMENT"):
+        assert ident["max_samples"] == cfg.samples
+        with pytest.raises(DeviceError, match="BAD_BATCH"):
             await call(ctx, dut, cmds.stream(0))
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("targets", ["vector", "label"])
+def test_refused_sample_and_epoch_commands_change_nothing(targets):
+    """Each refusal the resident set can meet, named by its status; afterwards the
+    weights and the resident set are as they were."""
+    sizes = (3, 4, 3)
+    rng = np.random.default_rng(21)
+    net = Network.random(sizes, parse_activations("relu", 2), rng, bias_scale=0.3)
+    cfg = DyadicConfig(sizes, net.activations, multipliers=(2, 3), max_batch=4,
+                       max_samples=6, targets=targets)
+    ar = FixedArith(cfg)
+    P = ar.params(net)
+    cmds = CoreCommands(cfg)
+
+    async def bench(ctx, dut, _):
+        async def status(cmd):
+            return (await _raw(ctx, dut, cmd.words))["status"]
+
+        await _load(ctx, dut, cmds, P)
+        X, Y = scenarios.random_samples(cfg, ar, rng, 6)
+        plan = [(1, 0)]
+        # nothing resident yet: no run can take a sample
+        assert await status(cmds.train(0, 1, 1, 3, plan)) == Status.NOT_RESIDENT
+        assert await status(cmds.evaluate(0, 1)) == Status.NOT_RESIDENT
+        assert await status(cmds.stream(1, True, 3)) == Status.NOT_RESIDENT
+        assert await status(cmds.relax(1, 0)) == Status.NOT_RESIDENT
+        assert await status(cmds.write_samples(X[:2], Y[:2], first=1)) == Status.NOT_RESIDENT
+        await call(ctx, dut, cmds.write_samples(X[:4], Y[:4]))
+        refused = [
+            (cmds.write_samples(X[:3], Y[:3], first=4), Status.NO_ROOM),    # 7 > 6
+            (cmds.write_samples(X[:2, :2], Y[:2]), Status.BAD_SHAPE),       # 2 inputs
+            (cmds.write_samples(X[:2], Y[:2, :2]), Status.BAD_SHAPE),       # 2 outputs
+            (cmds.train(0, 5, 2, 3, plan), Status.NOT_RESIDENT),            # 4 resident
+            (cmds.train(2, 2, 3, 3, plan), Status.BAD_BATCH),               # batch > set
+            (cmds.train(0, 4, 5, 3, plan), Status.BAD_BATCH),               # > max_batch
+            (cmds.train(0, 4, 2, 3, [(1, 0), (4, 0)]), Status.BAD_ARGUMENT),  # stride 4
+            (cmds.train(0, 4, 2, 3, [(1, 4)]), Status.BAD_ARGUMENT),        # offset 4
+            (cmds.train(0, 4, 2, 3, []), Status.BAD_ARGUMENT),              # no epoch
+            (cmds.evaluate(3, 2), Status.NOT_RESIDENT),
+            (cmds.read_samples(4, 1), Status.NOT_RESIDENT),
+        ]
+        for cmd, want in refused:
+            assert await status(cmd) == want, (cmd.opcode, want)
+        for l in (1, 2):
+            W, b = await call(ctx, dut, cmds.read_params(l))
+            assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
+        Xr, Yr = await call(ctx, dut, cmds.read_samples(0, 4))
+        assert np.array_equal(Xr, X[:4])
+        assert np.array_equal(Yr, classes(cfg, Y[:4]) if targets == "label" else Y[:4])
+        # the set grows without gaps, and any part of it can be rewritten
+        await call(ctx, dut, cmds.write_samples(X[4:], Y[4:], first=4))
+        await call(ctx, dut, cmds.write_samples(X[:1], Y[:1], first=2))
+        Xr, _ = await call(ctx, dut, cmds.read_samples(0, 6))
+        assert np.array_equal(Xr, np.concatenate([X[:2], X[:1], X[3:]]))
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("bits, frac, targets", [(8, 5, "label"), (12, 8, "vector"),
+                                                 (16, 12, "label"), (18, 14, "vector")])
+def test_samples_travel_packed_at_the_format_width(bits, frac, targets):
+    """Each value is ceil(bits / 8) bytes on the wire (an 8-bit one is one byte), the
+    samples follow each other across word boundaries, and they read back as written."""
+    from firmware_py.fixedpoint import QFormat
+    q = QFormat(bits, frac)
+    sizes = (5, 3, 3)
+    cfg = DyadicConfig(sizes, parse_activations("relu", 2), act=q, weight=q, sens=q,
+                       weight_guard=4, grad_bits=max(2 * frac + 2, 16), max_batch=4,
+                       max_samples=9, targets=targets)
+    ar = FixedArith(cfg)
+    rng = np.random.default_rng(bits)
+    X, Y = scenarios.random_samples(cfg, ar, rng, 9)
+    X[0] = q.min          # the extremes of the format
+    X[1] = q.max
+    cmds = CoreCommands(cfg)
+    cmd = cmds.write_samples(X[:7], Y[:7])
+    assert len(cmd.words) == 4 + -(-7 * (5 + cfg.target_lanes) * ((bits + 7) // 8) // 4)
+
+    async def bench(ctx, dut, _):
+        await call(ctx, dut, cmd)
+        await call(ctx, dut, cmds.write_samples(X[7:], Y[7:], first=7))
+        for first, n in ((0, 9), (3, 1), (2, 5)):
+            Xr, Tr = await call(ctx, dut, cmds.read_samples(first, n))
+            assert np.array_equal(Xr, X[first:first + n])
+            want = Y[first:first + n]
+            assert np.array_equal(Tr, classes(cfg, want) if targets == "label" else want)
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("sizes, multipliers, pipeline, targets", [
+    ((3, 4, 3), (2, 3), 0, "vector"),
+    ((3, 4, 3), (2, 3), 1, "label"),
+    ((3, 4, 3), (4, 4), 2, "label"),
+    ((2, 3, 1), (6, 3), 2, "label"),       # one output: a class above one half
+    ((4, 2), (8,), 0, "vector"),            # one layer
+    ((2, 3, 3, 2), (6, 9, 6), 1, "vector"),
+])
+def test_evaluation_counts_match_the_golden_model(sizes, multipliers, pipeline, targets):
+    """EVALUATE: correct predictions and the summed squared error, bit for bit, and the
+    cycles of the model (the evaluator's walk lengthens short ticks)."""
+    cfg = DyadicConfig(sizes, parse_activations("relu", len(sizes) - 1),
+                       multipliers=multipliers, max_batch=4, max_samples=11,
+                       pipeline=pipeline, targets=targets)
+    rng = np.random.default_rng(len(sizes) + pipeline)
+
+    async def bench(ctx, dut, _):
+        run = _amaranth_call(ctx, dut)
+        await scenarios.evaluation(run, cfg, rng, count=9, first=2)
+        await scenarios.evaluation(run, cfg, rng, count=1, scale=4.0)   # outputs that clamp
+
+    _run(cfg, bench)
+
+
+@pytest.mark.parametrize("sizes, multipliers, pipeline, serial, targets, count, batch", [
+    ((3, 4, 2), (2, 3), 0, False, "vector", 10, 4),
+    ((3, 4, 2), (2, 3), 1, True, "label", 7, 3),
+    ((3, 4, 2), (4, 4), 2, False, "label", 10, 4),
+    ((3, 4, 2), ((4, 1), (1, 2)), 2, True, "vector", 9, 4),
+    ((2, 3, 3, 2), (1, 4, 6), 1, False, "vector", 5, 5),    # one batch an epoch
+    ((2, 3, 1), (6, 3), 2, True, "label", 8, 1),            # batches of one
+])
+def test_epochs_on_chip_match_the_golden_model(sizes, multipliers, pipeline, serial, targets,
+                                               count, batch):
+    """TRAIN: whole epochs on chip in the order of their plan, batches back to back;
+    the weights after one epoch and after several in one command are the golden
+    model's, and so are the saturation counts and the cycles."""
+    cfg = DyadicConfig(sizes, parse_activations("leaky_relu:2", len(sizes) - 1),
+                       multipliers=multipliers, max_batch=5, max_samples=12,
+                       pipeline=pipeline, serial_update=serial, targets=targets)
+    rng = np.random.default_rng(count + batch + pipeline)
+
+    async def bench(ctx, dut, _):
+        await scenarios.epochs(_amaranth_call(ctx, dut), cfg, rng, count=count, batch=batch,
+                               epochs=3)
 
     _run(cfg, bench)
 

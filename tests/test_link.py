@@ -274,25 +274,64 @@ def test_commands_through_the_real_uart():
     sim.run()
 
 
-def test_training_on_the_device_is_bit_identical_after_every_batch():
+def test_epochs_on_the_device_are_bit_identical_after_every_epoch():
+    """The resident set loaded once; every epoch's weights (read back here, which
+    training does not do) and every evaluation equal the fixed-point golden model's, and
+    so does ``train`` with a device, metrics and final weights."""
     from firmware_py.datasets import load_dataset
-    from firmware_py.training import train
+    from firmware_py.training import epoch_indices, epoch_order, eval_counts, train
 
     data = load_dataset("moons")
     data.x_train, data.y_train = data.x_train[:40], data.y_train[:40]
-    cfg = DyadicConfig((2, 6, 2), ("relu", "identity"), multipliers=(4, 6), max_batch=8)
+    data.x_test, data.y_test = data.x_test[:12], data.y_test[:12]
+    cfg = DyadicConfig((2, 6, 2), ("relu", "identity"), multipliers=(4, 6), max_batch=8,
+                       max_samples=64, targets="label")
     net = Network.random(cfg.sizes, cfg.activations, np.random.default_rng(0))
-    golden, device = [], []
-    train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1,
-          on_batch=lambda p: golden.append(p))
+    ar = FixedArith(cfg)
+    P = ar.params(net)
+    X, Y = ar.encode_x(data.x_train), ar.encode_y(data.y_train)
+    rng = np.random.default_rng(1)
+    golden = train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1)
     with SimTransport(cfg) as t:
         acc = Accelerator(t, cfg)
+        acc.load_network(P)
+        acc.write_samples(X, Y)
+        for _ in range(2):
+            order = epoch_order(rng, len(X))
+            acc.train(0, len(X), 8, 5, [order])
+            idx = epoch_indices(len(X), *order)
+            for i in range(0, len(X), 8):
+                P = stream_batch(ar, P, X[idx[i:i + 8]], Y[idx[i:i + 8]], lr=2.0 ** -5).params
+            Ws, bs = acc.read_network()
+            assert all(np.array_equal(a, b) for a, b in zip(Ws + bs, P[0] + P[1]))
+            assert acc.evaluate(0, len(X)) == eval_counts(ar, P, X, Y)
         res = train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1,
-                    device=acc, on_batch=lambda p: device.append(p))
-    assert len(device) == len(golden) == 10
-    for g, d in zip(golden, device):
-        assert all(np.array_equal(a, b) for a, b in zip(g[0] + g[1], d[0] + d[1]))
+                    device=acc)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(res.params[0] + res.params[1], golden.params[0] + golden.params[1]))
+    for d, g in zip(res.history, golden.history):
+        assert {k: d[k] for k in g} == g
+        assert d["device_cycles"] > 0 and 0 < d["round_trips"] <= 6 and d["link_bytes"] < 200
+    assert res.link["bytes"] > 52 * cfg.record_bytes        # the load: 52 packed samples
     assert res.final["test_accuracy"] > 0.5
+
+
+def test_a_load_hit_by_link_errors_is_retried_and_arrives_whole(sim_transport):
+    """Damaged and lost bytes in both directions: the driver retries, and the resident
+    set is what was sent, byte for byte."""
+    ar, P, rng = _params(7)
+    X = ar.encode_x(rng.uniform(-1, 1, (CFG.samples, 3)))
+    Y = ar.encode_y(rng.uniform(-1, 1, (CFG.samples, 2)))
+    lossy = FaultyTransport(sim_transport, drop=0.0005, corrupt=0.0005, seed=11)
+    acc = Accelerator(lossy, CFG, timeout=0.3, retries=20)
+    acc.write_samples(X[:40], Y[:40])
+    acc.write_samples(X[40:], Y[40:], first=40)
+    acc.write_samples(X[5:9] * 0, Y[5:9], first=5)          # a rewrite, in the middle
+    X[5:9] = 0
+    assert acc.stats["retries"] > 0
+    clean = Accelerator(sim_transport, CFG, timeout=1.0)
+    Xr, Yr = clean.read_samples(0, CFG.samples)
+    assert np.array_equal(Xr, X) and np.array_equal(Yr, Y)
 
 
 @pytest.mark.parametrize("pipeline", [0, 1])   # 1: a register stage between framer and core
@@ -312,3 +351,30 @@ def test_the_same_driver_on_the_amaranth_simulator(pipeline):
     P = stream_batch(ar, P, X, Y, lr=2.0 ** -2).params
     Ws, bs = acc.read_network()
     assert all(np.array_equal(a, b) for a, b in zip(Ws + bs, P[0] + P[1]))
+
+
+def test_a_short_run_through_the_board_uart_at_its_rate(board="icebreaker"):
+    """The driver over the board's UART (``DyadicUART``, what ``BoardTop`` puts behind its
+    PLL) at its bridge's rate, 3 Mbaud: 8 clocks a bit at 24 MHz, bit by bit in
+    simulation: load, one epoch on chip, evaluate. (The ULX3S's 25 clocks a bit are the
+    same gateware, three times slower to simulate; test_boards checks every divider.)"""
+    from boards import get_board
+    from firmware_py.training import epoch_indices, epoch_order, eval_counts
+    from firmware_py.transport import AmaranthTransport
+    from hdl.uart import uart_divider
+
+    b = get_board(board)
+    divider = uart_divider(b.clock_hz(), b.baud)
+    assert divider == 8
+    ar, P, rng = _params(12)
+    X = ar.encode_x(rng.uniform(-1, 1, (6, 3)))
+    Y = ar.encode_y(rng.uniform(-1, 1, (6, 2)))
+    acc = Accelerator(AmaranthTransport(CFG, uart_divider=divider), CFG, timeout=60.0)
+    acc.load_network(P)
+    acc.write_samples(X, Y)
+    order = epoch_order(rng, 6)
+    acc.train(0, 6, 4, 3, [order])
+    idx = epoch_indices(6, *order)
+    for i in (0, 4):
+        P = stream_batch(ar, P, X[idx[i:i + 4]], Y[idx[i:i + 4]], lr=2.0 ** -3).params
+    assert acc.evaluate(0, 6) == eval_counts(ar, P, X, Y)

@@ -1,0 +1,82 @@
+"""The output error: lam_L <- Euler blend of (s_L - y), y the target of the sample at the top."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.config import DyadicConfig
+
+from .cell import tree_sum
+from .fixed import euler_blend, saturate
+from .links import TargetLink
+
+__all__ = ["OutputError", "target_codes"]
+
+
+def target_codes(config: DyadicConfig, lanes):
+    """The target vector (activation codes) from a sample's target lanes: the codes
+    themselves, or the one-hot vector of a class label (for one output: the label)."""
+    nL, one = config.sizes[-1], config.act.one
+    if config.targets == "vector":
+        return [lanes[i].as_signed() for i in range(nL)]
+    if nL == 1:
+        return [Mux(lanes[0] != 0, one, 0)]
+    return [Mux(lanes[0] == i, one, 0) for i in range(nL)]
+
+
+class OutputError(wiring.Component):
+    """Writes lam_L in the commit that ends each error tick (``err_fire``).
+
+    The targets of the samples on their way up wait in a line of L entries, one pushed
+    at every commit (``target_now``: the sample of the tick that ends), so that the
+    target of the sample whose output is at the top comes out as ``target``; in a
+    relaxation it is the one sample's. ``sat``: outputs clamped by the last write (late
+    by the pipeline's stages, as a cell's counts are).
+    """
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+        nL, T = config.sizes[-1], config.target_lanes
+        raw = data.ArrayLayout(config.act.bits, T)
+        super().__init__({
+            "commit": In(1), "err_fire": In(1), "relax": In(1), "dt_shift": In(4),
+            "target_now": In(raw), "target": Out(raw),
+            "s": In(data.ArrayLayout(signed(config.act.bits), nL)),
+            "lam": In(data.ArrayLayout(signed(config.sens.bits), nL)),
+            "lam_out": Out(TargetLink(nL, config.sens.bits)),
+            "sat": Out(range(nL + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, nL = self.config, self.config.sizes[-1]
+        line = [Signal.like(self.target_now, name=f"target_line{k}") for k in range(c.L)]
+        with m.If(self.commit):
+            m.d.sync += [line[0].eq(self.target_now)]
+            m.d.sync += [b.eq(a) for a, b in zip(line, line[1:])]
+        m.d.comb += self.target.eq(Mux(self.relax, self.target_now, line[-1]))
+        y = target_codes(c, self.target)
+        shift = c.sens.frac - c.act.frac
+        # s_L, lam_L and y hold still through a tick, so with the pipeline the error and
+        # its blend are registered in two steps while it runs (a tick then lasts >= 3
+        # cycles)
+        stage = m.d.sync if c.pipeline else m.d.comb
+        overflows = []
+        for i in range(nL):
+            e = self.s[i] - y[i]
+            e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
+            v_sat, of_now = saturate(e, c.sens)
+            v = Signal(signed(c.sens.bits), name=f"err{i}")
+            of = Signal(name=f"err_of{i}")
+            blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
+            stage += [v.eq(v_sat), of.eq(of_now), blend.eq(euler_blend(self.lam[i], v,
+                                                                       self.dt_shift))]
+            m.d.comb += [self.lam_out.value[i].eq(blend), self.lam_out.we[i].eq(self.err_fire)]
+            overflows.append(of)
+        # With the pipeline the count is late: the commit is registered first, and the
+        # overflow flags still hold the ending tick's values in the cycle after commit
+        # (s_L and y change at commit, the flags one cycle later).
+        fired = Signal()
+        stage += fired.eq(self.err_fire)
+        stage += self.sat.eq(tree_sum(fired & of for of in overflows))
+        return m

@@ -1,0 +1,164 @@
+"""The resident set: the sample memory and its host ports.
+
+A row holds one sample: its n_0 input codes, then its target (n_L codes, or one class
+label), ``config.act.bits`` wide each. Samples travel packed (``hdl.protocol``):
+``SampleWriter`` unpacks them from command words into the rows, ``SampleReader`` packs
+rows back into words.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.config import DyadicConfig
+
+from .family import family_of
+
+__all__ = ["SampleMemory", "SampleWriter", "SampleReader", "row_layout", "MEMORY_NAME"]
+
+MEMORY_NAME = "sample_rows"
+
+
+def row_layout(config: DyadicConfig) -> data.StructLayout:
+    """A sample memory row: the inputs, then the target lanes (raw bits)."""
+    b = config.act.bits
+    return data.StructLayout({"x": data.ArrayLayout(b, config.sizes[0]),
+                              "target": data.ArrayLayout(b, config.target_lanes)})
+
+
+class SampleMemory(wiring.Component):
+    """``config.samples`` rows; one lane written per cycle, a whole row read per cycle.
+
+    ``rd_data`` is the row at ``rd_addr`` one cycle after a cycle with ``rd_en``. On an
+    iCE40 the rows go to SPRAM, which has one port: no read may be asked for in a cycle
+    that writes (the core never does both), and a row reads as garbage until written.
+    """
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+        self.lanes = config.sizes[0] + config.target_lanes
+        depth = config.samples
+        super().__init__({"wr_addr": In(range(depth)), "wr_en": In(self.lanes),
+                          "wr_data": In(config.act.bits), "rd_addr": In(range(depth)),
+                          "rd_en": In(1), "rd_data": Out(row_layout(config))})
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        # (yosys infers SPRAM from a memory with no initial contents: the board build
+        # deletes them, boards/build.py)
+        m.submodules[MEMORY_NAME] = mem = Memory(
+            shape=data.ArrayLayout(c.act.bits, self.lanes), depth=c.samples, init=[])
+        wr, rd = mem.write_port(granularity=1), mem.read_port()
+        m.d.comb += [wr.en.eq(self.wr_en), self.rd_data.as_value().eq(rd.data)]
+        if family_of(platform) == "ice40":
+            # SPRAM's one port: the write address while writing, else the read address
+            writing = self.wr_en.any()
+            addr = Mux(writing, self.wr_addr, self.rd_addr)
+            m.d.comb += [wr.addr.eq(addr), rd.addr.eq(addr), rd.en.eq(self.rd_en & ~writing)]
+        else:
+            m.d.comb += [wr.addr.eq(self.wr_addr), rd.addr.eq(self.rd_addr),
+                         rd.en.eq(self.rd_en)]
+        m.d.comb += [wr.data[k].eq(self.wr_data) for k in range(self.lanes)]
+        return m
+
+
+class SampleWriter(wiring.Component):
+    """Packed samples from ``i_words`` into rows ``first`` .. ``first + count - 1``.
+
+    ``start`` takes the window; ``done`` is high from the cycle after the last lane is
+    written until the next ``start``. The caller has checked the window and the number
+    of words; the pad bytes of the last word are dropped. The memory-side outputs are
+    registers: the lane enables fan out to every block of a wide memory.
+    """
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+        self.lanes = config.sizes[0] + config.target_lanes
+        super().__init__({
+            "start": In(1), "first": In(16), "count": In(17),
+            "i_words": In(stream.Signature(32)), "done": Out(1, init=1),
+            "wr_addr": Out(range(config.samples)), "wr_en": Out(self.lanes),
+            "wr_data": Out(config.act.bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        c, nb = self.config, self.config.lane_bytes
+        word = Signal(32)
+        have = Signal(3)                     # bytes of ``word`` not yet used
+        value = Signal(8 * nb)               # the lane being assembled, low byte first
+        byte_k = Signal(range(nb))
+        lane = Signal(range(self.lanes))
+        row = Signal(range(c.samples + 1))
+        left = Signal(17)                    # samples still to write
+
+        m.d.sync += self.wr_en.eq(0)
+        with m.If(self.start):
+            m.d.sync += [self.done.eq(self.count == 0), row.eq(self.first), left.eq(self.count),
+                         have.eq(0), lane.eq(0), byte_k.eq(0)]
+        with m.Elif(~self.done):
+            m.d.comb += self.i_words.ready.eq(have == 0)
+            with m.If(have == 0):
+                with m.If(self.i_words.valid):
+                    m.d.sync += [word.eq(self.i_words.payload), have.eq(4)]
+            with m.Else():
+                byte = word[:8]
+                full = Cat(value[8:], byte) if nb > 1 else byte
+                m.d.sync += [word.eq(word >> 8), have.eq(have - 1), value.eq(full)]
+                with m.If(byte_k == nb - 1):
+                    m.d.sync += [byte_k.eq(0), self.wr_addr.eq(row), self.wr_data.eq(full),
+                                 self.wr_en.eq(Const(1, self.lanes) << lane)]
+                    with m.If(lane == self.lanes - 1):
+                        m.d.sync += [lane.eq(0), row.eq(row + 1), left.eq(left - 1)]
+                        with m.If(left == 1):
+                            m.d.sync += self.done.eq(1)
+                    with m.Else():
+                        m.d.sync += lane.eq(lane + 1)
+                with m.Else():
+                    m.d.sync += byte_k.eq(byte_k + 1)
+        return m
+
+
+class SampleReader(wiring.Component):
+    """Rows ``first`` .. ``first + count - 1`` on ``o_words``, a lane a word (its raw bits:
+    reading back is for checking, not a bulk path, so it is kept small).
+
+    It reads the memory through ``rd_addr`` / ``rd_en`` / ``rd_data`` while ``active``;
+    ``count`` is at least 1 (the caller has checked the window).
+    """
+
+    def __init__(self, config: DyadicConfig):
+        self.config = config
+        self.lanes = config.sizes[0] + config.target_lanes
+        super().__init__({
+            "start": In(1), "first": In(16), "count": In(17), "active": Out(1),
+            "o_words": Out(stream.Signature(32)),
+            "rd_addr": Out(range(config.samples)), "rd_en": Out(1),
+            "rd_data": In(row_layout(config))})
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value())
+        left = Signal(17)
+        lane = Signal(range(self.lanes))
+        m.d.comb += self.o_words.payload.eq(lanes.word_select(lane, self.config.act.bits))
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [self.rd_addr.eq(self.first), left.eq(self.count)]
+                    m.next = "READ"
+            with m.State("READ"):           # the row's data comes the next cycle
+                m.d.comb += [self.active.eq(1), self.rd_en.eq(1)]
+                m.d.sync += lane.eq(0)
+                m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [self.active.eq(1), self.o_words.valid.eq(1)]
+                with m.If(self.o_words.ready):
+                    m.d.sync += lane.eq(lane + 1)
+                    with m.If(lane == self.lanes - 1):
+                        m.d.sync += [self.rd_addr.eq(self.rd_addr + 1), left.eq(left - 1)]
+                        m.next = "READ"
+                        with m.If(left == 1):
+                            m.next = "IDLE"
+        return m
