@@ -44,7 +44,8 @@ __all__ = ["run_bench", "format_report", "headline_table", "evaluate_targets",
            "ratio", "plan_configs", "cycles_row", "model_counters", "GPU_ANCHOR", "TARGETS"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("exactness", "cycles", "throughput", "accuracy", "simulation", "synthesis")
+SECTIONS = ("exactness", "cycles", "throughput", "accuracy", "simulation", "synthesis",
+            "end_to_end")
 
 # The configurations measured on the RTL: XOR, and each board's configuration (read from
 # the board list; these are used when a board names none that exists). --quick measures
@@ -67,6 +68,8 @@ GPU_ANCHOR = {
     "source": "quoted (issue 6), not measured here",
 }
 TARGETS = {
+    "link_reduction": 100.0,        # at least, link bytes an epoch: per-batch path / resident
+    "ulx3s_run_seconds": 1.0,       # below, a 30-epoch digits run on the ULX3S-85F, load in
     "xor_step_cycles": 24,          # at most, XOR 2-2-1 batch-4 training step, 4 multipliers
     "utilization": 0.85,            # at least, each configuration at its largest batch
     "ulx3s_samples_per_s": 1e6,     # at least, ULX3S-85F digits training samples
@@ -769,6 +772,32 @@ def evaluate_targets(results: dict) -> list[dict]:
         T.append({"target": name, "goal": target, "measured": measured, "status": status,
                   "why": why})
 
+    e2e = results.get("end_to_end") or {}
+    if e2e.get("link"):
+        k = e2e["link"]
+        r = k["reduction_vs_before"]
+        add("digits link bytes an epoch after the one-time load, against the per-batch path "
+            f"before resident sets ({k['before']['commit']})",
+            f">= {TARGETS['link_reduction']:g}x fewer",
+            f"{k['resident']['epoch_bytes']:,} against {k['before']['epoch_bytes']:,} "
+            f"({r:,.0f}x fewer)", "met" if r >= TARGETS["link_reduction"] else "MISSED",
+            f"batch by batch through the resident memory: {k['per_batch']['epoch_bytes']:,}")
+        for b in e2e.get("boards", []):
+            if b["board"] != "ulx3s-85f":
+                continue
+            if b.get("status") != "measured":
+                add("ULX3S-85F 30-epoch digits run", "< 1 s", "-", "NOT MEASURED",
+                    b.get("status", ""))
+                continue
+            p = b["predicted"]
+            ok = p["seconds"] < TARGETS["ulx3s_run_seconds"] and b["measured"]["matches_golden"]
+            add(f"ULX3S-85F {e2e['epochs']}-epoch digits run ({b['config']}), load included, "
+                f"predicted from one epoch on the RTL at {b['clock_mhz']:g} MHz and "
+                f"{b['baud']:,} baud", f"< {TARGETS['ulx3s_run_seconds']:g} s",
+                f"{p['seconds']:.2f} s (before: {b['before']['seconds'] / 60:.0f} min)",
+                "met" if ok else "MISSED",
+                f"link {p['link_seconds']:.2f} s ({p['link_bytes']:,} bytes, "
+                f"{p['round_trips']} round trips), device {p['device_seconds']:.3f} s")
     x = cyc.get("xor")
     if x:
         n = x["cycles_per_batch"]
@@ -974,7 +1003,53 @@ def format_report(results: dict) -> str:
     out += _accuracy_md(results.get("accuracy", {}))
     out += _simulation_md(results.get("simulation", {}))
     out += _synthesis_md(results.get("synthesis", []))
+    out += _end_to_end_md(results.get("end_to_end", {}))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _end_to_end_md(e2e):
+    if not e2e or not e2e.get("link"):
+        return []
+    k = e2e["link"]
+    out = ["## End to end", "",
+           f"digits, {e2e['epochs']} epochs, batch {e2e['batch']}: {e2e['train_samples']} "
+           f"training and {e2e['test_samples']} test samples, loaded once. Link traffic an "
+           "epoch (bytes both ways; round trips):", "",
+           "| path | load | an epoch | cycles an epoch (RTL = model) |", "|---|---|---|---|"]
+    for name, m in (("resident (TRAIN, EVALUATE x2, READ_COUNTERS)", k["resident"]),
+                    ("batch by batch through the resident memory", k["per_batch"])):
+        out.append(f"| {name} | {m['load_bytes']:,}; {m['load_round_trips']} | "
+                   f"{m['epoch_bytes']:,}; {m['epoch_round_trips']} | {m['epoch_cycles']:,} "
+                   f"({'=' if m['epoch_cycles'] == m['epoch_cycles_model'] else '!='} "
+                   f"{m['epoch_cycles_model']:,}) |")
+    out.append(f"| before resident sets ({k['before']['commit']}: 32-bit words) | | "
+               f"{k['before']['epoch_bytes']:,}; {k['before']['epoch_round_trips']} | |")
+    out += ["", "Predicted wall time of the whole run on each board's default configuration "
+            "(link at its bridge's rate, 1 ms a round trip, cycles at its clock):", "",
+            "| board | configuration | path | predicted | link | device | before |",
+            "|---|---|---|---|---|---|---|"]
+    for b in e2e["boards"]:
+        if b.get("status") != "measured":
+            out.append(f"| {b['title']} | {b['config']} | {b.get('status')} | | | | |")
+            continue
+        p = b["predicted"]
+        out.append(f"| {b['title']} | {b['config']} ({'-'.join(map(str, b['sizes']))}) | "
+                   f"{b['measured']['path']} | {p['seconds']:.2f} s | {p['link_seconds']:.2f} s "
+                   f"| {p['device_seconds']:.3f} s | {b['before']['seconds'] / 60:.1f} min |")
+    cpu, f64 = e2e.get("pytorch_cpu", {}), e2e.get("float64", {})
+    if cpu.get("status") == "measured":
+        out.append(f"| PyTorch {cpu['torch']} on this CPU | 64-32-10, float32 | | "
+                   f"{cpu['seconds']:.2f} s | | | |")
+    if f64:
+        out.append(f"| float64 golden model on this CPU | 64-32-10 | | {f64['seconds']:.2f} s "
+                   "| | | |")
+    demo = e2e.get("demo")
+    if demo:
+        before = demo.get("before", {})
+        out += ["", f"`make demo`: {demo['after_seconds']:.0f} s now"
+                + (f", {before['seconds']:.0f} s before ({before['commit']}, "
+                   f"{before['note']})" if before else "") + "."]
+    return out + [""]
 
 
 def _exactness_md(ex):
@@ -1239,6 +1314,10 @@ def run_bench(out_dir: Path, quick: bool = False, boards_dir: Path | None = None
         "load_average_start": _loadavg()}}
     for s in SECTIONS:
         results[s] = [] if s in ("cycles", "synthesis") else {"status": "skipped"}
+    if "end_to_end" in sections:
+        from .end_to_end import end_to_end
+        clock("end_to_end", "a digits run as a user meets it ...")
+        results["end_to_end"] = end_to_end(BOARDS, quick, log=lambda m: clock("end_to_end", m))
     tally = _Tally()
 
     if "exactness" in sections:

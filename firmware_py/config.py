@@ -88,6 +88,10 @@ class DyadicConfig:
     gradient (a clock about twice as fast on an FPGA, for a few cycles per tick); 2 also
     registers the multiplier operands (no logic in front of a multiplier, one more cycle
     per pass).
+    ``fractional_dt``: relaxation runs take dt = 2^-k for any k up to 15 (false: dt = 1
+    only, which training always uses; each Euler blend is then a plain assignment, and a
+    small FPGA saves a variable shifter per lane). ``trainer``: TRAIN and EVALUATE run on
+    chip (false: a device too small for them refuses them, and the host sends each batch).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
     the same bits for ``update_steps`` more cycles per batch, and the logic of a shifter,
@@ -109,6 +113,8 @@ class DyadicConfig:
     counter_bits: int = 32
     pipeline: int = 0
     serial_update: bool = False
+    fractional_dt: bool = True
+    trainer: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -168,8 +174,9 @@ class DyadicConfig:
             raise ConfigError(f"pipeline must be 0, 1 or 2, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
             raise ConfigError(f"counter_bits must be 8..32, not {self.counter_bits!r}")
-        if not isinstance(self.serial_update, bool):
-            raise ConfigError(f"serial_update must be true or false, not {self.serial_update!r}")
+        for name in ("serial_update", "fractional_dt", "trainer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
 
@@ -181,6 +188,11 @@ class DyadicConfig:
     def samples(self) -> int:
         """Depth of the sample memory: how many samples the device holds at once."""
         return self.max_samples or self.max_batch
+
+    @property
+    def max_dt_shift(self) -> int:
+        """The largest k of dt = 2^-k a relaxation may take."""
+        return 15 if self.fractional_dt else 0
 
     @property
     def target_lanes(self) -> int:

@@ -100,8 +100,9 @@ def train(arith, net: Network, data: Dataset, *, epochs: int, batch: int, lr: fl
     The batch gradient is the sum over the batch and W <- W - lr * G after each batch.
     With ``device`` (an ``Accelerator``) the training and test sets are loaded once, then
     every epoch and every evaluation runs on the device; the weights are read back at
-    the end. A device that cannot hold both sets (or ``resident=False``) is sent each
-    batch instead, and its weights are read back after each epoch to be evaluated here.
+    the end. A device that cannot hold both sets or has no trainer (or
+    ``resident=False``) is sent each batch instead, and its weights are read back after
+    each epoch to be evaluated here.
     Each epoch's row then also has the link traffic and the device's cycles.
     ``progress`` is called with the number of samples done, ``on_epoch`` with each
     epoch's metrics.
@@ -113,8 +114,9 @@ def train(arith, net: Network, data: Dataset, *, epochs: int, batch: int, lr: fl
     rng = np.random.default_rng(seed)
     result = TrainResult(params)
     if device is not None:
-        if resident is None:
-            resident = len(data.x_train) + len(data.x_test) <= device.config.samples
+        if resident is None:     # on chip if the device can train and holds both sets
+            c = device.config
+            resident = c.trainer and len(data.x_train) + len(data.x_test) <= c.samples
         run = (_DeviceRun if resident else _DeviceBatches)(device, arith, params, data, X, Y)
         result.link = run.load
     for epoch in range(1, epochs + 1):

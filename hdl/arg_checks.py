@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.config import DyadicConfig
 
-from .protocol import MAX_EPOCHS, Opcode, Status
+from .protocol import MAX_EPOCHS, TRAINER_OPCODES, Opcode, Status
 
 __all__ = ["ArgumentChecks", "Operands", "CHECKS", "Check"]
 
@@ -93,7 +93,8 @@ class ArgumentChecks(wiring.Component):
         m = Module()
         c = self.config
         consts = {"zero": 0, "samples": c.samples, "max_batch": c.max_batch,
-                  "max_epochs": MAX_EPOCHS, "max_dt": 15, "max_words": 0xFFFF}
+                  "max_epochs": MAX_EPOCHS, "max_dt": c.max_dt_shift,
+                  "max_words": 0xFFFF}
 
         def value(name):
             return Const(consts[name], WIDTH) if name in consts else self.operands[name]
@@ -109,12 +110,14 @@ class ArgumentChecks(wiring.Component):
                 m.d.comb += failed[key].eq(cmp)
             return failed[key]
 
-        for checks in CHECKS.values():      # (outside the switch: they are shared)
+        commands = {op: checks for op, checks in CHECKS.items()
+                    if c.trainer or op not in TRAINER_OPCODES}
+        for checks in commands.values():    # (outside the switch: they are shared)
             for ch in checks:
                 fails(ch)
         m.d.comb += self.status.eq(Status.OK)
         with m.Switch(self.opcode):
-            for opcode, checks in CHECKS.items():
+            for opcode, checks in commands.items():
                 with m.Case(opcode):
                     for ch in reversed(checks):      # the first failed check wins
                         with m.If(fails(ch)):

@@ -705,7 +705,7 @@ class LayerCell(wiring.Component):
             # picked a stage ahead (s holds still until commit, which waits for stage 3)
             s_old = registered(pick([s[i] for i in range(N)], N, TI, R, s2_ti, a), f"s_old{a}")
             blend = Signal(signed(act_f.bits), name=f"blend{a}")
-            m.d.comb += blend.eq(euler_blend(s_old, f, f_dt))
+            m.d.comb += blend.eq(euler_blend(s_old, f, f_dt) if c.fractional_dt else f)
             s_val = Mux(h_we_s, h_word, blend)
             for ti in range(TI):
                 i = ti * R + a
@@ -724,7 +724,7 @@ class LayerCell(wiring.Component):
             old = registered(pick([self.below.lam[j] for j in range(M)], M, TJ, C, s2_tj, b),
                              f"lam_old{b}")
             nxt = Signal(signed(sens_f.bits), name=f"lam_blend{b}")
-            m.d.comb += nxt.eq(euler_blend(old, t, f_dt))
+            m.d.comb += nxt.eq(euler_blend(old, t, f_dt) if c.fractional_dt else t)
             for tj in range(TJ):
                 j = tj * C + b
                 if j >= M:

@@ -18,12 +18,12 @@ from firmware_py.config import DyadicConfig
 from .cell import LayerCell, tree_sum
 from .counters import Counters
 from .decoder import CommandDecoder
-from .epoch_sequencer import EpochSequencer
+from .epoch_sequencer import EpochSequencer, RunSequencer
 from .evaluator import Evaluator
 from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
-from .sample_order import SampleOrder
+from .sample_order import SampleOrder, SequentialOrder
 from .streams import StreamBuffer
 
 __all__ = ["DyadicCore"]
@@ -56,11 +56,11 @@ class DyadicCore(wiring.Component):
         m.submodules.samples = mem = SampleMemory(c)
         m.submodules.writer = writer = SampleWriter(c)
         m.submodules.reader = reader = SampleReader(c)
-        m.submodules.order = order = SampleOrder(c)
-        m.submodules.sequencer = seq = EpochSequencer(c)
+        m.submodules.order = order = (SampleOrder if c.trainer else SequentialOrder)(c)
+        m.submodules.sequencer = seq = (EpochSequencer if c.trainer else RunSequencer)(c)
         m.submodules.run = run = RunControl(c)
         m.submodules.output = out = OutputError(c)
-        m.submodules.evaluator = ev = Evaluator(c)
+        ev = Evaluator(c) if c.trainer else None
         m.submodules.counters = cnt = Counters(c)
 
         wiring.connect(m, wiring.flipped(self.i_cmd), dec.i_cmd)
@@ -104,10 +104,14 @@ class DyadicCore(wiring.Component):
                      out.target_now.eq(row.target), out.s.eq(top.above.s),
                      out.lam.eq(top.above.lam)]
         wiring.connect(m, out.lam_out, top.lam_in)
-        m.d.comb += [ev.clear.eq(dec.eval_clear), ev.fire.eq(run.eval_fire),
-                     ev.s.eq(top.above.s), ev.target.eq(out.target),
-                     run.eval_ready.eq(ev.ready), run.eval_ready_next.eq(ev.ready_next),
-                     dec.correct.eq(ev.correct), dec.loss.eq(ev.loss)]
+        if ev is not None:
+            m.submodules.evaluator = ev
+            m.d.comb += [ev.clear.eq(dec.eval_clear), ev.fire.eq(run.eval_fire),
+                         ev.s.eq(top.above.s), ev.target.eq(out.target),
+                         run.eval_ready.eq(ev.ready), run.eval_ready_next.eq(ev.ready_next),
+                         dec.correct.eq(ev.correct), dec.loss.eq(ev.loss)]
+        else:
+            m.d.comb += [run.eval_ready.eq(1), run.eval_ready_next.eq(1)]
 
         # -- counters ---------------------------------------------------------------------
         stats = [cell.stats for cell in cells]

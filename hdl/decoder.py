@@ -177,12 +177,15 @@ class CommandDecoder(wiring.Component):
                         takes(2, n == 2, layer=True)
                     with m.Case(Opcode.WRITE_SAMPLES):
                         takes(3, n >= 3)
-                    with m.Case(Opcode.READ_SAMPLES, Opcode.EVALUATE):
+                    with m.Case(Opcode.READ_SAMPLES):
                         takes(2, n == 2)
                     with m.Case(Opcode.RELAX, Opcode.STREAM):
                         takes(3, n == 3)
-                    with m.Case(Opcode.TRAIN):
-                        takes(5, n >= 5)
+                    if c.trainer:       # (otherwise refused as BAD_OPCODE)
+                        with m.Case(Opcode.EVALUATE):
+                            takes(2, n == 2)
+                        with m.Case(Opcode.TRAIN):
+                            takes(5, n >= 5)
                     with m.Default():
                         fail(Status.BAD_OPCODE)
 

@@ -16,7 +16,7 @@ from firmware_py.config import DyadicConfig
 from .protocol import MAX_EPOCHS
 from .run_control import RunMode, RunRequest
 
-__all__ = ["EpochSequencer", "JobMode", "JobRequest", "PlanEntry"]
+__all__ = ["EpochSequencer", "RunSequencer", "JobMode", "JobRequest", "PlanEntry"]
 
 
 class JobMode(enum.Enum, shape=2):
@@ -115,4 +115,24 @@ class EpochSequencer(wiring.Component):
                     with m.Else():
                         m.d.comb += job.done.eq(1)
                         m.next = "IDLE"
+        return m
+
+
+class RunSequencer(EpochSequencer):
+    """A job is one run (RELAX, STREAM or EVAL): for a device built without TRAIN
+    (``config.trainer`` false), which has no room for the epoch logic."""
+
+    def elaborate(self, platform):
+        m = Module()
+        job, run = self.job, self.run
+        relax = job.mode == JobMode.RELAX
+        m.d.comb += [self.order_load.eq(job.start), self.order_first.eq(job.first),
+                     self.order_count.eq(Mux(relax, 1, job.count)),
+                     self.order_stride.eq(~relax), self.order_offset.eq(0),
+                     run.start.eq(job.start), run.length.eq(job.count),
+                     run.mode.eq(Mux(relax, RunMode.RELAX,
+                                     Mux(job.mode == JobMode.EVAL, RunMode.EVAL,
+                                         RunMode.STREAM))),
+                     run.update.eq(job.update), run.dt_shift.eq(job.dt_shift),
+                     run.lr_shift.eq(job.lr_shift), job.done.eq(run.final)]
         return m

@@ -69,8 +69,8 @@ class OutputError(wiring.Component):
             v = Signal(signed(c.sens.bits), name=f"err{i}")
             of = Signal(name=f"err_of{i}")
             blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
-            stage += [v.eq(v_sat), of.eq(of_now), blend.eq(euler_blend(self.lam[i], v,
-                                                                       self.dt_shift))]
+            new = euler_blend(self.lam[i], v, self.dt_shift) if c.fractional_dt else v
+            stage += [v.eq(v_sat), of.eq(of_now), blend.eq(new)]
             m.d.comb += [self.lam_out.value[i].eq(blend), self.lam_out.we[i].eq(self.err_fire)]
             overflows.append(of)
         # With the pipeline the count is late: the commit is registered first, and the

@@ -10,11 +10,11 @@ import numpy as np
 from amaranth.lib import data, enum
 from crc import Crc16
 
-__all__ = ["PROTOCOL_VERSION", "Opcode", "Status", "STATUS_TEXT", "CommandHeader",
-           "ResponseHeader", "COUNTERS", "StreamFlags", "SampleShape", "MAX_EPOCHS", "pack",
-           "unpack", "sample_words", "sample_lanes", "classes", "pack_samples", "unpack_samples",
-           "SOF_COMMAND", "SOF_RESPONSE", "FRAME_CRC", "FRAME_HEADER_BYTES", "LinkStatus",
-           "DEFAULT_BAUD"]
+__all__ = ["PROTOCOL_VERSION", "Opcode", "TRAINER_OPCODES", "Status", "STATUS_TEXT",
+           "CommandHeader", "ResponseHeader", "COUNTERS", "StreamFlags", "SampleShape",
+           "MAX_EPOCHS", "pack", "unpack", "sample_words", "sample_lanes", "classes",
+           "pack_samples", "unpack_samples", "SOF_COMMAND", "SOF_RESPONSE", "FRAME_CRC",
+           "FRAME_HEADER_BYTES", "LinkStatus", "DEFAULT_BAUD"]
 
 PROTOCOL_VERSION = 2
 
@@ -54,6 +54,10 @@ class Opcode(enum.Enum, shape=8):
 
 
     RESET = 0xFF           # link only: resynchronise the sequence number (any SEQ)
+
+
+# What a device built without the trainer (config.trainer false) refuses as BAD_OPCODE.
+TRAINER_OPCODES = frozenset({Opcode.TRAIN, Opcode.EVALUATE})
 
 
 class Status(enum.Enum, shape=8):

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.config import DyadicConfig
 
-__all__ = ["SampleOrder"]
+__all__ = ["SampleOrder", "SequentialOrder"]
 
 
 class SampleOrder(wiring.Component):
@@ -38,4 +38,18 @@ class SampleOrder(wiring.Component):
                          stride.eq(self.stride)]
         with m.Elif(self.step):
             m.d.sync += self.index.eq(ahead)
+        return m
+
+
+class SequentialOrder(SampleOrder):
+    """``first``, ``first + 1``, ...: the order of a device built without the trainer,
+    whose runs take their samples in turn (``offset`` and ``stride`` are 0 and 1, or a
+    relaxation's, which does not step)."""
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.load):
+            m.d.sync += self.index.eq(self.first)
+        with m.Elif(self.step):
+            m.d.sync += self.index.eq(self.index + 1)
         return m

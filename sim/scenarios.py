@@ -8,15 +8,16 @@ and in cocotb (Icarus, Verilator).
 import numpy as np
 
 from firmware_py.arith import FixedArith
-from firmware_py.commands import CoreCommands
+from firmware_py.commands import CoreCommands, DeviceError
 from firmware_py.config import DyadicConfig
 from firmware_py.cycles import RunCycles, epoch_run, eval_cycles, relax_cycles, stream_cycles
 from firmware_py.dynamics import State, relax, stream_batch
 from firmware_py.network import Network
 from firmware_py.training import epoch_indices, epoch_order, eval_counts
+from hdl.protocol import Status
 
 __all__ = ["random_params", "random_samples", "relaxation", "streaming", "evaluation",
-           "epochs"]
+           "epochs", "refused_without_trainer"]
 
 
 def random_params(cfg: DyadicConfig, rng, scale=1.0):
@@ -162,3 +163,26 @@ async def epochs(call, cfg: DyadicConfig, rng, *, count: int, batch: int, epochs
         model = RunCycles(run.ticks * len(group), run.cycles * len(group),
                           run.busy * len(group), run.multipliers, [])
         _check_counters(await call(cmds.read_counters()), ar, model, f"command {n}")
+
+
+async def refused_without_trainer(call, cfg: DyadicConfig):
+    """A device built without the trainer refuses TRAIN and EVALUATE as BAD_OPCODE, and
+    its weights and resident set stay as they were."""
+    cmds = CoreCommands(cfg)
+    rng = np.random.default_rng(0)
+    ar, P = random_params(cfg, rng)
+    await _load(call, cmds, P)
+    X, Y = random_samples(cfg, ar, rng, 2)
+    await call(cmds.write_samples(X, Y))
+    for cmd in (cmds.train(0, 2, 1, 3, [(1, 0)]), cmds.evaluate(0, 2)):
+        try:
+            await call(cmd)
+        except DeviceError as e:
+            assert e.status == Status.BAD_OPCODE, e
+        else:
+            raise AssertionError(f"{cmd.opcode.name} was not refused")
+    for l in range(1, cfg.L + 1):
+        W, b = await call(cmds.read_params(l))
+        assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
+    Xr, _ = await call(cmds.read_samples(0, 2))
+    assert np.array_equal(Xr, X)

@@ -47,6 +47,9 @@ async def streaming(dut):
 async def evaluation(dut):
     tb = CoreTB(dut)
     await tb.start()
+    if not tb.config.trainer:
+        await scenarios.refused_without_trainer(tb.call, tb.config)
+        return
     rng = np.random.default_rng(tb.seed + 2)
     n = min(tb.config.samples, 12)
     for _ in range(tb.cases):
@@ -59,6 +62,9 @@ async def evaluation(dut):
 async def epochs(dut):
     tb = CoreTB(dut)
     await tb.start()
+    if not tb.config.trainer:
+        await scenarios.refused_without_trainer(tb.call, tb.config)
+        return
     rng = np.random.default_rng(tb.seed + 3)
     for _ in range(tb.cases):
         count = int(rng.integers(1, min(tb.config.samples, 12) + 1))

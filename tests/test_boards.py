@@ -69,7 +69,7 @@ def test_default_configuration_fits_its_board(name):
 
 def test_oversized_configuration_names_the_limits(tmp_path, capsys):
     cfg = DyadicConfig.load("configs/digits-ecp5.json")
-    with pytest.raises(BoardError, match=r"needs 151 multipliers .* has 8; limits: 8 multipliers"):
+    with pytest.raises(BoardError, match=r"needs 152 multipliers .* has 8; limits: 8 multipliers"):
         check_fits(get_board("icebreaker"), cfg)
     # and through the command line, before any tool runs
     assert main(["icebreaker", "--config", "configs/digits-ecp5.json", "--out",
@@ -81,10 +81,18 @@ def test_oversized_configuration_names_the_limits(tmp_path, capsys):
 
 
 def test_memory_limit_is_checked():
+    # (16-bit errors: the evaluator squares on a multiplier, the 8th)
     big = DyadicConfig(sizes=(256, 256, 256), activations=parse_activations("relu", 2),
-                       multipliers=(4, 4))
-    with pytest.raises(BoardError, match="kbit for weights and gradients"):
+                       multipliers=(4, 3))
+    with pytest.raises(BoardError, match="kbit of block RAM for weights, gradients but"):
         check_fits(get_board("icebreaker"), big)
+    # the resident samples: in block RAM on an ECP5, in SPRAM on the iCEBreaker
+    many = DyadicConfig(sizes=(64, 20, 10), activations=parse_activations("relu", 2),
+                        multipliers=(4, 3), max_samples=65536, targets="label")
+    with pytest.raises(BoardError, match="weights, gradients and samples but"):
+        check_fits(get_board("ulx3s-12f"), many)
+    with pytest.raises(BoardError, match="for its samples but .* has 1024 kbit of SPRAM"):
+        check_fits(get_board("icebreaker"), many)
 
 
 def test_malformed_configuration_is_an_error(tmp_path, capsys):

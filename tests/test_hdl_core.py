@@ -420,3 +420,21 @@ def test_partial_transfers_address_a_window_of_elements(pipeline):
         assert np.array_equal(W2, P[0][1])
 
     _run(cfg, bench)
+
+
+def test_a_core_built_small_refuses_what_it_leaves_out():
+    """``trainer`` false: TRAIN and EVALUATE are refused (BAD_OPCODE), the rest works;
+    ``fractional_dt`` false: a relaxation at dt < 1 is refused, at dt = 1 it is exact."""
+    cfg = DyadicConfig((3, 4, 2), parse_activations("hardtanh", 2), multipliers=(2, 3),
+                       max_batch=4, max_samples=8, pipeline=1, serial_update=True,
+                       fractional_dt=False, trainer=False, targets="label")
+    rng = np.random.default_rng(31)
+
+    async def bench(ctx, dut, cmds):
+        run = _amaranth_call(ctx, dut)
+        await scenarios.refused_without_trainer(run, cfg)
+        assert (await _raw(ctx, dut, cmds.relax(1, 1).words))["status"] == Status.BAD_ARGUMENT
+        await scenarios.relaxation(run, cfg, rng, dt=1.0, ticks=2 * cfg.L + 1)
+        await scenarios.streaming(run, cfg, rng, batch=4, update=True, batches=2)
+
+    _run(cfg, bench)

@@ -378,3 +378,25 @@ def test_a_short_run_through_the_board_uart_at_its_rate(board="icebreaker"):
     for i in (0, 4):
         P = stream_batch(ar, P, X[idx[i:i + 4]], Y[idx[i:i + 4]], lr=2.0 ** -3).params
     assert acc.evaluate(0, 6) == eval_counts(ar, P, X, Y)
+
+
+def test_training_on_a_device_without_trainer_sends_each_batch():
+    """The iCEBreaker's kind of device (no TRAIN or EVALUATE): ``train`` sends each batch
+    and evaluates on the host, and still ends with the golden model's weights."""
+    from firmware_py.datasets import load_dataset
+    from firmware_py.training import train
+    from firmware_py.transport import AmaranthTransport
+
+    data = load_dataset("xor")
+    cfg = DyadicConfig((2, 2, 1), ("hardtanh", "identity"), multipliers=(4, 2), max_batch=4,
+                       pipeline=1, serial_update=True, fractional_dt=False, trainer=False,
+                       targets="label")
+    net = Network.random(cfg.sizes, cfg.activations, np.random.default_rng(3))
+    golden = train(FixedArith(cfg), net, data, epochs=3, batch=2, lr=2.0 ** -3, seed=4)
+    acc = Accelerator(AmaranthTransport(cfg), cfg, timeout=60.0)
+    res = train(FixedArith(cfg), net, data, epochs=3, batch=2, lr=2.0 ** -3, seed=4,
+                device=acc)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(res.params[0] + res.params[1], golden.params[0] + golden.params[1]))
+    for d, g in zip(res.history, golden.history):
+        assert {k: d[k] for k in g} == g and d["round_trips"] == 2 * 2 + 2 + 1
