@@ -94,12 +94,55 @@ def test_train_fixed_takes_the_formats_of_a_board(capsys):
 
 
 def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
+    """The sets loaded once, then each epoch on the device: TRAIN, EVALUATE twice and
+    READ_COUNTERS, its cycles from the device's counters (the cycle model's)."""
+    from firmware_py.cli import balanced_multipliers
+    from firmware_py.config import DyadicConfig
+    from firmware_py.cycles import epoch_cycles, eval_cycles
     code, out, err = run(capsys, "train", "--dataset", "xor", "--json",
                          "--plot", str(tmp_path / "x.png"))
     obj = json.loads(out)
     assert code == 0 and obj["backend"] == "sim"
     assert obj["test_accuracy"] == 1.0 and obj["matches_fixed_golden"] is True
     assert (tmp_path / "x.png").exists()
+    cfg = DyadicConfig((2, 2, 1), parse_activations("hardtanh", 2),
+                       multipliers=balanced_multipliers((2, 2, 1)), max_batch=32,
+                       max_samples=32, targets="label")
+    cycles = epoch_cycles(cfg, 4, 4) + 2 * eval_cycles(cfg, 4).cycles
+    assert obj["link_bytes_load"] > 8 * cfg.record_bytes
+    for row in obj["history"]:
+        assert row["round_trips"] == 4 and row["device_cycles"] == cycles
+        assert 0 < row["link_bytes"] < 200
+    assert obj["device_cycles"] == len(obj["history"]) * cycles
+    assert "predicted_board_seconds" not in obj         # no board was named
+
+
+def test_a_board_run_predicts_its_wall_time(capsys):
+    """With --board: the board's configuration, and the session's wall time at its clock
+    and its bridge's rate. The iCEBreaker's has no trainer: each batch is sent."""
+    from boards import get_board
+    from firmware_py.link import link_seconds
+    code, out, err = run(capsys, "train", "--dataset", "nae3", "--board", "icebreaker",
+                         "--backend", "sim", "--epochs", "3", "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["matches_fixed_golden"] is True
+    b = get_board("icebreaker")
+    want = link_seconds(obj["link_bytes"], obj["round_trips"], 3_000_000) \
+        + obj["device_cycles"] / 24e6
+    assert b.baud == 3_000_000 and b.clock_hz() == 24e6
+    assert abs(obj["predicted_board_seconds"] - want) < 1e-4
+    assert obj["history"][0]["round_trips"] == 2 * 1 + 2 + 1    # a batch: write, STREAM
+
+
+def test_a_refusal_from_the_device_is_one_line(capsys):
+    """A batch larger than the resident set: the device refuses it (BAD_BATCH) and the
+    command line says so in one line, exit code 2."""
+    code, out, err = run(capsys, "train", "--dataset", "xor", "--batch", "8")
+    assert code == 2 and out == "" and "Traceback" not in err
+    errors = [ln for ln in err.splitlines() if "error" in ln]     # (the rest: progress)
+    assert errors == [err.splitlines()[-1]]
+    assert "TRAIN failed: BAD_BATCH (the batch is empty, larger than the set" in errors[0]
 
 
 @pytest.mark.parametrize("argv, message", [
