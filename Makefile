@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 	@touch $@
 
 demo: $(STAMP)
-	@$(RUN) dyadic train --dataset digits --compare
+	@$(RUN) dyadic train --dataset digits --config configs/digits-demo.json --compare
 
 test: $(STAMP)
 	@$(RUN) python -m pytest $(PYTEST_ARGS)

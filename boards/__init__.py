@@ -6,15 +6,24 @@ measured to fit and meet timing), the clock it is timed for and the device's
 capacity, which is checked before a configuration is sent to synthesis.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_py.config import DyadicConfig
-from hdl.protocol import DEFAULT_BAUD
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import DEFAULT_BAUD
 
-__all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits"]
+__all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits", "sources_key"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def sources_key() -> str:
+    """Names the tree a bitstream is built from: the gateware, the contract and the board
+    files (a report from another tree is flagged by the bench)."""
+    files = [p for d in ("hdl", "firmware_py/contract", "boards")
+             for p in sorted((ROOT / d).glob("*.py"))]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
 
 
 class BoardError(ValueError):
@@ -54,7 +63,7 @@ class Board:
 
     def clock_hz(self, clock_mhz: float | None = None) -> float:
         """The clock its bitstream runs at: the PLL's output for the requested clock."""
-        from .top import PLLS
+        from boards.top import PLLS
         f_in = self.platform().default_clk_frequency
         return PLLS[self.family].solve(f_in, (clock_mhz or self.clock_mhz) * 1e6).f_out
 

@@ -1,6 +1,6 @@
 """``python -m boards`` (``make boards``): the boards, their limits and default configurations."""
 
-from . import BOARDS, estimate
+from boards import BOARDS, estimate
 
 
 def main():

@@ -17,14 +17,13 @@ import threading
 import time
 from pathlib import Path
 
-from firmware_py.config import ConfigError, DyadicConfig
+from boards import ROOT, Board, BoardError, check_fits, estimate, get_board, sources_key
+from boards.pll import PLLError
+from boards.top import PLLS, BoardTop
+from firmware_py.contract.config import ConfigError, DyadicConfig
 from hdl.sample_memory import MEMORY_NAME
 from hdl.tile_memory import COPY_ATTR
 from hdl.uart import uart_divider
-
-from . import ROOT, Board, BoardError, check_fits, estimate, get_board
-from .pll import PLLError
-from .top import PLLS, BoardTop
 
 __all__ = ["build", "BuildError", "nextpnr_options", "parse_nextpnr_report"]
 
@@ -184,8 +183,10 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "target_mhz": round(f_clk, 3), "fmax_mhz": fmax,
         "timing_met": fmax is not None and fmax >= f_clk,
         "clocks": parsed["clocks"], "resources": parsed["resources"],
+        "trainer": config.trainer, "samples": config.samples,
         "baud": top.baud, "uart_divider": top.divider,
         "build_seconds": round(seconds, 1), "seed": seed, "router": router or "default",
+        "sources": sources_key(),
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
     shutil.copy(work / f"top.{board.bitstream_ext}", out / report["bitstream"])

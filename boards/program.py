@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import ROOT, BoardError, get_board
+from boards import ROOT, BoardError, get_board
 
 __all__ = ["program", "ProgramError", "INSTALL"]
 

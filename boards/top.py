@@ -3,11 +3,10 @@
 from amaranth.hdl import ClockDomain, Module
 from amaranth.lib import io, wiring
 
-from firmware_py.config import DyadicConfig
+from boards.pll import ECP5PLL, ICE40PLL, DirectClock
+from firmware_py.contract.config import DyadicConfig
 from hdl.top import DyadicUART
 from hdl.uart import uart_divider
-
-from .pll import ECP5PLL, ICE40PLL, DirectClock
 
 __all__ = ["BoardTop", "PLLS"]
 

@@ -10,9 +10,8 @@ from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
-
-from .protocol import MAX_EPOCHS, TRAINER_OPCODES, Opcode, Status
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import MAX_EPOCHS, TRAINER_OPCODES, Opcode, Status
 
 __all__ = ["ArgumentChecks", "Operands", "CHECKS", "Check"]
 

@@ -13,7 +13,7 @@ Pipeline: issue (memory address) -> MAC (products, accumulate, G/W write-back)
 (G write-back | shift, subtract | W write) and finish (activate | blend). The
 control unit ends a tick (``commit``) once every cell's results are final; then
 the next state becomes the current one in all cells at once (lockstep, Jacobi).
-``firmware_py.cycles.cell_work`` is the cycle contract of one tick.
+``firmware_py.contract.cycles.cell_work`` is the cycle contract of one tick.
 """
 
 import operator
@@ -23,9 +23,10 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
-from firmware_py.cycles import gap_slots
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.cycles import gap_slots
 
+from .cell_links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 from .family import family_of
 from .fixed import (
     activate,
@@ -38,7 +39,6 @@ from .fixed import (
     rshift_round_var,
     saturate,
 )
-from .links import CellControl, CellStats, HostAccess, HostTarget, TargetLink, VectorLink
 from .multiplier import Multiplier
 from .tile_memory import TileMemory
 

@@ -1,19 +1,19 @@
 """The accelerator core: the chain of layer cells and the parts that feed and drive it.
 
 Commands come in on ``i_cmd`` and responses go out on ``o_rsp`` (32-bit words,
-``hdl.protocol``). The command decoder checks each command and hands it on: a cell's
-memories, the sample memory (the resident set), or a job for the epoch sequencer,
-which starts runs on the run control. A run ticks the cells in lockstep; each tick
-that takes a sample reads it from the sample memory at the index the sample order
-gives, and the output error (or, when evaluating, the evaluator) closes the loop at
-the top.
+``firmware_py.contract.protocol``). The command decoder checks each command and hands it
+on: a cell's memories, the sample memory (the resident set), or a job for the epoch
+sequencer, which starts runs on the run control. A run ticks the cells in lockstep;
+each tick that takes a sample reads it from the sample memory at the index the sample
+order gives, and the output error (or, when evaluating, the evaluator) closes the loop
+at the top.
 """
 
 from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
 from .counters import Counters
@@ -24,7 +24,7 @@ from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
 from .sample_order import SampleOrder, SequentialOrder
-from .streams import StreamBuffer
+from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
 
@@ -126,7 +126,7 @@ class DyadicCore(wiring.Component):
         # -- host access to the cells' memories ---------------------------------------------
         # The window goes to the cell at start; the cell counts it and says when it is
         # done. With Q a transfer starts in the cell the cycle after the decoder asks, and
-        # each cell's host streams pass a StreamBuffer: no combinational path between the
+        # each cell's host streams pass a HalfRateBuffer: no combinational path between the
         # decoder and a cell, which may be placed across the die from it.
         host = m.d.sync if Q else m.d.comb
         to_cells, from_cells = [], []
@@ -135,8 +135,8 @@ class DyadicCore(wiring.Component):
                      cell.host.target.eq(dec.host.target), cell.host.write.eq(dec.host.write),
                      cell.host.offset.eq(dec.host.offset), cell.host.count.eq(dec.host.count)]
             if Q:
-                m.submodules[f"host_i{l}"] = buf_i = StreamBuffer(32)
-                m.submodules[f"host_o{l}"] = buf_o = StreamBuffer(32)
+                m.submodules[f"host_i{l}"] = buf_i = HalfRateBuffer(32)
+                m.submodules[f"host_o{l}"] = buf_o = HalfRateBuffer(32)
                 wiring.connect(m, buf_i.o, cell.host_i)
                 wiring.connect(m, cell.host_o, buf_o.i)
                 to_cells.append(buf_i.i)

@@ -1,12 +1,11 @@
-"""The event counters READ_COUNTERS returns (``hdl.protocol.COUNTERS``)."""
+"""The event counters READ_COUNTERS returns (``firmware_py.contract.protocol.COUNTERS``)."""
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
-
-from .protocol import COUNTERS
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import COUNTERS
 
 __all__ = ["Counters", "EVENT_BITS"]
 

@@ -1,21 +1,18 @@
 """The command decoder: command words in, checks, dispatch, response words out.
 
 A command's fixed arguments are collected first and checked together; a command
-that fails a check is drained and answered with the reason (``hdl.protocol.Status``),
-having changed nothing. Then the decoder moves the payload to where it goes (a cell,
-the sample memory, the epoch plan), or starts a job and waits for it.
+that fails a check is drained and answered with the reason (``Status`` of
+``firmware_py.contract.protocol``), having changed nothing. Then the decoder moves the
+payload to where it goes (a cell, the sample memory, the epoch plan), or starts a job
+and waits for it.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
-
-from .arg_checks import WIDTH, ArgumentChecks
-from .epoch_sequencer import JobMode, JobRequest
-from .links import HostAccess, HostTarget
-from .protocol import (
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import (
     COUNTERS,
     MAX_EPOCHS,
     PROTOCOL_VERSION,
@@ -28,6 +25,10 @@ from .protocol import (
     pack,
     sample_lanes,
 )
+
+from .arg_checks import WIDTH, ArgumentChecks
+from .cell_links import HostAccess, HostTarget
+from .epoch_sequencer import JobMode, JobRequest
 
 __all__ = ["CommandDecoder"]
 

@@ -1,7 +1,8 @@
 """The epoch sequencer: turns a job (one run, or E epochs of SGD) into runs.
 
 A TRAIN job walks epoch e's samples in the order its plan entry gives (stride and
-offset, see ``hdl.protocol.Opcode``), in batches of B with the last one shorter, and
+offset: ``Opcode`` in ``firmware_py.contract.protocol``), in batches of B with the last
+one shorter, and
 starts each batch's run in the cycle the previous one ends: an epoch costs its runs'
 cycles and nothing else. The weights stay in the cells throughout.
 """
@@ -11,9 +12,9 @@ from amaranth.lib import data, enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import MAX_EPOCHS
 
-from .protocol import MAX_EPOCHS
 from .run_control import RunMode, RunRequest
 
 __all__ = ["EpochSequencer", "RunSequencer", "JobMode", "JobRequest", "PlanEntry"]

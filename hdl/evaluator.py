@@ -4,8 +4,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
-from firmware_py.cycles import EVAL_STAGES
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.cycles import EVAL_STAGES
 
 from .output_error import target_codes
 from .squarer import squarer_for

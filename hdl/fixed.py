@@ -1,9 +1,9 @@
-"""Fixed-point building blocks of the gateware, mirroring ``firmware_py.fixedpoint``."""
+"""Fixed-point building blocks of the gateware, mirroring ``firmware_py.contract.fixedpoint``."""
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from firmware_py.activations import Activation, FPrime
-from firmware_py.fixedpoint import QFormat
+from firmware_py.contract.activations import Activation, FPrime
+from firmware_py.contract.fixedpoint import QFormat
 
 __all__ = ["block_ram", "rshift_round", "rshift_round_var", "round_prepare", "round_finish",
            "minus_rounded", "euler_blend", "saturate", "activate", "apply_fprime"]

@@ -4,11 +4,11 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
 from .cell import tree_sum
+from .cell_links import TargetLink
 from .fixed import euler_blend, saturate
-from .links import TargetLink
 
 __all__ = ["OutputError", "target_codes"]
 

@@ -4,7 +4,7 @@ A run is a relaxation (``ticks`` ticks on one sample, then a read-out tick), a
 streaming batch (B + 2L ticks, a new sample each of the first B) or an evaluation
 (B + L + 1 ticks of forward passes only; the last one lets the evaluator finish the
 last sample). A tick ends (``commit``) in the cycle every cell and the evaluator say
-``ready``, and the next one starts in the same cycle. ``firmware_py.cycles`` is the
+``ready``, and the next one starts in the same cycle. ``firmware_py.contract.cycles`` is the
 cycle contract.
 """
 
@@ -12,9 +12,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
-from .links import CellControl
+from .cell_links import CellControl
 
 __all__ = ["RunControl", "RunMode", "RunRequest"]
 

@@ -1,7 +1,7 @@
 """The resident set: the sample memory and its host ports.
 
 A row holds one sample: its n_0 input codes, then its target (n_L codes, or one class
-label), ``config.act.bits`` wide each. Samples travel packed (``hdl.protocol``):
+label), ``config.act.bits`` wide each. Samples travel packed (``firmware_py.contract.protocol``):
 ``SampleWriter`` unpacks them from command words into the rows, ``SampleReader`` packs
 rows back into words.
 """
@@ -11,7 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
 from .family import family_of
 

@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
 __all__ = ["SampleOrder", "SequentialOrder"]
 

@@ -4,7 +4,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamRegister", "StreamBuffer"]
+__all__ = ["StreamRegister", "HalfRateBuffer"]
 
 
 class _Stage(wiring.Component):
@@ -25,7 +25,7 @@ class StreamRegister(_Stage):
         return m
 
 
-class StreamBuffer(_Stage):
+class HalfRateBuffer(_Stage):
     """A one-word buffer: valid, payload and ready all come from its own flip-flops, so no
     combinational path crosses it (ready included), at the cost of a word every other
     cycle at most."""

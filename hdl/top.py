@@ -4,10 +4,10 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 
 from .core import DyadicCore
-from .link import LinkFramer
+from .framer import Framer
 from .streams import StreamRegister
 from .uart import UARTRx, UARTTx
 
@@ -28,7 +28,7 @@ class DyadicLink(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = DyadicCore(self.config)
-        m.submodules.framer = framer = LinkFramer(self.config.frame_words, self.timeout)
+        m.submodules.framer = framer = Framer(self.config.frame_words, self.timeout)
         if self.config.pipeline:
             # the frame buffer's block RAM output is slow (about 5.6 ns on an ECP5): a
             # register stage keeps it off the core's command decode

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from firmware_py.config import ConfigError, DyadicConfig
+from firmware_py.contract.config import ConfigError, DyadicConfig
 
 from .core import DyadicCore
 
@@ -31,7 +31,11 @@ def generate(config: DyadicConfig, family: str | None = None) -> str:
 
 def design_key(config: DyadicConfig, *extra: str) -> str:
     """Names a build: the configuration, the gateware sources and anything else it uses."""
-    src = "".join(p.read_text() for p in sorted(Path(__file__).parent.glob("*.py")))
+    # the gateware, and the contract it is built from (configuration, protocol, cycles)
+    here = Path(__file__).parent
+    contract = here.parent / "firmware_py" / "contract"
+    files = sorted(here.glob("*.py")) + sorted(contract.glob("*.py"))
+    src = "".join(p.read_text() for p in files)
     return hashlib.sha256("".join((config.to_json(), src) + extra).encode()).hexdigest()[:16]
 
 

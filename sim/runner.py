@@ -17,7 +17,7 @@ from pathlib import Path
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
 from hdl.verilog import TOP, cached_verilog
 
 __all__ = ["run_cocotb", "random_configs", "verilator_bin", "SIMULATORS", "VERILATOR_ARGS",

@@ -7,14 +7,20 @@ and in cocotb (Icarus, Verilator).
 
 import numpy as np
 
-from firmware_py.arith import FixedArith
-from firmware_py.commands import CoreCommands, DeviceError
-from firmware_py.config import DyadicConfig
-from firmware_py.cycles import RunCycles, epoch_run, eval_cycles, relax_cycles, stream_cycles
-from firmware_py.dynamics import State, relax, stream_batch
-from firmware_py.network import Network
-from firmware_py.training import epoch_indices, epoch_order, eval_counts
-from hdl.protocol import Status
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.cycles import (
+    RunCycles,
+    epoch_run,
+    eval_cycles,
+    relax_cycles,
+    stream_cycles,
+)
+from firmware_py.contract.protocol import Status
+from firmware_py.device.commands import CoreCommands, DeviceError
+from firmware_py.model.arith import FixedArith
+from firmware_py.model.dynamics import State, relax, stream_batch
+from firmware_py.model.network import Network
+from firmware_py.model.training import epoch_indices, epoch_order, eval_counts
 
 __all__ = ["random_params", "random_samples", "relaxation", "streaming", "evaluation",
            "epochs", "refused_without_trainer"]

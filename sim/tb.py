@@ -6,8 +6,8 @@ import random
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
 
-from firmware_py.commands import CoreCommands, response_length, split_response
-from firmware_py.config import DyadicConfig
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.device.commands import CoreCommands, response_length, split_response
 
 __all__ = ["CoreTB"]
 

@@ -9,7 +9,7 @@ import os
 
 import cocotb
 
-from firmware_py.commands import Command
+from firmware_py.device.commands import Command
 from sim.tb import CoreTB
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import MAX_EPOCHS, Opcode, Status
+from firmware_py.model.network import parse_activations
 from hdl.arg_checks import CHECKS, ArgumentChecks
-from hdl.protocol import MAX_EPOCHS, Opcode, Status
 
 CFG = DyadicConfig((3, 4, 2), parse_activations("relu", 2), max_batch=8, max_samples=40)
 

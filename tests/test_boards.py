@@ -28,8 +28,8 @@ from boards.build import (
 )
 from boards.pll import PLLError, ecp5_pll_params, ice40_pll_params
 from boards.program import ProgramError, program
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.model.network import parse_activations
 from hdl.core import DyadicCore
 from hdl.tile_memory import TileMemory
 
@@ -68,11 +68,11 @@ def test_default_configuration_fits_its_board(name):
 
 
 def test_oversized_configuration_names_the_limits(tmp_path, capsys):
-    cfg = DyadicConfig.load("configs/digits-ecp5.json")
+    cfg = DyadicConfig.load("configs/experiments/digits-ecp5.json")
     with pytest.raises(BoardError, match=r"needs 152 multipliers .* has 8; limits: 8 multipliers"):
         check_fits(get_board("icebreaker"), cfg)
     # and through the command line, before any tool runs
-    assert main(["icebreaker", "--config", "configs/digits-ecp5.json", "--out",
+    assert main(["icebreaker", "--config", "configs/experiments/digits-ecp5.json", "--out",
                  str(tmp_path)]) == 2
     assert "limits:" in capsys.readouterr().err
     # nothing ran, and the reason is kept for the benchmark report

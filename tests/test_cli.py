@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from firmware_py.cli import main
-from firmware_py.network import Network, parse_activations
+from firmware_py.model.network import Network, parse_activations
+from firmware_py.ui.cli import main
 
 
 def run(capsys, *argv):
@@ -49,7 +49,7 @@ def test_relax_net_file_out_and_plot(tmp_path, capsys):
     code, out, _ = run(capsys, "relax", "--net", str(tmp_path / "n.npz"), "--out",
                        str(tmp_path / "g.npz"), "--plot", str(tmp_path / "e.png"), "--json")
     assert code == 0 and json.loads(out)["exact_from_tick"] == 4
-    from firmware_py.reference import backprop
+    from firmware_py.model.reference import backprop
     ref = backprop(net, net.x[0], net.y[0])
     with np.load(tmp_path / "g.npz") as g:
         assert sorted(g.files) == ["gW1", "gW2", "gb1", "gb2"]
@@ -96,18 +96,15 @@ def test_train_fixed_takes_the_formats_of_a_board(capsys):
 def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
     """The sets loaded once, then each epoch on the device: TRAIN, EVALUATE twice and
     READ_COUNTERS, its cycles from the device's counters (the cycle model's)."""
-    from firmware_py.cli import balanced_multipliers
-    from firmware_py.config import DyadicConfig
-    from firmware_py.cycles import epoch_cycles, eval_cycles
+    from firmware_py.contract.config import derived_config
+    from firmware_py.contract.cycles import epoch_cycles, eval_cycles
     code, out, err = run(capsys, "train", "--dataset", "xor", "--json",
                          "--plot", str(tmp_path / "x.png"))
     obj = json.loads(out)
     assert code == 0 and obj["backend"] == "sim"
     assert obj["test_accuracy"] == 1.0 and obj["matches_fixed_golden"] is True
     assert (tmp_path / "x.png").exists()
-    cfg = DyadicConfig((2, 2, 1), parse_activations("hardtanh", 2),
-                       multipliers=balanced_multipliers((2, 2, 1)), max_batch=32,
-                       max_samples=32, targets="label")
+    cfg = derived_config((2, 2, 1), parse_activations("hardtanh", 2), 4, 8)
     cycles = epoch_cycles(cfg, 4, 4) + 2 * eval_cycles(cfg, 4).cycles
     assert obj["link_bytes_load"] > 8 * cfg.record_bytes
     for row in obj["history"]:
@@ -121,7 +118,7 @@ def test_a_board_run_predicts_its_wall_time(capsys):
     """With --board: the board's configuration, and the session's wall time at its clock
     and its bridge's rate. The iCEBreaker's has no trainer: each batch is sent."""
     from boards import get_board
-    from firmware_py.link import link_seconds
+    from firmware_py.device.framing import link_seconds
     code, out, err = run(capsys, "train", "--dataset", "nae3", "--board", "icebreaker",
                          "--backend", "sim", "--epochs", "3", "--json")
     assert code == 0, err
@@ -185,8 +182,8 @@ def test_gradcheck_on_icarus_is_bit_exact_and_saves_gradients(capsys, tmp_path):
     assert set(obj) == {"bit_exact", "max_abs_err_vs_float", "ticks", "cycles"}
     assert obj["bit_exact"] is True and obj["ticks"] == 4
     assert 0 < obj["max_abs_err_vs_float"] < 0.01
-    from firmware_py.config import DyadicConfig
-    from firmware_py.cycles import relax_cycles
+    from firmware_py.contract.config import DyadicConfig
+    from firmware_py.contract.cycles import relax_cycles
     cfg = DyadicConfig((3, 4, 2), ("relu", "identity"), multipliers=(2, 2))
     assert obj["cycles"] == relax_cycles(cfg, 4).cycles
     with np.load(tmp_path / "g.npz") as g:
@@ -234,7 +231,7 @@ def test_gradcheck_and_infer_through_the_driver_on_sim(capsys, tmp_path):
     assert code == 0, err
     obj = json.loads(out)
     assert obj["bit_exact"] is True and obj["samples"] == 6 and 0 <= obj["accuracy"] <= 1
-    from firmware_py.arith import FixedArith
-    from firmware_py.training import predict
+    from firmware_py.model.arith import FixedArith
+    from firmware_py.model.training import predict
     arith = FixedArith.for_network(net)
     np.testing.assert_array_equal(obj["outputs"], predict(arith, arith.params(net), net.x))

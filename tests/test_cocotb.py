@@ -9,8 +9,8 @@ import re
 import pytest
 
 from boards import get_board
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.model.network import parse_activations
 from hdl.verilog import cached_verilog
 from sim.runner import ROOT, random_configs, run_cocotb
 

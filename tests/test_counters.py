@@ -2,10 +2,10 @@
 
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import COUNTERS
+from firmware_py.model.network import parse_activations
 from hdl.counters import Counters
-from hdl.protocol import COUNTERS
 
 
 def test_counters_add_wrap_and_clear():

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_py import reference
-from firmware_py.arith import FloatArith
-from firmware_py.dynamics import energy, flows, relax, stash_depth, stream_batch
+from firmware_py.model import reference
+from firmware_py.model.arith import FloatArith
+from firmware_py.model.dynamics import energy, flows, relax, stash_depth, stream_batch
 from tests.conftest import max_err, random_net
 
 ACTS = ["identity", "relu", "leaky_relu", "hardtanh", "tanh", "sigmoid"]

@@ -4,8 +4,8 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.model.network import parse_activations
 from hdl.epoch_sequencer import EpochSequencer, JobMode, RunSequencer
 from hdl.run_control import RunMode
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.cycles import eval_walk
-from firmware_py.fixedpoint import QFormat
-from firmware_py.network import parse_activations
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.cycles import eval_walk
+from firmware_py.contract.fixedpoint import QFormat
+from firmware_py.contract.protocol import classes
+from firmware_py.model.network import parse_activations
 from hdl.evaluator import Evaluator
-from hdl.protocol import classes
 from hdl.squarer import MultiplierSquarer, TableSquarer, squarer_for
 
 

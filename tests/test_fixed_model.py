@@ -6,13 +6,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from firmware_py import reference
-from firmware_py.arith import FixedArith
-from firmware_py.bounds import dequantized_network, gradient_error_bound
-from firmware_py.config import ConfigError, DyadicConfig
-from firmware_py.dynamics import relax, stream_batch
-from firmware_py.fixedpoint import FormatError, QFormat, SaturationCounters, rshift_round
-from firmware_py.network import Network, parse_activations
+from firmware_py.contract.config import ConfigError, DyadicConfig
+from firmware_py.contract.fixedpoint import FormatError, QFormat, SaturationCounters, rshift_round
+from firmware_py.model import reference
+from firmware_py.model.arith import FixedArith
+from firmware_py.model.bounds import dequantized_network, gradient_error_bound
+from firmware_py.model.dynamics import relax, stream_batch
+from firmware_py.model.network import Network, parse_activations
 from tests.conftest import random_net
 
 HW_ACTS = ["identity", "relu", "leaky_relu", "hardtanh"]
@@ -182,7 +182,7 @@ def test_error_and_backward_overflow_saturate_and_are_counted():
 
 
 def test_gradient_accumulator_and_weight_update_saturate_and_are_counted():
-    from firmware_py.fixedpoint import QFormat
+    from firmware_py.contract.fixedpoint import QFormat
     net, arith, params = _tiny([[1.0]], [0.0], "identity")
     cfg = arith.config
     G = np.array([cfg.grad.max - 5], dtype=np.int64)

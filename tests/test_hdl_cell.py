@@ -4,20 +4,20 @@ Parameters and state go in and out through the host port; a tick starts at a
 ``ctl.commit`` and may end (the next commit) once ``ctl.ready`` is set. Checked bit for
 bit: the forward state (with and without an Euler blend), the adjoint targets strobed
 on ``lam_out``, the gradients and the fused SGD step, the saturation and busy counts,
-and the tick length against ``firmware_py.cycles.cell_work``.
+and the tick length against ``firmware_py.contract.cycles.cell_work``.
 """
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware_py.arith import FixedArith
-from firmware_py.config import ConfigError, DyadicConfig
-from firmware_py.cycles import cell_work
-from firmware_py.fixedpoint import SaturationCounters
+from firmware_py.contract.config import ConfigError, DyadicConfig
+from firmware_py.contract.cycles import cell_work
+from firmware_py.contract.fixedpoint import SaturationCounters
+from firmware_py.model.arith import FixedArith
 from hdl.cell import LayerCell
-from hdl.links import HostTarget
-from hdl.sim import stream_get, stream_put
+from hdl.cell_links import HostTarget
+from sim.amaranth_tb import stream_get, stream_put
 
 SIZES = (3, 4, 2)
 ACTS = ("leaky_relu:3", "identity")

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware_py.arith import FixedArith
-from firmware_py.commands import CoreCommands, DeviceError
-from firmware_py.config import DyadicConfig
-from firmware_py.dynamics import stream_batch
-from firmware_py.network import Network, parse_activations
-from hdl.core import DyadicCore
-from hdl.protocol import (
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import (
     CommandHeader,
     Opcode,
     ResponseHeader,
@@ -24,8 +19,13 @@ from hdl.protocol import (
     pack,
     unpack,
 )
-from hdl.sim import call, stream_get, stream_put
+from firmware_py.device.commands import CoreCommands, DeviceError
+from firmware_py.model.arith import FixedArith
+from firmware_py.model.dynamics import stream_batch
+from firmware_py.model.network import Network, parse_activations
+from hdl.core import DyadicCore
 from sim import scenarios
+from sim.amaranth_tb import call, stream_get, stream_put
 
 
 def _case(sizes, activation, multipliers, seed, scale=1.0, max_batch=8, pipeline=0,
@@ -284,7 +284,7 @@ def test_refused_sample_and_epoch_commands_change_nothing(targets):
 def test_samples_travel_packed_at_the_format_width(bits, frac, targets):
     """Each value is ceil(bits / 8) bytes on the wire (an 8-bit one is one byte), the
     samples follow each other across word boundaries, and they read back as written."""
-    from firmware_py.fixedpoint import QFormat
+    from firmware_py.contract.fixedpoint import QFormat
     q = QFormat(bits, frac)
     sizes = (5, 3, 3)
     cfg = DyadicConfig(sizes, parse_activations("relu", 2), act=q, weight=q, sens=q,
@@ -361,7 +361,7 @@ def test_epochs_on_chip_match_the_golden_model(sizes, multipliers, pipeline, ser
 
 
 def test_18_bit_formats_for_ecp5_multipliers():
-    from firmware_py.fixedpoint import QFormat
+    from firmware_py.contract.fixedpoint import QFormat
     cfg = DyadicConfig((3, 4, 2), parse_activations("leaky_relu:3", 2), multipliers=(3, 2),
                        act=QFormat(18, 14), weight=QFormat(18, 12), sens=QFormat(18, 14),
                        grad_bits=32, weight_guard=8, max_batch=4)
@@ -379,8 +379,8 @@ def test_18_bit_formats_for_ecp5_multipliers():
 def test_8_bit_formats_and_counters_that_wrap(serial_update):
     """The iCE40 build's shape: 8-bit operands, 16-bit gradients, 8-bit counters here,
     so that a 64-sample batch wraps them (the check compares modulo 2^counter_bits)."""
-    from firmware_py.cycles import stream_cycles
-    from firmware_py.fixedpoint import QFormat
+    from firmware_py.contract.cycles import stream_cycles
+    from firmware_py.contract.fixedpoint import QFormat
     q = QFormat(8, 5)
     cfg = DyadicConfig((2, 3, 1), parse_activations("hardtanh", 2), multipliers=(2, 3),
                        act=q, weight=q, sens=q, weight_guard=4, grad_bits=16, counter_bits=8,

@@ -11,8 +11,8 @@ import pytest
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.sim import Simulator
 
-from firmware_py.activations import Activation, FPrime, parse_activation
-from firmware_py.fixedpoint import QFormat, SaturationCounters, rshift_round
+from firmware_py.contract.activations import Activation, FPrime, parse_activation
+from firmware_py.contract.fixedpoint import QFormat, SaturationCounters, rshift_round
 from hdl import fixed
 
 ACT = QFormat(16, 12)
@@ -182,7 +182,7 @@ def test_minus_rounded_is_w_minus_the_rounded_shift():
 def test_euler_blend_matches_the_golden_euler(bits):
     """old + round((new - old) / 2^k) with one adder: every 6-bit pair, and 16-bit edges
     and random pairs, for every dt shift 0..15."""
-    from firmware_py.arith import FixedArith
+    from firmware_py.model.arith import FixedArith
     lo, hi = -(1 << bits - 1), (1 << bits - 1) - 1
     if bits <= 6:
         old, new = (a.ravel() for a in np.meshgrid(np.arange(lo, hi + 1), np.arange(lo, hi + 1)))

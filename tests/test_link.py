@@ -4,21 +4,19 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from firmware_py.arith import FixedArith
-from firmware_py.commands import CoreCommands
-from firmware_py.config import DyadicConfig
-from firmware_py.driver import Accelerator, LinkError
-from firmware_py.dynamics import stream_batch
-from firmware_py.link import ResponseParser, crc16, encode_command
-from firmware_py.network import Network
-from firmware_py.transport import FaultyTransport, SimTransport
-from hdl.link import crc_update
-from hdl.protocol import FRAME_CRC, CommandHeader, LinkStatus, Opcode, unpack
-from hdl.sim import stream_put
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import FRAME_CRC, CommandHeader, LinkStatus, Opcode, unpack
+from firmware_py.device.commands import CoreCommands
+from firmware_py.device.driver import Accelerator, LinkError
+from firmware_py.device.framing import ResponseParser, crc16, encode_command
+from firmware_py.device.transport import FaultyTransport, SimTransport
+from firmware_py.model.arith import FixedArith
+from firmware_py.model.dynamics import stream_batch
+from firmware_py.model.network import Network
 from hdl.top import DyadicLink, DyadicUART
+from sim.amaranth_tb import stream_put
 
 CFG = DyadicConfig.load("configs/tiny.json")
 
@@ -35,23 +33,32 @@ def _frame(cmd, seq):
     return encode_command(seq, h["opcode"], h["layer"], cmd.words[1:])
 
 
-def test_gateware_crc_is_the_host_library_crc():
-    m = Module()
-    crc, byte = Signal(16), Signal(8)
-    out = Signal(16)
-    m.d.comb += out.eq(crc_update(crc, byte))
-    data = random.Random(1).randbytes(300)
+def test_gateware_and_host_compute_one_crc():
+    """FRAME_CRC in the gateware (``create()``) and on the host (``compute()``) agree on
+    random frames, and a frame followed by its CRC (high byte first) leaves the residue
+    the framer checks for."""
+    dut = FRAME_CRC.create()
+    r = random.Random(1)
+    frames = [r.randbytes(r.randrange(1, 300)) for _ in range(20)]
 
     async def bench(ctx):
-        c = FRAME_CRC.value.init_value
-        for b in data:
-            ctx.set(crc, c)
-            ctx.set(byte, b)
-            await ctx.delay(1e-9)
-            c = ctx.get(out)
-        assert c == crc16(data)
+        for data in frames:
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            ctx.set(dut.valid, 1)
+            for b in data:
+                ctx.set(dut.data, b)
+                await ctx.tick()
+            assert ctx.get(dut.crc) == crc16(data)
+            for b in crc16(data).to_bytes(2, "big"):
+                ctx.set(dut.data, b)
+                await ctx.tick()
+            assert ctx.get(dut.match_detected)
+            ctx.set(dut.valid, 0)
 
-    sim = Simulator(m)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
 
@@ -278,8 +285,9 @@ def test_epochs_on_the_device_are_bit_identical_after_every_epoch():
     """The resident set loaded once; every epoch's weights (read back here, which
     training does not do) and every evaluation equal the fixed-point golden model's, and
     so does ``train`` with a device, metrics and final weights."""
-    from firmware_py.datasets import load_dataset
-    from firmware_py.training import epoch_indices, epoch_order, eval_counts, train
+    from firmware_py.device.training import train_on_device
+    from firmware_py.model.datasets import load_dataset
+    from firmware_py.model.training import epoch_indices, epoch_order, eval_counts, train
 
     data = load_dataset("moons")
     data.x_train, data.y_train = data.x_train[:40], data.y_train[:40]
@@ -305,8 +313,8 @@ def test_epochs_on_the_device_are_bit_identical_after_every_epoch():
             Ws, bs = acc.read_network()
             assert all(np.array_equal(a, b) for a, b in zip(Ws + bs, P[0] + P[1]))
             assert acc.evaluate(0, len(X)) == eval_counts(ar, P, X, Y)
-        res = train(FixedArith(cfg), net, data, epochs=2, batch=8, lr=2.0 ** -5, seed=1,
-                    device=acc)
+        res = train_on_device(acc, FixedArith(cfg), net, data, epochs=2, batch=8,
+                              lr=2.0 ** -5, seed=1)
     assert all(np.array_equal(a, b) for a, b in
                zip(res.params[0] + res.params[1], golden.params[0] + golden.params[1]))
     for d, g in zip(res.history, golden.history):
@@ -338,7 +346,7 @@ def test_a_load_hit_by_link_errors_is_retried_and_arrives_whole(sim_transport):
 def test_the_same_driver_on_the_amaranth_simulator(pipeline):
     from dataclasses import replace
 
-    from firmware_py.transport import AmaranthTransport
+    from firmware_py.device.transport import AmaranthTransport
 
     ar, P, rng = _params(4)
     cfg = replace(CFG, pipeline=pipeline)
@@ -359,8 +367,8 @@ def test_a_short_run_through_the_board_uart_at_its_rate(board="icebreaker"):
     simulation: load, one epoch on chip, evaluate. (The ULX3S's 25 clocks a bit are the
     same gateware, three times slower to simulate; test_boards checks every divider.)"""
     from boards import get_board
-    from firmware_py.training import epoch_indices, epoch_order, eval_counts
-    from firmware_py.transport import AmaranthTransport
+    from firmware_py.device.transport import AmaranthTransport
+    from firmware_py.model.training import epoch_indices, epoch_order, eval_counts
     from hdl.uart import uart_divider
 
     b = get_board(board)
@@ -383,9 +391,10 @@ def test_a_short_run_through_the_board_uart_at_its_rate(board="icebreaker"):
 def test_training_on_a_device_without_trainer_sends_each_batch():
     """The iCEBreaker's kind of device (no TRAIN or EVALUATE): ``train`` sends each batch
     and evaluates on the host, and still ends with the golden model's weights."""
-    from firmware_py.datasets import load_dataset
-    from firmware_py.training import train
-    from firmware_py.transport import AmaranthTransport
+    from firmware_py.device.training import train_on_device
+    from firmware_py.device.transport import AmaranthTransport
+    from firmware_py.model.datasets import load_dataset
+    from firmware_py.model.training import train
 
     data = load_dataset("xor")
     cfg = DyadicConfig((2, 2, 1), ("hardtanh", "identity"), multipliers=(4, 2), max_batch=4,
@@ -394,8 +403,8 @@ def test_training_on_a_device_without_trainer_sends_each_batch():
     net = Network.random(cfg.sizes, cfg.activations, np.random.default_rng(3))
     golden = train(FixedArith(cfg), net, data, epochs=3, batch=2, lr=2.0 ** -3, seed=4)
     acc = Accelerator(AmaranthTransport(cfg), cfg, timeout=60.0)
-    res = train(FixedArith(cfg), net, data, epochs=3, batch=2, lr=2.0 ** -3, seed=4,
-                device=acc)
+    res = train_on_device(acc, FixedArith(cfg), net, data, epochs=3, batch=2, lr=2.0 ** -3,
+                          seed=4)
     assert all(np.array_equal(a, b) for a, b in
                zip(res.params[0] + res.params[1], golden.params[0] + golden.params[1]))
     for d, g in zip(res.history, golden.history):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from firmware_py.network import Network, NetworkError, parse_activations, parse_sizes
+from firmware_py.model.network import Network, NetworkError, parse_activations, parse_sizes
 from tests.conftest import random_net
 
 

@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_py import reference
+from firmware_py.model import reference
 from tests.conftest import random_net
 
 

@@ -5,12 +5,12 @@ import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.fixedpoint import QFormat
-from firmware_py.network import parse_activations
-from hdl.protocol import pack_samples, unpack_samples
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.fixedpoint import QFormat
+from firmware_py.contract.protocol import pack_samples, unpack_samples
+from firmware_py.model.network import parse_activations
 from hdl.sample_memory import SampleMemory, SampleReader, SampleWriter
-from hdl.sim import stream_get, stream_put
+from sim.amaranth_tb import stream_get, stream_put
 
 
 def _cfg(bits, targets, sizes=(5, 3, 3)):

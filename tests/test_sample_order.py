@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from firmware_py.config import DyadicConfig
-from firmware_py.network import parse_activations
-from firmware_py.training import epoch_indices, epoch_order
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.model.network import parse_activations
+from firmware_py.model.training import epoch_indices, epoch_order
 from hdl.sample_order import SampleOrder, SequentialOrder
 
 CFG = DyadicConfig((2, 2, 1), parse_activations("relu", 2), max_samples=300)

@@ -4,11 +4,11 @@ data sets the boards carry."""
 import numpy as np
 import pytest
 
-from firmware_py.arith import FixedArith, FloatArith
-from firmware_py.cli import TRAIN_DEFAULTS
-from firmware_py.datasets import load_dataset
-from firmware_py.network import Network, parse_activations
-from firmware_py.training import train
+from firmware_py.model.arith import FixedArith, FloatArith
+from firmware_py.model.datasets import load_dataset
+from firmware_py.model.network import Network, parse_activations
+from firmware_py.model.recipes import TRAIN_DEFAULTS
+from firmware_py.model.training import train
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_digits_split_is_fixed_80_20():
 def test_nae3_is_not_all_equal_and_trains_in_the_icebreaker_formats():
     """The iCEBreaker's 3-2-1 network (configs/nae3-ice40.json, 8-bit operands) learns
     not-all-equal in the golden model with the data set's defaults."""
-    from firmware_py.config import DyadicConfig
+    from firmware_py.contract.config import DyadicConfig
     data = load_dataset("nae3")
     assert data.x_train.shape == (8, 3) and len({tuple(r) for r in data.x_train}) == 8
     assert np.array_equal(data.y_train[:, 0], [float(0 < r.sum() < 3) for r in data.x_train])

@@ -2,7 +2,7 @@
 
 Each method returns a ``Command``: the words to send and a function that turns the
 response's data words into Python values. Transports (simulators, the serial
-link) only move words; every layout comes from ``hdl.protocol``.
+link) only move words; every layout comes from ``firmware_py.contract.protocol``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hdl.protocol import (
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import (
     COUNTERS,
     PROTOCOL_VERSION,
     STATUS_TEXT,
@@ -29,8 +30,6 @@ from hdl.protocol import (
     unpack,
     unpack_samples,
 )
-
-from .config import DyadicConfig
 
 __all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "response_length",
            "split_response", "sample_words"]

@@ -3,7 +3,7 @@
 A command frame is buffered whole and executed only when its CRC and sequence
 number are right, so a damaged, cut or repeated frame changes nothing. Every frame
 gets one response frame: an ACK with the core's data, or a NAK with a reason
-(``hdl.protocol.LinkStatus``). Frame format and CRC: ``hdl.protocol``.
+(``LinkStatus``). Frame format and CRC: ``firmware_py.contract.protocol``.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -11,7 +11,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .protocol import (
+from firmware_py.contract.protocol import (
     FRAME_CRC,
     SOF_COMMAND,
     SOF_RESPONSE,
@@ -21,33 +21,10 @@ from .protocol import (
     ResponseHeader,
 )
 
-__all__ = ["LinkFramer", "crc_update"]
+__all__ = ["Framer"]
 
 
-def crc_update(crc, byte):
-    """One byte into the CRC, as the host's ``crc`` library computes FRAME_CRC.
-
-    The CRC is linear over GF(2): the bitwise algorithm is run once on symbols, so
-    each next-state bit is a flat XOR of CRC and data bits (no 8-deep mux chain).
-    """
-    cfg = FRAME_CRC.value
-    assert not cfg.reverse_input and not cfg.reverse_output and cfg.final_xor_value == 0
-    w, poly = cfg.width, cfg.polynomial
-    state = [frozenset({("c", k)}) for k in range(w)]
-    for i in range(8):                      # MSB first
-        top = state[w - 1] ^ {("b", 7 - i)}
-        shifted = [frozenset()] + state[:-1]
-        state = [shifted[k] ^ (top if (poly >> k) & 1 else frozenset()) for k in range(w)]
-    bits = []
-    for terms in state:
-        v = Const(0, 1)
-        for kind, k in sorted(terms):
-            v = v ^ (crc[k] if kind == "c" else byte[k])
-        bits.append(v)
-    return Cat(*bits)
-
-
-class LinkFramer(wiring.Component):
+class Framer(wiring.Component):
     """Frames on ``i_rx``/``o_tx`` (bytes) <-> command words on ``o_cmd``/``i_rsp``.
 
     ``max_words`` sizes the frame buffer; a frame idle for ``timeout`` cycles between
@@ -66,7 +43,6 @@ class LinkFramer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = FRAME_CRC.value
         m.submodules.buf = buf = Memory(shape=32, depth=self.max_words, init=[])
         # payload bytes go straight to their byte lane (no word assembly register)
         wr, rd = buf.write_port(granularity=8), buf.read_port()
@@ -75,8 +51,8 @@ class LinkFramer(wiring.Component):
         opcode = Signal(8)
         layer = Signal(8)
         length = Signal(16)
-        crc = Signal(16, init=cfg.init_value)
-        crc_rx = Signal(16)
+        # the CRC of SEQ .. the CRC bytes: its residue says the frame is whole
+        m.submodules.rx_crc = rx_crc = FRAME_CRC.create()
         count = Signal(3)                   # byte within the header, word or CRC
         widx = Signal(16)
         too_long = Signal()
@@ -86,7 +62,7 @@ class LinkFramer(wiring.Component):
         nak = Signal(8)                     # LinkStatus of a NAK to send, 0 = none
         byte = self.i_rx.payload
         take = self.i_rx.valid & self.i_rx.ready
-        crc_next = crc_update(crc, byte)
+        m.d.comb += rx_crc.data.eq(byte)
 
         # transmit side requests
         tx_nak = Signal()
@@ -102,14 +78,16 @@ class LinkFramer(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.i_rx.ready.eq(1), self.idle.eq(1)]
                 with m.If(take & (byte == SOF_COMMAND)):
-                    m.d.sync += [crc.eq(cfg.init_value), count.eq(0), idle_timer.eq(0)]
+                    m.d.comb += rx_crc.start.eq(1)
+                    m.d.sync += [count.eq(0), idle_timer.eq(0)]
                     m.next = "HEADER"
             with m.State("HEADER"):
                 m.d.comb += [self.i_rx.ready.eq(1), receiving.eq(1)]
                 with m.If(timed_out):
                     m.next = "IDLE"
                 with m.If(take):
-                    m.d.sync += [crc.eq(crc_next), count.eq(count + 1), idle_timer.eq(0)]
+                    m.d.comb += rx_crc.valid.eq(1)
+                    m.d.sync += [count.eq(count + 1), idle_timer.eq(0)]
                     with m.Switch(count):
                         with m.Case(0):
                             m.d.sync += seq.eq(byte)
@@ -137,7 +115,8 @@ class LinkFramer(wiring.Component):
                 with m.If(timed_out):
                     m.next = "IDLE"
                 with m.If(take):
-                    m.d.sync += [crc.eq(crc_next), idle_timer.eq(0), count.eq(count + 1)]
+                    m.d.comb += rx_crc.valid.eq(1)
+                    m.d.sync += [idle_timer.eq(0), count.eq(count + 1)]
                     # little-endian: byte k of a word is bits 8k..8k+7
                     m.d.comb += [wr.addr.eq(widx), wr.data.eq(byte.replicate(4)),
                                  wr.en.eq(Mux(~too_long & (widx < self.max_words),
@@ -152,12 +131,12 @@ class LinkFramer(wiring.Component):
                 with m.If(timed_out):
                     m.next = "IDLE"
                 with m.If(take):
-                    m.d.sync += [crc_rx.eq((crc_rx << 8) | byte), count.eq(count + 1),
-                                 idle_timer.eq(0)]
+                    m.d.comb += rx_crc.valid.eq(1)
+                    m.d.sync += [count.eq(count + 1), idle_timer.eq(0)]
                     with m.If(count == 1):
                         m.next = "CHECK"
             with m.State("CHECK"):
-                with m.If(crc_rx != crc):
+                with m.If(~rx_crc.match_detected):
                     m.d.sync += nak.eq(LinkStatus.BAD_CRC.value)
                     m.next = "NAK"
                 with m.Elif(too_long):
@@ -206,7 +185,7 @@ class LinkFramer(wiring.Component):
 
 
         # -- transmitter --------------------------------------------------------------------
-        t_crc = Signal(16, init=cfg.init_value)
+        m.submodules.tx_crc = tx_crc = FRAME_CRC.create()
         t_status = Signal(8)
         t_op = Signal(8)
         t_len = Signal(16)
@@ -215,7 +194,7 @@ class LinkFramer(wiring.Component):
         t_left = Signal(16)
         tx_byte = self.o_tx.payload
         sent = self.o_tx.valid & self.o_tx.ready
-        t_crc_next = crc_update(t_crc, tx_byte)
+        m.d.comb += tx_crc.data.eq(tx_byte)
         rsp = ResponseHeader(self.i_rsp.payload)
         with m.FSM(name="tx"):
             with m.State("IDLE"):
@@ -230,7 +209,8 @@ class LinkFramer(wiring.Component):
             with m.State("SOF"):
                 m.d.comb += [self.o_tx.valid.eq(1), tx_byte.eq(SOF_RESPONSE)]
                 with m.If(sent):
-                    m.d.sync += [t_crc.eq(cfg.init_value), t_idx.eq(0)]
+                    m.d.comb += tx_crc.start.eq(1)
+                    m.d.sync += t_idx.eq(0)
                     m.next = "HEADER"
             with m.State("HEADER"):
                 fields = [seq, t_status, t_op, t_len[:8], t_len[8:]]
@@ -240,7 +220,8 @@ class LinkFramer(wiring.Component):
                         with m.Case(k):
                             m.d.comb += tx_byte.eq(f)
                 with m.If(sent):
-                    m.d.sync += [t_crc.eq(t_crc_next), t_idx.eq(t_idx + 1)]
+                    m.d.comb += tx_crc.valid.eq(1)
+                    m.d.sync += t_idx.eq(t_idx + 1)
                     with m.If(t_idx == len(fields) - 1):
                         m.d.sync += [t_idx.eq(0), t_left.eq(t_len)]
                         with m.If(t_len == 0):
@@ -255,7 +236,8 @@ class LinkFramer(wiring.Component):
             with m.State("DATA_BYTES"):
                 m.d.comb += [self.o_tx.valid.eq(1), tx_byte.eq(t_word.word_select(t_idx[:2], 8))]
                 with m.If(sent):
-                    m.d.sync += [t_crc.eq(t_crc_next), t_idx.eq(t_idx + 1)]
+                    m.d.comb += tx_crc.valid.eq(1)
+                    m.d.sync += t_idx.eq(t_idx + 1)
                     with m.If(t_idx[:2] == 3):
                         m.d.sync += t_left.eq(t_left - 1)
                         with m.If(t_left == 1):
@@ -265,7 +247,7 @@ class LinkFramer(wiring.Component):
                             m.next = "DATA_WORD"
             with m.State("CRC"):
                 m.d.comb += [self.o_tx.valid.eq(1),
-                             tx_byte.eq(Mux(t_idx == 0, t_crc[8:], t_crc[:8]))]
+                             tx_byte.eq(Mux(t_idx == 0, tx_crc.crc[8:], tx_crc.crc[:8]))]
                 with m.If(sent):
                     m.d.sync += t_idx.eq(t_idx + 1)
                     with m.If(t_idx == 1):

@@ -6,12 +6,19 @@ import time
 
 import numpy as np
 
-from hdl.protocol import MAX_EPOCHS, CommandHeader, LinkStatus, Opcode, sample_lanes, unpack
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.cycles import epoch_cycles, eval_cycles, relax_cycles, stream_cycles
+from firmware_py.contract.protocol import (
+    MAX_EPOCHS,
+    CommandHeader,
+    LinkStatus,
+    Opcode,
+    sample_lanes,
+    unpack,
+)
 
 from .commands import Command, CoreCommands, DeviceError
-from .config import DyadicConfig
-from .cycles import epoch_cycles, eval_cycles, relax_cycles, stream_cycles
-from .link import FrameError, ResponseParser, encode_command
+from .framing import FrameError, ResponseParser, encode_command
 from .transport import Transport
 
 __all__ = ["Accelerator", "LinkError"]

@@ -1,6 +1,6 @@
 """Helpers for Amaranth-simulator testbenches: stream transfers and a word client."""
 
-from firmware_py.commands import Command, response_length, split_response
+from firmware_py.device.commands import Command, response_length, split_response
 
 __all__ = ["stream_put", "stream_get", "call"]
 

@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from .config import DyadicConfig
-from .fixedpoint import SaturationCounters, rshift_round
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.fixedpoint import SaturationCounters, rshift_round
+
 from .network import Network
 
 __all__ = ["FloatArith", "FixedArith"]

@@ -1,13 +1,11 @@
-"""Frames of the byte link (host side); the format is defined in ``hdl.protocol``."""
+"""Frames of the byte link (host side); the format: ``firmware_py.contract.protocol``."""
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 
-from crc import Calculator
-
-from hdl.protocol import (
+from firmware_py.contract.protocol import (
     FRAME_CRC,
     FRAME_HEADER_BYTES,
     SOF_COMMAND,
@@ -29,11 +27,9 @@ def link_seconds(link_bytes: int, round_trips: int, baud: int) -> float:
     bridge's latency on every round trip."""
     return link_bytes * 10 / baud + round_trips * ROUND_TRIP_SECONDS
 
-_crc = Calculator(FRAME_CRC)
-
-
 def crc16(data: bytes) -> int:
-    return _crc.checksum(data)
+    """FRAME_CRC of ``data``, as the gateware computes it (``amaranth.lib.crc``)."""
+    return FRAME_CRC.compute(data)
 
 
 class FrameError(ValueError):

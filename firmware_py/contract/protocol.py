@@ -8,7 +8,7 @@ samples, which travel packed (``pack_samples``).
 
 import numpy as np
 from amaranth.lib import data, enum
-from crc import Crc16
+from amaranth.lib.crc import catalog
 
 __all__ = ["PROTOCOL_VERSION", "Opcode", "TRAINER_OPCODES", "Status", "STATUS_TEXT",
            "CommandHeader", "ResponseHeader", "COUNTERS", "StreamFlags", "SampleShape",
@@ -96,7 +96,9 @@ STATUS_TEXT = {
 SOF_COMMAND = 0xA5
 SOF_RESPONSE = 0x5A
 FRAME_HEADER_BYTES = 5          # SEQ OPCODE/STATUS LAYER/OPCODE LEN_LO LEN_HI
-FRAME_CRC = Crc16.IBM_3740      # CRC-16/CCITT-FALSE, from the host's crc library
+# CRC-16/CCITT-FALSE: ``FRAME_CRC.compute(data)`` on the host, ``FRAME_CRC.create()`` in the
+# gateware
+FRAME_CRC = catalog.CRC16_IBM_3740()
 # The UART rate a board's bitstream is built for unless its board says otherwise: the
 # fastest the boards' USB-UART bridges run reliably (boards/__init__.py).
 DEFAULT_BAUD = 3_000_000

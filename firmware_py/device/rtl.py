@@ -10,8 +10,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from firmware_py.contract.config import DyadicConfig
+
 from .commands import Command, split_response
-from .config import DyadicConfig
 
 __all__ = ["run_commands", "RTLError"]
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .activations import Activation, parse_activation
 from .fixedpoint import QFormat
 
-__all__ = ["DyadicConfig", "ConfigError", "TARGETS"]
+__all__ = ["DyadicConfig", "ConfigError", "TARGETS", "balanced_multipliers", "derived_config"]
 
 TARGETS = ("vector", "label")
 
@@ -285,3 +285,19 @@ class DyadicConfig:
     def config_id(self) -> int:
         """32-bit ID that identifies the bits; the gateware reports it on identify."""
         return zlib.crc32(self.to_json().encode())
+
+
+def balanced_multipliers(sizes, total: int = 20) -> tuple[int, ...]:
+    """Multipliers per cell in proportion to its work per tick (forward, adjoint, gradient)."""
+    work = [(2 if l == 1 else 3) * sizes[l] * sizes[l - 1] for l in range(1, len(sizes))]
+    return tuple(max(1, min(round(total * w / sum(work)), sizes[l] * sizes[l - 1]))
+                 for l, w in enumerate(work, 1))
+
+
+def derived_config(sizes, activations, batch: int = 1, samples: int = 1) -> DyadicConfig:
+    """The simulated device's configuration when none is named: 20 multipliers in
+    proportion to each cell's work (a quick Verilator build), batches up to 32 (or
+    ``batch``), room for ``samples`` resident samples, label targets."""
+    return DyadicConfig(sizes, activations, multipliers=balanced_multipliers(sizes),
+                        max_batch=max(32, batch), max_samples=max(32, samples),
+                        targets="label")

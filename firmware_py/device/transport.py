@@ -1,6 +1,6 @@
 """Byte transports for the link: a serial port, the simulated gateware, a faulty wrapper.
 
-The driver (``firmware_py.driver.Accelerator``) only sees ``write`` and ``read``, so
+The driver (``firmware_py.device.driver.Accelerator``) only sees ``write`` and ``read``, so
 the same code drives a board and the simulator.
 """
 
@@ -16,14 +16,13 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from hdl.protocol import DEFAULT_BAUD
-
-from .config import DyadicConfig
+from firmware_py import ROOT
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import DEFAULT_BAUD
 
 __all__ = ["Transport", "SerialTransport", "SimTransport", "AmaranthTransport",
            "FaultyTransport", "TransportError"]
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class TransportError(RuntimeError):

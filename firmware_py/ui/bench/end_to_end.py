@@ -13,22 +13,22 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from .arith import FixedArith, FloatArith
-from .config import DyadicConfig
-from .cycles import epoch_cycles, eval_cycles, stream_cycles
-from .datasets import load_dataset
-from .link import link_seconds
-from .network import Network, parse_activations
+from firmware_py import ROOT
+from firmware_py.contract.config import DyadicConfig, derived_config
+from firmware_py.contract.cycles import epoch_cycles, eval_cycles, stream_cycles
+from firmware_py.device.framing import link_seconds
+from firmware_py.model.arith import FixedArith, FloatArith
+from firmware_py.model.datasets import load_dataset
+from firmware_py.model.network import Network, parse_activations
+from firmware_py.model.recipes import TRAIN_DEFAULTS
 
 __all__ = ["per_batch_before", "measure_epoch", "pytorch_train_seconds", "end_to_end",
            "BEFORE_BAUD", "BEFORE_LATENCY_S", "RUN_EPOCHS"]
 
-ROOT = Path(__file__).resolve().parent.parent
-RUN_EPOCHS = 30                 # the default digits recipe (cli.TRAIN_DEFAULTS)
+RUN_EPOCHS = 30                 # the default digits recipe (model/recipes.py)
 BEFORE_COMMIT = "579b64a"       # the last tree with the per-batch path only
 BEFORE_BAUD = 115_200           # ... and its UART
 BEFORE_LATENCY_S = 16e-3        # an FTDI bridge's latency timer as it comes (16 ms)
@@ -74,7 +74,6 @@ def per_batch_before(config: DyadicConfig, n_train: int, batch: int, epochs: int
 
 
 def _digits_recipe():
-    from .cli import TRAIN_DEFAULTS
     return TRAIN_DEFAULTS["digits"]
 
 
@@ -82,9 +81,10 @@ def measure_epoch(config: DyadicConfig, *, resident: bool, seed: int = 0, log=pr
     """One digits epoch on the simulated accelerator through the driver: the load's and
     the epoch's link traffic, the epoch's cycles from the device's counters, and whether
     it ended where the fixed-point golden model does."""
-    from .driver import Accelerator
-    from .training import train
-    from .transport import SimTransport
+    from firmware_py.device.driver import Accelerator
+    from firmware_py.device.training import train_on_device
+    from firmware_py.device.transport import SimTransport
+    from firmware_py.model.training import train
 
     sizes, act, _, batch, lr = _digits_recipe()
     data = load_dataset("digits")
@@ -93,8 +93,8 @@ def measure_epoch(config: DyadicConfig, *, resident: bool, seed: int = 0, log=pr
     device = Accelerator(SimTransport(config, log=log), config)
     t0 = time.perf_counter()
     try:
-        run = train(FixedArith(config), net, data, epochs=1, batch=batch, lr=lr, seed=seed,
-                    device=device, resident=resident)
+        run = train_on_device(device, FixedArith(config), net, data, epochs=1, batch=batch,
+                              lr=lr, seed=seed, resident=resident)
         total = device.link_stats()
     finally:
         device.close()
@@ -158,7 +158,7 @@ def pytorch_train_seconds(epochs: int = RUN_EPOCHS, seed: int = 0) -> dict:
         import torch
     except ImportError:
         return {"status": "torch not installed (pip install torch==2.13.0)"}
-    from .training import epoch_indices, epoch_order
+    from firmware_py.model.training import epoch_indices, epoch_order
     sizes, _, _, batch, lr = _digits_recipe()
     data = load_dataset("digits")
     torch.manual_seed(seed)
@@ -185,7 +185,7 @@ def pytorch_train_seconds(epochs: int = RUN_EPOCHS, seed: int = 0) -> dict:
 
 
 def float64_train_seconds(epochs: int = RUN_EPOCHS, seed: int = 0) -> dict:
-    from .training import train
+    from firmware_py.model.training import train
     sizes, act, _, batch, lr = _digits_recipe()
     data = load_dataset("digits")
     net = Network.random(sizes, parse_activations(act, len(sizes) - 1),
@@ -200,7 +200,7 @@ def demo_seconds(log=print) -> dict:
     """The wall time of ``make demo`` (``dyadic train --dataset digits --compare``) now,
     with its simulator already built, and as measured before resident sets."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "firmware_py.cli", "train", "--dataset",
+    proc = subprocess.run([sys.executable, "-m", "firmware_py.ui.cli", "train", "--dataset",
                            "digits", "--compare", "--json"], cwd=ROOT, capture_output=True,
                           text=True)
     secs = time.perf_counter() - t0
@@ -216,13 +216,11 @@ def demo_seconds(log=print) -> dict:
 
 def end_to_end(boards: dict, quick: bool = False, log=print, demo_config=None) -> dict:
     """The section's results: see the module docstring."""
-    from .cli import balanced_multipliers
     sizes, act, _, batch, lr = _digits_recipe()
     data = load_dataset("digits")
     n, n_test = len(data.x_train), len(data.x_test)
     acts = parse_activations(act, len(sizes) - 1)
-    demo = demo_config or DyadicConfig(sizes, acts, multipliers=balanced_multipliers(sizes),
-                                       max_batch=32, max_samples=n + n_test, targets="label")
+    demo = demo_config or derived_config(sizes, acts, batch, n + n_test)
     out = {"dataset": "digits", "train_samples": n, "test_samples": n_test, "batch": batch,
            "lr": lr, "epochs": RUN_EPOCHS, "boards": []}
     log(f"the demo's configuration {'-'.join(map(str, sizes))}: one epoch resident, one "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import Activation, parse_activation
+from firmware_py.contract.activations import Activation, parse_activation
 
 __all__ = ["Network", "NetworkError", "parse_sizes", "parse_activations"]
 

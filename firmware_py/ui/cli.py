@@ -14,27 +14,25 @@ import time
 
 import numpy as np
 
-from hdl.protocol import DEFAULT_BAUD
-
-from .arith import FixedArith, FloatArith
-from .datasets import DATASETS, class_labels, load_dataset
-from .dynamics import relax
-from .fixedpoint import FormatError
-from .network import Network, parse_activations, parse_sizes
-from .reference import backprop
+from firmware_py.contract.fixedpoint import FormatError
+from firmware_py.contract.protocol import DEFAULT_BAUD
+from firmware_py.model.arith import FixedArith, FloatArith
+from firmware_py.model.datasets import DATASETS, class_labels, load_dataset
+from firmware_py.model.dynamics import relax
+from firmware_py.model.network import Network, parse_activations, parse_sizes
+from firmware_py.model.recipes import TRAIN_DEFAULTS
+from firmware_py.model.reference import backprop
+from firmware_py.model.relaxation import (
+    EXAMPLE_SIZES,
+    exact_from,
+    example_network,
+    max_err,
+    relax_errors,
+)
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
-# Per-dataset defaults: (sizes, activation, epochs, batch, learning rate). The batch
-# gradient is the sum over the batch, so lr * batch is the step a mean-gradient optimiser
-# would take. A 2-2-1 XOR net trains more reliably with hard-tanh than with ReLU.
-TRAIN_DEFAULTS = {
-    "digits": ((64, 32, 10), "relu", 30, 16, 2.0 ** -7),
-    "xor": ((2, 2, 1), "hardtanh", 400, 4, 2.0 ** -3),
-    "nae3": ((3, 2, 1), "hardtanh", 400, 8, 2.0 ** -4),
-    "moons": ((2, 16, 2), "relu", 60, 16, 2.0 ** -6),
-}
 
 
 class UsageError(Exception):
@@ -87,31 +85,8 @@ def _relax_network(args) -> tuple[Network, np.ndarray, np.ndarray]:
         if net.x is not None:
             return net, net.x[0], net.y[0]
         return net, rng.uniform(-1, 1, net.sizes[0]), rng.uniform(-1, 1, net.sizes[-1])
-    sizes = parse_sizes(args.sizes or "4,8,8,3")
-    acts = parse_activations(args.activation or "relu", len(sizes) - 1)
-    net = Network.random(sizes, acts, rng, bias_scale=0.1)
-    return net, rng.uniform(-1, 1, sizes[0]), rng.uniform(-1, 1, sizes[-1])
-
-
-def _max_err(grads, ref) -> float:
-    return max(float(np.max(np.abs(g - r)))
-               for pair, rpair in zip(grads, ref) for g, r in zip(pair, rpair))
-
-
-def _exact_from(errs) -> int | None:
-    """First tick from which every later error is exactly 0.0 (None if the last isn't)."""
-    first = None
-    for t, e in errs:
-        first = (first if first is not None else t) if e == 0.0 else None
-    return first
-
-
-def _relax_errors(net, x, y, dt, ticks, init, seed):
-    arith = FloatArith.for_network(net)
-    trace = relax(arith, arith.params(net), x, y, ticks=ticks, dt=dt, init=init,
-                  rng=np.random.default_rng(seed + 1))
-    ref = backprop(net, x, y)
-    return trace, [(t, _max_err(trace.grads[t], ref)) for t in range(1, ticks + 1)]
+    sizes = parse_sizes(args.sizes or ",".join(map(str, EXAMPLE_SIZES)))
+    return example_network(sizes, args.activation or "relu", args.seed)
 
 
 def cmd_relax(args):
@@ -120,8 +95,8 @@ def cmd_relax(args):
     if not 0 < args.dt <= 1:
         raise UsageError(f"--dt must be in (0, 1], not {args.dt}")
     ticks = args.ticks if args.ticks is not None else 2 * L + 2
-    trace, errs = _relax_errors(net, x, y, args.dt, ticks, args.init, args.seed)
-    exact = _exact_from(errs)
+    trace, errs = relax_errors(net, x, y, args.dt, ticks, args.init, args.seed)
+    exact = exact_from(errs)
     if args.out:
         arrays = {}
         for i, (gW, gb) in enumerate(trace.grads[-1], 1):
@@ -131,7 +106,7 @@ def cmd_relax(args):
         from .plots import plot_relaxation
 
         n = max(ticks, 6 * L)
-        curves = {f"dt = {label}": _relax_errors(net, x, y, dt, n, args.init, args.seed)[1]
+        curves = {f"dt = {label}": relax_errors(net, x, y, dt, n, args.init, args.seed)[1]
                   for label, dt in (("1", 1.0), ("1/2", 0.5), ("1/4", 0.25), ("1/8", 0.125))}
         plot_relaxation(args.plot, L, curves)
     if args.json:
@@ -184,13 +159,6 @@ def _train_setup(args):
 DEVICE_BACKENDS = ("sim", "serial")
 
 
-def balanced_multipliers(sizes, total: int = 20) -> tuple[int, ...]:
-    """Multipliers per cell in proportion to its work per tick (forward, adjoint, gradient)."""
-    work = [(2 if l == 1 else 3) * sizes[l] * sizes[l - 1] for l in range(1, len(sizes))]
-    return tuple(max(1, min(round(total * w / sum(work)), sizes[l] * sizes[l - 1]))
-                 for l, w in enumerate(work, 1))
-
-
 def _board(args):
     """The board named by --board, or None."""
     if not getattr(args, "board", None):
@@ -205,7 +173,7 @@ def _board(args):
 def _device_config(args, net, batch, samples=1):
     """The device's configuration: --config, --board's, or one derived from the network
     (20 multipliers, room for ``samples`` resident samples with label targets)."""
-    from .config import DyadicConfig
+    from firmware_py.contract.config import DyadicConfig, derived_config
 
     board = _board(args)
     if board is not None:
@@ -218,17 +186,15 @@ def _device_config(args, net, batch, samples=1):
                              f"{'-'.join(map(str, net.sizes))} "
                              f"({', '.join(map(str, net.activations))})")
     else:
-        cfg = DyadicConfig(net.sizes, net.activations, multipliers=balanced_multipliers(net.sizes),
-                           max_batch=max(32, batch), max_samples=max(32, samples),
-                           targets="label")
+        cfg = derived_config(net.sizes, net.activations, batch, samples)
     if batch > cfg.max_batch:
         raise UsageError(f"batch {batch} exceeds the device's max_batch {cfg.max_batch}")
     return cfg
 
 
 def _open_device(args, cfg):
-    from .driver import Accelerator
-    from .transport import SerialTransport, SimTransport
+    from firmware_py.device.driver import Accelerator
+    from firmware_py.device.transport import SerialTransport, SimTransport
 
     if args.backend == "sim":
         transport = SimTransport(cfg, log=_err)
@@ -244,7 +210,8 @@ def _open_device(args, cfg):
 def cmd_train(args):
     from tqdm import tqdm
 
-    from .training import train
+    from firmware_py.device.training import train_on_device
+    from firmware_py.model.training import train
 
     data, net, arith, epochs, batch, lr = _train_setup(args)
     device = None
@@ -258,10 +225,11 @@ def cmd_train(args):
                   desc=f"train {args.dataset} ({args.backend})",
                   mininterval=0.5 if sys.stderr.isatty() else 10,
                   dynamic_ncols=True) as bar:
-            result = train(arith, net, data, epochs=epochs, batch=batch, lr=lr,
-                           seed=args.seed, progress=bar.update, device=device,
-                           on_epoch=lambda r: bar.set_postfix(
-                               test_acc=f"{r['test_accuracy']:.3f}", refresh=False))
+            kw = dict(epochs=epochs, batch=batch, lr=lr, seed=args.seed,
+                      progress=bar.update, on_epoch=lambda r: bar.set_postfix(
+                          test_acc=f"{r['test_accuracy']:.3f}", refresh=False))
+            result = (train(arith, net, data, **kw) if device is None
+                      else train_on_device(device, arith, net, data, **kw))
         link = device.link_stats() if device is not None else None
     finally:
         if device is not None:
@@ -337,7 +305,7 @@ def cmd_train(args):
 def predicted_seconds(board, link_bytes, round_trips, cycles, baud=None) -> float:
     """A session's wall time on ``board``: its link traffic at the board's rate and the
     device's cycles at the clock its bitstream runs at."""
-    from .link import link_seconds
+    from firmware_py.device.framing import link_seconds
     return link_seconds(link_bytes, round_trips, baud or board.baud) + cycles / board.clock_hz()
 
 
@@ -357,9 +325,9 @@ def _multipliers(text, sizes):
 
 
 def cmd_gradcheck(args):
-    from .commands import CoreCommands
-    from .config import DyadicConfig
-    from .rtl import run_commands
+    from firmware_py.contract.config import DyadicConfig
+    from firmware_py.device.commands import CoreCommands
+    from firmware_py.device.rtl import run_commands
 
     if args.backend not in ("icarus", "verilator") + DEVICE_BACKENDS:
         raise UsageError(f"unknown backend {args.backend!r} "
@@ -410,7 +378,7 @@ def cmd_gradcheck(args):
     bit_exact = all(np.array_equal(d[k], g[k]) for d, g in zip(device, golden) for k in (0, 1))
     ref = backprop(net, x, y)
     dev_float = [(arith.grad_float(gW), arith.grad_float(gb)) for gW, gb in device]
-    err = _max_err(dev_float, ref)
+    err = max_err(dev_float, ref)
     if args.out:
         arrays = {}
         for i, (gW, gb) in enumerate(dev_float, 1):
@@ -431,7 +399,7 @@ def cmd_gradcheck(args):
 
 # -- dyadic infer ------------------------------------------------------------------------
 def cmd_infer(args):
-    from .training import predict
+    from firmware_py.model.training import predict
 
     args.backend = args.backend or ("serial" if args.port else "sim")
     if args.backend not in DEVICE_BACKENDS:

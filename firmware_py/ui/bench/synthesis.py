@@ -1,0 +1,73 @@
+"""Section 6, synthesis: the boards' build reports, collected (the benchmark never synthesises)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _sources_key():
+    from boards import sources_key
+    return sources_key()
+
+
+def _fill_from_config(entry: dict) -> None:
+    """Reports written before they carried ``trainer``/``samples``: take them from the
+    configuration file of that name, if its ID is the one built."""
+    if "trainer" in entry or not entry.get("config"):
+        return
+    from firmware_py import ROOT
+    from firmware_py.contract.config import DyadicConfig
+    path = ROOT / "configs" / f"{entry['config']}.json"
+    try:
+        cfg = DyadicConfig.load(path)
+    except (OSError, ValueError):
+        return
+    if f"{cfg.config_id:#010x}" == entry.get("config_id"):
+        entry["trainer"], entry["samples"] = cfg.trainer, cfg.samples
+
+
+def collect_synthesis(root: Path, boards: dict) -> list[dict]:
+    """Each board's build report: report.json, else failure.json, else "not built"."""
+    out = []
+    for name, board in boards.items():
+        d = Path(root) / name
+        rep, fail = d / "report.json", d / "failure.json"
+        entry = {"board": name, "title": board.title, "family": board.family,
+                 "target_mhz": board.clock_mhz, "default_config": board.config,
+                 "build_command": f"make bitstream BOARD={name}"}
+        found = [p for p in (rep, fail) if p.exists()]
+        if not found:
+            entry["status"] = "not built"
+            if (d / "work").is_dir():
+                entry["note"] = (f"{d / 'work'} exists without a report: a build is running "
+                                 "or was interrupted")
+            out.append(entry)
+            continue
+        newest = max(found, key=lambda p: p.stat().st_mtime)
+        try:
+            data = json.loads(newest.read_text())
+        except (OSError, ValueError) as e:
+            entry.update(status="unreadable", reason=f"{newest}: {e}")
+            out.append(entry)
+            continue
+        entry["source"] = str(newest)
+        for k in ("device", "config", "config_id", "sizes", "multipliers", "fmax_mhz",
+                  "timing_met", "clocks", "resources", "build_seconds", "seed", "bitstream",
+                  "trainer", "samples", "baud", "uart_divider", "sources"):
+            if k in data:
+                entry[k] = data[k]
+        _fill_from_config(entry)
+        entry["this_tree"] = entry.get("sources") == _sources_key()
+        if data.get("target_mhz") is not None:
+            entry["target_mhz"] = data["target_mhz"]
+        if newest == rep:
+            fmax = data.get("fmax_mhz")
+            met = data.get("timing_met", fmax is not None and fmax >= entry["target_mhz"])
+            entry["timing_met"] = bool(met)
+            entry["status"] = "built" if met else "built, timing not met"
+        else:
+            entry["status"] = "failed"
+            entry["reason"] = str(data.get("reason", "no reason given"))
+        out.append(entry)
+    return out
