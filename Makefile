@@ -31,7 +31,7 @@ help:
 	@echo "make bitstream BOARD=icebreaker|ulx3s-85f|...  bitstream + build/boards/<board>/report.json"
 	@echo "make program BOARD=...   load the bitstream (openFPGALoader or iceprog)"
 	@echo "make boards   list the boards and their default configurations"
-	@echo "make bench    exactness, cycles, throughput, accuracy, simulation speed, synthesis (QUICK=1: short)"
+	@echo "make bench    exactness, cycles, throughput, accuracy, simulation speed, synthesis, end to end (QUICK=1: short)"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"
 	@echo "make clean    remove build outputs; distclean also removes .venv"
 

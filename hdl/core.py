@@ -53,7 +53,7 @@ class DyadicCore(wiring.Component):
         top = cells[-1]
 
         m.submodules.decoder = dec = CommandDecoder(c)
-        m.submodules.samples = mem = SampleMemory(c)
+        m.submodules.samples = mem = SampleMemory.for_platform(c, platform)
         m.submodules.writer = writer = SampleWriter(c)
         m.submodules.reader = reader = SampleReader(c)
         m.submodules.order = order = (SampleOrder if c.trainer else SequentialOrder)(c)

@@ -309,10 +309,7 @@ class CommandDecoder(wiring.Component):
                 # the decoder counts the words it sends: the last may still be on its way
                 # from the cell when the cell is done
                 _forward(m, self.host_i, rsp)
-                with m.If(rsp.ready & rsp.valid):
-                    m.d.sync += word_idx.eq(word_idx + 1)
-                    with m.If(word_idx == rsp_len - 1):
-                        m.next = "HEADER"
+                _count_out(m, rsp, word_idx, rsp_len)
 
             with m.State("SAMPLES"):
                 _forward(m, cmd, self.sample_o)
@@ -322,10 +319,7 @@ class CommandDecoder(wiring.Component):
 
             with m.State("SAMPLE_READ"):
                 _forward(m, self.sample_i, rsp)
-                with m.If(rsp.ready & rsp.valid):
-                    m.d.sync += word_idx.eq(word_idx + 1)
-                    with m.If(word_idx == rsp_len - 1):
-                        m.next = "HEADER"
+                _count_out(m, rsp, word_idx, rsp_len)
 
             with m.State("PLAN"):           # E x (stride, offset), each below the count
                 with m.If(remaining == 0):
@@ -356,6 +350,14 @@ class CommandDecoder(wiring.Component):
                     with m.Else():
                         respond(Status.OK)
         return m
+
+
+def _count_out(m, rsp, word_idx, rsp_len):
+    """Counts the response words sent; back to HEADER after the last."""
+    with m.If(rsp.ready & rsp.valid):
+        m.d.sync += word_idx.eq(word_idx + 1)
+        with m.If(word_idx == rsp_len - 1):
+            m.next = "HEADER"
 
 
 def _forward(m, src, dst):

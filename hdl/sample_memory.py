@@ -15,7 +15,8 @@ from firmware_py.contract.config import DyadicConfig
 
 from .family import family_of
 
-__all__ = ["SampleMemory", "SampleWriter", "SampleReader", "row_layout", "MEMORY_NAME"]
+__all__ = ["SampleMemory", "SinglePortSampleMemory", "SampleWriter", "SampleReader", "row_layout",
+           "MEMORY_NAME"]
 
 MEMORY_NAME = "sample_rows"
 
@@ -30,9 +31,8 @@ def row_layout(config: DyadicConfig) -> data.StructLayout:
 class SampleMemory(wiring.Component):
     """``config.samples`` rows; one lane written per cycle, a whole row read per cycle.
 
-    ``rd_data`` is the row at ``rd_addr`` one cycle after a cycle with ``rd_en``. On an
-    iCE40 the rows go to SPRAM, which has one port: no read may be asked for in a cycle
-    that writes (the core never does both), and a row reads as garbage until written.
+    ``rd_data`` is the row at ``rd_addr`` one cycle after a cycle with ``rd_en``. A row
+    reads as garbage until written. ``SampleMemory.for_platform`` picks the variant.
     """
 
     def __init__(self, config: DyadicConfig):
@@ -43,25 +43,37 @@ class SampleMemory(wiring.Component):
                           "wr_data": In(config.act.bits), "rd_addr": In(range(depth)),
                           "rd_en": In(1), "rd_data": Out(row_layout(config))})
 
+    @staticmethod
+    def for_platform(config: DyadicConfig, platform) -> "SampleMemory":
+        cls = SinglePortSampleMemory if family_of(platform) == "ice40" else SampleMemory
+        return cls(config)
+
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        # (yosys infers SPRAM from a memory with no initial contents: the board build
-        # deletes them, boards/build.py)
+        # (no initial contents: yosys infers SPRAM only from such a memory, and the board
+        # build deletes the all-zero init Amaranth emits, boards/build.py)
         m.submodules[MEMORY_NAME] = mem = Memory(
             shape=data.ArrayLayout(c.act.bits, self.lanes), depth=c.samples, init=[])
         wr, rd = mem.write_port(granularity=1), mem.read_port()
         m.d.comb += [wr.en.eq(self.wr_en), self.rd_data.as_value().eq(rd.data)]
-        if family_of(platform) == "ice40":
-            # SPRAM's one port: the write address while writing, else the read address
-            writing = self.wr_en.any()
-            addr = Mux(writing, self.wr_addr, self.rd_addr)
-            m.d.comb += [wr.addr.eq(addr), rd.addr.eq(addr), rd.en.eq(self.rd_en & ~writing)]
-        else:
-            m.d.comb += [wr.addr.eq(self.wr_addr), rd.addr.eq(self.rd_addr),
-                         rd.en.eq(self.rd_en)]
         m.d.comb += [wr.data[k].eq(self.wr_data) for k in range(self.lanes)]
+        self.address(m, wr, rd)
         return m
+
+    def address(self, m, wr, rd):
+        m.d.comb += [wr.addr.eq(self.wr_addr), rd.addr.eq(self.rd_addr), rd.en.eq(self.rd_en)]
+
+
+class SinglePortSampleMemory(SampleMemory):
+    """For an iCE40's SPRAM, which has one port: the write address while writing, else
+    the read address. A read asked for in a cycle that writes is not made (the core
+    never asks for both)."""
+
+    def address(self, m, wr, rd):
+        writing = self.wr_en.any()
+        addr = Mux(writing, self.wr_addr, self.rd_addr)
+        m.d.comb += [wr.addr.eq(addr), rd.addr.eq(addr), rd.en.eq(self.rd_en & ~writing)]
 
 
 class SampleWriter(wiring.Component):
@@ -139,10 +151,13 @@ class SampleReader(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes = Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value())
+        bits = self.config.act.bits
+        # the row is taken into a register and shifted out a lane at a time: no path from
+        # the memory's (slow, multi-block) read data to the link, and no wide lane select
+        row = Signal(self.lanes * bits)
         left = Signal(17)
         lane = Signal(range(self.lanes))
-        m.d.comb += self.o_words.payload.eq(lanes.word_select(lane, self.config.act.bits))
+        m.d.comb += self.o_words.payload.eq(row[:bits])
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -151,11 +166,15 @@ class SampleReader(wiring.Component):
             with m.State("READ"):           # the row's data comes the next cycle
                 m.d.comb += [self.active.eq(1), self.rd_en.eq(1)]
                 m.d.sync += lane.eq(0)
+                m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.active.eq(1)
+                m.d.sync += row.eq(Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value()))
                 m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.active.eq(1), self.o_words.valid.eq(1)]
                 with m.If(self.o_words.ready):
-                    m.d.sync += lane.eq(lane + 1)
+                    m.d.sync += [lane.eq(lane + 1), row.eq(row >> bits)]
                     with m.If(lane == self.lanes - 1):
                         m.d.sync += [self.rd_addr.eq(self.rd_addr + 1), left.eq(left - 1)]
                         m.next = "READ"

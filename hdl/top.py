@@ -8,7 +8,7 @@ from firmware_py.contract.config import DyadicConfig
 
 from .core import DyadicCore
 from .framer import Framer
-from .streams import StreamRegister
+from .streams import HalfRateBuffer, StreamRegister
 from .uart import UARTRx, UARTTx
 
 __all__ = ["DyadicLink", "DyadicUART"]
@@ -35,9 +35,14 @@ class DyadicLink(wiring.Component):
             m.submodules.cmd_reg = cmd_reg = StreamRegister(32)
             wiring.connect(m, framer.o_cmd, cmd_reg.i)
             wiring.connect(m, cmd_reg.o, core.i_cmd)
+            # and responses reach the framer from flip-flops: none of the core's read paths
+            # (counters, samples, evaluation results) goes on into the framer's logic
+            m.submodules.rsp_reg = rsp_reg = HalfRateBuffer(32)
+            wiring.connect(m, core.o_rsp, rsp_reg.i)
+            wiring.connect(m, rsp_reg.o, framer.i_rsp)
         else:
             wiring.connect(m, framer.o_cmd, core.i_cmd)
-        wiring.connect(m, core.o_rsp, framer.i_rsp)
+            wiring.connect(m, core.o_rsp, framer.i_rsp)
         wiring.connect(m, wiring.flipped(self.i_rx), framer.i_rx)
         wiring.connect(m, framer.o_tx, wiring.flipped(self.o_tx))
         m.d.comb += self.idle.eq(framer.idle)

@@ -80,6 +80,20 @@ def test_collect_synthesis_report_failure_and_missing(tmp_path):
     assert syn["ulx3s-12f"]["status"] == "not built" and "running" in syn["ulx3s-12f"]["note"]
 
 
+def test_collect_synthesis_flags_a_report_from_another_tree(tmp_path):
+    from boards import sources_key
+    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key())
+    _write(tmp_path / "icebreaker" / "report.json", now)
+    _write(tmp_path / "ulx3s-12f" / "report.json",
+           dict(_report("ulx3s-12f", 80.0, 75.0), sources="0123456789abcdef"))
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
+    assert syn["icebreaker"]["this_tree"] and not syn["ulx3s-12f"]["this_tree"]
+    md = bench.format_report({"synthesis": list(syn.values())})
+    line = next(x for x in md.splitlines() if x.startswith("| ULX3S-12F |"))
+    assert "another tree" in line
+    assert "another tree" not in next(x for x in md.splitlines() if x.startswith("| iCEBreaker |"))
+
+
 def test_collect_synthesis_timing_miss_and_unreadable(tmp_path):
     _write(tmp_path / "icebreaker" / "report.json", _report("icebreaker", 19.5, 24.0))
     (tmp_path / "ulx3s-85f").mkdir()

@@ -9,7 +9,7 @@ from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.fixedpoint import QFormat
 from firmware_py.contract.protocol import pack_samples, unpack_samples
 from firmware_py.model.network import parse_activations
-from hdl.sample_memory import SampleMemory, SampleReader, SampleWriter
+from hdl.sample_memory import SampleMemory, SampleReader, SampleWriter, SinglePortSampleMemory
 from sim.amaranth_tb import stream_get, stream_put
 
 
@@ -89,15 +89,15 @@ def test_an_8_bit_sample_is_a_byte_a_value_on_the_wire():
 def test_the_ice40_variant_reads_nothing_while_it_writes():
     """On an iCE40 the memory is SPRAM, one port: the address is the writer's while it
     writes, and a read asked for then is not made (the row read before stays)."""
-    from amaranth.hdl import Elaboratable, Fragment
+    from amaranth.hdl import Fragment
 
     from hdl.verilog import FamilyPlatform
     cfg = _cfg(8, "label")
-    mem = SampleMemory(cfg)
-
-    class AsBuiltForICE40(Elaboratable):
-        def elaborate(self, platform):
-            return Fragment.get(mem, FamilyPlatform("ice40"))
+    mem = SampleMemory.for_platform(cfg, FamilyPlatform("ice40"))
+    assert isinstance(mem, SinglePortSampleMemory)
+    other = SampleMemory.for_platform(cfg, FamilyPlatform("ecp5"))
+    assert type(other) is SampleMemory
+    Fragment.get(other, FamilyPlatform("ecp5"))        # (elaborated: it is used)
 
     async def bench(ctx):
         for row, value in ((3, 7), (5, 9)):
@@ -119,7 +119,7 @@ def test_the_ice40_variant_reads_nothing_while_it_writes():
         await ctx.tick()
         assert ctx.get(mem.rd_data.x[0]) == 9
 
-    sim = Simulator(AsBuiltForICE40())
+    sim = Simulator(mem)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()

@@ -110,6 +110,22 @@ GPU_ANCHOR = {
 
 
 
+def random_session(cfg, batch: int, rng):
+    """A random network's parameter codes and ``batch`` random samples for ``cfg``, with
+    one-hot targets where the device holds labels: (params, X, Y)."""
+    from firmware_py.contract.protocol import classes
+    from firmware_py.model.arith import FixedArith
+    from firmware_py.model.network import Network
+    ar = FixedArith(cfg)
+    P = ar.params(Network.random(cfg.sizes, cfg.activations, rng))
+    X = ar.encode_x(rng.uniform(0, 1, (batch, cfg.sizes[0])))
+    Y = ar.encode_y(rng.uniform(0, 1, (batch, cfg.sizes[-1])))
+    if cfg.targets == "label":
+        Y = ar.encode_y(np.eye(cfg.sizes[-1])[classes(cfg, Y)] if cfg.sizes[-1] > 1
+                        else classes(cfg, Y)[:, None])
+    return P, X, Y
+
+
 def plan_configs(boards: dict, quick: bool = False) -> tuple[dict, dict]:
     """({config name: path} to measure on the RTL, {board: config name})."""
     configs = {"xor": XOR_CONFIG, Path(SMALL_DIGITS_CONFIG).stem: SMALL_DIGITS_CONFIG}

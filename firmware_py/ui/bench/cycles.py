@@ -10,12 +10,10 @@ import numpy as np
 
 from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.cycles import relax_cycles, stream_cycles
-from firmware_py.contract.protocol import classes
 from firmware_py.device.commands import CoreCommands
 from firmware_py.model.arith import FixedArith
-from firmware_py.model.network import Network
 
-from .common import LR_SHIFT, _log, _Tally
+from .common import LR_SHIFT, _log, _Tally, random_session
 
 
 def _sat_counts(ar: FixedArith):
@@ -110,15 +108,7 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
 
     L, B = cfg.L, cfg.max_batch
     B2 = max(1, B // 2)
-    rng = np.random.default_rng(seed)
-    net = Network.random(cfg.sizes, cfg.activations, rng)
-    ar = FixedArith(cfg)
-    P = ar.params(net)
-    X = ar.encode_x(rng.uniform(0, 1, (B, cfg.sizes[0])))
-    Y = ar.encode_y(rng.uniform(0, 1, (B, cfg.sizes[-1])))
-    if cfg.targets == "label":      # what such a device holds: one-hot targets
-        Y = ar.encode_y(np.eye(cfg.sizes[-1])[classes(cfg, Y)] if cfg.sizes[-1] > 1
-                        else classes(cfg, Y)[:, None])
+    P, X, Y = random_session(cfg, B, np.random.default_rng(seed))
     c = CoreCommands(cfg)
     prog = [c.write_params(l, P[0][l - 1], P[1][l - 1]) for l in range(1, L + 1)]
     prog.append(c.write_samples(X, Y))

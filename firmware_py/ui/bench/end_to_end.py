@@ -214,8 +214,12 @@ def demo_seconds(log=print) -> dict:
     return out
 
 
-def end_to_end(boards: dict, quick: bool = False, log=print, demo_config=None) -> dict:
-    """The section's results: see the module docstring."""
+def end_to_end(boards: dict, quick: bool = False, log=print, demo_config=None,
+               synthesis: list | None = None) -> dict:
+    """The section's results: see the module docstring. ``synthesis`` (the boards' build
+    reports) says whether each board's bitstream runs at the clock the figure uses."""
+    from .throughput import board_clock
+    built = {s["board"]: s for s in synthesis or []}
     sizes, act, _, batch, lr = _digits_recipe()
     data = load_dataset("digits")
     n, n_test = len(data.x_train), len(data.x_test)
@@ -243,6 +247,7 @@ def end_to_end(boards: dict, quick: bool = False, log=print, demo_config=None) -
         cfg = board.default_config()
         row = {"board": name, "title": board.title, "config": board.config,
                "sizes": list(cfg.sizes), "baud": board.baud, "clock_mhz": board.clock_hz() / 1e6}
+        _, row["clock_basis"], row["build"] = board_clock(built.get(name), board.clock_mhz, name)
         if (cfg.sizes[0], cfg.sizes[-1]) != (sizes[0], sizes[-1]):
             row["status"] = (f"its default ({'-'.join(map(str, cfg.sizes))}) is not a digits "
                              f"network")

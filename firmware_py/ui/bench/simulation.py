@@ -7,12 +7,9 @@ import time
 import numpy as np
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.protocol import classes
 from firmware_py.device.commands import CoreCommands
-from firmware_py.model.arith import FixedArith
-from firmware_py.model.network import Network
 
-from .common import _log, ratio
+from .common import _log, random_session, ratio
 
 
 def simulation_speed(cfg: DyadicConfig, name: str, sims: dict, log=_log) -> dict:
@@ -27,14 +24,7 @@ def simulation_speed(cfg: DyadicConfig, name: str, sims: dict, log=_log) -> dict
     from firmware_py.device.rtl import run_commands
 
     L, B = cfg.L, cfg.max_batch
-    rng = np.random.default_rng(1)
-    ar = FixedArith(cfg)
-    P = ar.params(Network.random(cfg.sizes, cfg.activations, rng))
-    X = ar.encode_x(rng.uniform(0, 1, (B, cfg.sizes[0])))
-    Y = ar.encode_y(rng.uniform(0, 1, (B, cfg.sizes[-1])))
-    if cfg.targets == "label":      # what such a device holds: one-hot targets
-        Y = ar.encode_y(np.eye(cfg.sizes[-1])[classes(cfg, Y)] if cfg.sizes[-1] > 1
-                        else classes(cfg, Y)[:, None])
+    P, X, Y = random_session(cfg, B, np.random.default_rng(1))
     c = CoreCommands(cfg)
     setup = [c.write_params(l, P[0][l - 1], P[1][l - 1]) for l in range(1, L + 1)]
     setup += [c.write_samples(X, Y), c.clear_counters()]

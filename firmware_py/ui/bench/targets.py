@@ -5,7 +5,7 @@ from __future__ import annotations
 from .common import GPU_ANCHOR, GPU_SIZES, fmt_rate
 
 TARGETS = {
-    "link_reduction": 100.0,        # at least, link bytes an epoch: per-batch path / resident
+    "link_reduction": 100.0,        # at least, link bytes an epoch: before resident sets / now
     "ulx3s_run_seconds": 1.0,       # below, a 30-epoch digits run on the ULX3S-85F, load in
     "xor_step_cycles": 24,          # at most, XOR 2-2-1 batch-4 training step, 4 multipliers
     "utilization": 0.85,            # at least, each configuration at its largest batch
@@ -44,11 +44,13 @@ def evaluate_targets(results: dict) -> list[dict]:
                 continue
             p = b["predicted"]
             ok = p["seconds"] < TARGETS["ulx3s_run_seconds"] and b["measured"]["matches_golden"]
+            status = "met" if ok else "MISSED"
+            if ok and b.get("build") != "met":
+                status = f"met at the target clock (unverified: {b.get('build', 'not built')})"
             add(f"ULX3S-85F {e2e['epochs']}-epoch digits run ({b['config']}), load included, "
                 f"predicted from one epoch on the RTL at {b['clock_mhz']:g} MHz and "
                 f"{b['baud']:,} baud", f"< {TARGETS['ulx3s_run_seconds']:g} s",
-                f"{p['seconds']:.2f} s (before: {b['before']['seconds'] / 60:.0f} min)",
-                "met" if ok else "MISSED",
+                f"{p['seconds']:.2f} s (before: {b['before']['seconds'] / 60:.0f} min)", status,
                 f"link {p['link_seconds']:.2f} s ({p['link_bytes']:,} bytes, "
                 f"{p['round_trips']} round trips), device {p['device_seconds']:.3f} s")
     x = cyc.get("xor")

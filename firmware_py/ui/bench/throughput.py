@@ -143,10 +143,11 @@ def throughput_rows(cycles_rows: list, synthesis: list, boards: dict, torch_res:
     return out
 
 def _link_note(cfg: DyadicConfig, baud: int = 115200) -> str:
-    """What the board's UART would allow if every sample came over it (an upper bound)."""
+    """Why the samples live on the chip: what a UART could feed if every sample came over
+    it as the host sent them before resident sets (32-bit words, an upper bound)."""
     words = cfg.sizes[0] + cfg.sizes[-1]
     rate = baud / 10 / (4 * words)   # 8N1: 10 bits per byte; 32-bit words; no framing
-    return (f"fed over the boards' {baud} baud UART instead, {words} words per "
-            f"{'-'.join(map(str, cfg.sizes))} sample would cap training at "
-            f"{rate:.0f} samples/s (before framing), so these rates need the samples "
-            "generated or stored on the board, or a faster link.")
+    return (f"fed over a {baud} baud UART as 32-bit words (the protocol before resident "
+            f"sets), {words} words per {'-'.join(map(str, cfg.sizes))} sample would cap "
+            f"training at {rate:.0f} samples/s before framing; the boards hold their samples "
+            "on chip instead (the end-to-end section).")
