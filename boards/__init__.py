@@ -118,9 +118,10 @@ def estimate(config: DyadicConfig) -> dict:
                * config.tiling(l).tiles for l in range(1, config.L + 1))
     from hdl.evaluator import error_limit
     from hdl.squarer import TABLE_LIMIT
-    squarer = error_limit(config) > TABLE_LIMIT      # the evaluator's, when not a table
+    # the evaluator's, when it squares on a multiplier (with the trainer only)
+    squarer = config.trainer and error_limit(config) > TABLE_LIMIT
     row = (config.sizes[0] + config.target_lanes) * config.act.bits
-    return {"multipliers": mults + squarer, "param_kbit": bits / 1024,
+    return {"multipliers": mults + int(squarer), "param_kbit": bits / 1024,
             "sample_kbit": row * config.samples / 1024}
 
 

@@ -72,8 +72,6 @@ CHECKS = {
                    _c("remaining", "other", "epochs2", Status.BAD_LENGTH)],
 }
 
-CONSTANTS = ("zero", "samples", "max_batch", "max_epochs", "max_dt", "max_words")
-
 Operands = data.StructLayout({name: WIDTH for name in ("a0", "a1", "a2", "a4", "end", "words",
                                                        "values", "remaining", "resident",
                                                        "total", "epochs2")})

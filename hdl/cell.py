@@ -290,8 +290,8 @@ class LayerCell(wiring.Component):
         m.d.comb += h_elem_last.eq(Mux(h_matrix, h_row_last & h_col_last, h_i == N - 1))
         h_advance = Signal()
         # The window: elements left to skip before the offset, then to move. Each cell
-        # counts its own, so the handshakes it gates stay inside the cell (the core's
-        # counters were a round trip across the die). h_skip == (h_off != 0) and
+        # counts its own, so the handshakes it gates stay inside the cell (counters in the
+        # core would be a round trip across the die). h_skip == (h_off != 0) and
         # h_last == ~h_skip & (h_cnt == 1) at all times, kept in registers.
         total = max(N * M + N, 2 * N)
         h_off = Signal(range(total + 1))
@@ -306,8 +306,8 @@ class LayerCell(wiring.Component):
                          h_lane.eq(0), h_off.eq(off), h_cnt.eq(count),
                          h_skip.eq(off != 0), h_last.eq((off == 0) & (count == 1))]
         # The position after this element. With Q it is worked out a cycle ahead into
-        # registers and an advance only loads it: the walk's compares and carries were the
-        # ECP5's critical path, in series with the handshake. A word takes two cycles or
+        # registers and an advance only loads it, so the walk's compares and carries are not
+        # in series with the handshake. A word takes two cycles or
         # more, and a skip waits for h_fresh, so the registers are never stale when loaded.
         walk = [h_vec, h_ti, h_a, h_tj, h_b, h_i, h_addr, h_lane, h_off, h_cnt, h_skip,
                 h_last]
@@ -390,8 +390,8 @@ class LayerCell(wiring.Component):
         # starts at flip-flops: the index is taken a cycle ahead (the update's stage A; the
         # host's holds still), each group of 8 picks by its low bits into a register that is
         # cleared unless the group is picked, and the next cycle the word is an OR of the
-        # groups. On a wide tile a select over every lane, then the index's mux in front of
-        # the pick of a group, were the ECP5's critical paths.
+        # groups: on a wide tile neither a select over every lane nor the index's mux in
+        # front of a group's pick has a cycle to itself otherwise.
         rd_lane = Signal(range(R * C))
         rd_i = Signal(range(N))
         m.d.comb += [rd_lane.eq(h_lane), rd_i.eq(h_i)]

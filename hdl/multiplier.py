@@ -2,13 +2,12 @@
 
 On an ECP5 the product register is the MULT18X18D's own output register. The block's site
 is fixed, and with a hundred of them in use many sit far from the logic that feeds and
-reads them: with a fabric register on each side both long routes fell into the
-multiplier's cycle (the 85F's critical path: operand register, 6.5 ns route, multiplier,
-5.5 ns route, product register). With the block's register the route out gets a cycle of
-its own. The operands stay fabric registers: as the block's input registers, the logic
-that makes them (placed by the cell, not by the block) shared a cycle with the route in
-(56.69 MHz against 60-65). Elsewhere, and in simulation, the product is a fabric register
-too; on an iCE40 yosys packs it into the SB_MAC16.
+reads them: with the block's register the route out gets a cycle of its own, instead of
+sharing the multiplier's cycle with the route in. The operands stay fabric registers: as
+the block's input registers, the logic that makes them (placed by the cell, not by the
+block) would share a cycle with the route in. Elsewhere, and in simulation, the product
+is a fabric register too; on an iCE40 yosys packs it into the SB_MAC16. (The builds
+behind this are in boards/README.md.)
 """
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, signed

@@ -3,8 +3,8 @@
 Read like a synchronous port: ``rd_data`` is the tile at ``rd_addr`` one cycle on. With
 ``banks`` > 1 it is that many memories of equal lanes, each addressed by its own copy
 of the read address register. In a wide cell on an ECP5 the distributed RAMs of one
-memory spread across the die, and one address flip-flop reaching all of them was the
-85F's critical path (a 6.2 ns route before the read). Identical flip-flops are merged
+memory spread across the die, and one address flip-flop reaching all of them leaves a
+long route before the read (boards/README.md has the builds). Identical flip-flops are merged
 by yosys (its memory passes merge the address registers of ports that share an
 address too), so the copies carry the ``COPY_ATTR`` attribute and the board build gives
 their cells ``keep``.

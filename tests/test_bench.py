@@ -281,3 +281,10 @@ def test_a_board_whose_build_failed_misses_its_throughput_targets(tmp_path):
     # its 64-20-10 is not compared with the anchor's 64-32-10 at all
     name = "ULX3S-85F batch-1 training step against the GPU anchor"
     assert by[name]["status"] == "NOT COMPARABLE" and "64-20-10" in by[name]["why"]
+
+
+def test_the_bench_times_what_make_demo_runs():
+    from firmware_py.ui.bench.end_to_end import DEMO_ARGS
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:", 1)[1].splitlines()[1]
+    assert recipe.strip().endswith("dyadic " + " ".join(DEMO_ARGS))

@@ -88,7 +88,7 @@ def test_memory_limit_is_checked():
         check_fits(get_board("icebreaker"), big)
     # the resident samples: in block RAM on an ECP5, in SPRAM on the iCEBreaker
     many = DyadicConfig(sizes=(64, 20, 10), activations=parse_activations("relu", 2),
-                        multipliers=(4, 3), max_samples=65536, targets="label")
+                        multipliers=(4, 3), max_samples=2000, targets="label")
     with pytest.raises(BoardError, match="weights, gradients and samples but"):
         check_fits(get_board("ulx3s-12f"), many)
     with pytest.raises(BoardError, match="for its samples but .* has 1024 kbit of SPRAM"):

@@ -44,6 +44,19 @@ def test_config_rejects_float_only_activation_and_bad_widths():
         DyadicConfig((2, 3, 1), ("relu", "identity"), multipliers=(1,))
 
 
+def test_config_rejects_sample_sets_the_device_cannot_count_or_hold():
+    digits = dict(sizes=(64, 32, 10), activations=("relu", "identity"), targets="label",
+                  act=QFormat(8, 5), weight=QFormat(8, 6), sens=QFormat(8, 7), weight_guard=6)
+    DyadicConfig(**digits, max_samples=4032)                       # 4032 x 65 bytes < 2^18
+    with pytest.raises(ConfigError, match="256 KiB"):
+        DyadicConfig(**digits, max_samples=4033)
+    with pytest.raises(ConfigError, match="need 1.0"):           # Q1.7 has no code for 1.0
+        DyadicConfig(**{**digits, "act": QFormat(8, 7)})
+    with pytest.raises(ConfigError, match="class labels"):
+        DyadicConfig((2, 300), ("identity",), act=QFormat(8, 5), weight=QFormat(8, 6),
+                     sens=QFormat(8, 7), weight_guard=6, targets="label")
+
+
 def test_config_roundtrips_json_and_id_tracks_the_bits():
     c = DyadicConfig((64, 32, 10), parse_activations("leaky_relu:4", 2), multipliers=(4, 4))
     assert DyadicConfig.from_json(c.to_json()) == c

@@ -170,6 +170,14 @@ class DyadicConfig:
         if self.targets == "label" and max(self.sizes[-1], 2) > 1 << self.act.bits:
             raise ConfigError(f"{self.sizes[-1]} class labels do not fit a {self.act.bits}-bit "
                               f"sample lane")
+        if self.targets == "label" and self.act.one > self.act.max:
+            raise ConfigError(f"label targets need 1.0 in the activation format; "
+                              f"Q{self.act.bits - self.act.frac}.{self.act.frac} tops out "
+                              f"below it")
+        if self.samples * self.record_bytes >= 1 << 18:
+            raise ConfigError(f"max_samples {self.samples} x {self.record_bytes} bytes a sample "
+                              f"is 256 KiB or more (the device counts a resident set's bytes "
+                              f"in 18 bits)")
         if self.pipeline not in (0, 1, 2):
             raise ConfigError(f"pipeline must be 0, 1 or 2, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
@@ -221,10 +229,6 @@ class DyadicConfig:
     @property
     def grad(self) -> QFormat:
         return QFormat(self.grad_bits, self.grad_frac)
-
-    def dot_bits(self, n_terms: int, a: QFormat, b: QFormat) -> int:
-        """Width of an exact dot-product accumulator (no overflow is possible)."""
-        return a.bits + b.bits + max(1, (n_terms + 1).bit_length())
 
     def tiling(self, l: int) -> Tiling:
         """Tiling of layer cell l (1-based)."""

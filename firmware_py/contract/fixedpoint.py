@@ -66,9 +66,6 @@ class QFormat:
                     f"(range {self.min * self.lsb:g} .. {self.max * self.lsb:g})")
         return np.clip(q, self.min, self.max).astype(np.int64)
 
-    def to_float(self, q) -> np.ndarray:
-        return np.asarray(q, dtype=np.float64) * self.lsb
-
     def saturate(self, q, counters: SaturationCounters | None = None, kind: str = ""):
         """Clamp integer codes into range, counting each clamped element under ``kind``."""
         q = np.asarray(q, dtype=np.int64)

@@ -213,9 +213,6 @@ class FixedArith:
         """The value the multipliers use (operand), as float."""
         return self.operand(p) * self.config.weight.lsb
 
-    def master_float(self, p):
-        return p * self.config.master.lsb
-
 
 def _power_of_two_exponent(v: float, what: str) -> int:
     if not (v > 0 and v <= 1):

@@ -29,6 +29,8 @@ __all__ = ["per_batch_before", "measure_epoch", "pytorch_train_seconds", "end_to
            "BEFORE_BAUD", "BEFORE_LATENCY_S", "RUN_EPOCHS"]
 
 RUN_EPOCHS = 30                 # the default digits recipe (model/recipes.py)
+# what `make demo` runs (the Makefile's demo target)
+DEMO_ARGS = ("train", "--dataset", "digits", "--config", "configs/digits-demo.json", "--compare")
 BEFORE_COMMIT = "579b64a"       # the last tree with the per-batch path only
 BEFORE_BAUD = 115_200           # ... and its UART
 BEFORE_LATENCY_S = 16e-3        # an FTDI bridge's latency timer as it comes (16 ms)
@@ -200,9 +202,8 @@ def demo_seconds(log=print) -> dict:
     """The wall time of ``make demo`` (``dyadic train --dataset digits --compare``) now,
     with its simulator already built, and as measured before resident sets."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "firmware_py.ui.cli", "train", "--dataset",
-                           "digits", "--compare", "--json"], cwd=ROOT, capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, "-m", "firmware_py.ui.cli", *DEMO_ARGS, "--json"],
+                          cwd=ROOT, capture_output=True, text=True)
     secs = time.perf_counter() - t0
     out = {"after_seconds": round(secs, 1), "ok": proc.returncode == 0}
     if proc.returncode == 0:
