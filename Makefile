@@ -29,7 +29,7 @@ help:
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
 	@echo "make sim SIM=icarus|verilator [WAVES=1]  full randomized cocotb regression"
 	@echo "make bitstream BOARD=icebreaker|ulx3s-85f|...  bitstream + build/boards/<board>/report.json"
-	@echo "make program BOARD=...   load the bitstream (openFPGALoader or iceprog)"
+	@echo "make program BOARD=...   load the bitstream (openFPGALoader, iceprog or fujprog)"
 	@echo "make boards   list the boards and their default configurations"
 	@echo "make bench    exactness, cycles, throughput, accuracy, simulation speed, synthesis, end to end (QUICK=1: short)"
 	@echo "make install  create .venv with the pinned toolchain (done automatically)"

@@ -1,6 +1,6 @@
 // Cycle-accurate simulator of the framed link (DyadicLink) as a byte pipe:
 // command frames on stdin, response frames on stdout. The host's real driver talks
-// to it through firmware_py.transport.SimTransport. It clocks while there is work
+// to it through firmware_py.device.transport.SimTransport. It clocks while there is work
 // and blocks on stdin while the link is idle, so it costs nothing between commands.
 #include <cstdint>
 #include <deque>

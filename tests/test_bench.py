@@ -288,3 +288,30 @@ def test_the_bench_times_what_make_demo_runs():
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("\ndemo:", 1)[1].splitlines()[1]
     assert recipe.strip().endswith("dyadic " + " ".join(DEMO_ARGS))
+
+
+def _e2e(build, seconds=0.5, matches=True):
+    board = {"board": "ulx3s-85f", "status": "measured", "config": "c.json", "clock_mhz": 75.0,
+             "baud": 3_000_000, "build": build, "clock_basis": build,
+             "measured": {"matches_golden": matches},
+             "predicted": {"seconds": seconds, "link_seconds": 0.4, "link_bytes": 1000,
+                           "round_trips": 10, "device_seconds": 0.1},
+             "before": {"seconds": 1200.0}}
+    link = {"reduction_vs_before": 500.0, "resident": {"epoch_bytes": 100},
+            "before": {"commit": "579b64a", "epoch_bytes": 50_000},
+            "per_batch": {"epoch_bytes": 20_000}}
+    return {"end_to_end": {"epochs": 30, "link": link, "boards": [board]}}
+
+
+@pytest.mark.parametrize("build,seconds,matches,status", [
+    ("met", 0.5, True, "met"), ("not met", 0.5, True, "MISSED"),
+    ("failed", 0.5, True, "MISSED"), ("met", 1.5, True, "MISSED"),
+    ("met", 0.5, False, "MISSED"),
+    ("not built", 0.5, True, "met at the target clock (unverified: not built)")])
+def test_the_board_run_target_needs_the_clock_its_bitstream_runs_at(build, seconds, matches,
+                                                                   status):
+    t = {x["target"].split(" (")[0]: x
+         for x in bench.evaluate_targets(_e2e(build, seconds, matches))}
+    assert t["ULX3S-85F 30-epoch digits run"]["status"] == status
+    assert t["digits link bytes an epoch after the one-time load, against the per-batch "
+             "path before resident sets"]["status"] == "met"

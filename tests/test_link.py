@@ -409,3 +409,27 @@ def test_training_on_a_device_without_trainer_sends_each_batch():
                zip(res.params[0] + res.params[1], golden.params[0] + golden.params[1]))
     for d, g in zip(res.history, golden.history):
         assert {k: d[k] for k in g} == g and d["round_trips"] == 2 * 2 + 2 + 1
+
+
+def test_an_accelerator_that_cannot_open_closes_its_transport():
+    """``Accelerator.open`` owns the pipe: a device that never answers leaves nothing
+    open (no simulator process, no serial port) behind its error."""
+    from firmware_py.device.driver import LinkError
+    from firmware_py.device.transport import Transport
+
+    class Silent(Transport):
+        closed = False
+
+        def write(self, data):
+            pass
+
+        def read(self, timeout):
+            return b""
+
+        def close(self):
+            self.closed = True
+
+    pipe = Silent()
+    with pytest.raises(LinkError):
+        Accelerator.open(pipe, CFG, timeout=0.01, retries=1)
+    assert pipe.closed

@@ -182,7 +182,7 @@ class CoreCommands:
 
     def train(self, first: int, count: int, batch: int, lr_shift: int, orders) -> Command:
         """Epochs of SGD over resident samples ``first`` .. ``first + count - 1``: one per
-        (stride, offset) in ``orders`` (see ``training.epoch_order``)."""
+        (stride, offset) in ``orders`` (see ``firmware_py.model.training.epoch_order``)."""
         plan = [v for pair in orders for v in pair]
         return self._cmd(Opcode.TRAIN, [first, count, batch,
                                         pack(StreamFlags, update=1, lr_shift=lr_shift),

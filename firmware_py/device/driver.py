@@ -70,6 +70,16 @@ class Accelerator:
         if check:
             self.cmds.check_identity(self.identify())
 
+    @classmethod
+    def open(cls, transport: Transport, config: DyadicConfig, **kw) -> Accelerator:
+        """An accelerator that owns ``transport``: closed here if the device cannot be
+        reached or is not the one configured, else by ``close``."""
+        try:
+            return cls(transport, config, **kw)
+        except BaseException:
+            transport.close()
+            raise
+
     # -- link ------------------------------------------------------------------------------
     def resync(self):
         """Resynchronise the sequence numbers (a RESET frame)."""

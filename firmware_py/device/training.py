@@ -49,7 +49,7 @@ def train_on_device(device, arith, net, data, *, epochs: int, batch: int, lr: fl
         if on_epoch:
             on_epoch(row)
     result.params = device.read_network()
-    result.saturation = arith.counters.as_dict()
+    result.saturation = run.saturation()
     return result
 
 
@@ -66,7 +66,14 @@ class _DeviceRun:
         device.write_samples(X, Y)
         device.write_samples(Xt, Yt, first=self.n)
         self.load = _delta(before, device.link_stats())
-        self.cycles = device.read_counters()["cycles"]
+        self.start = device.read_counters()
+        self.cycles = self.start["cycles"]
+
+    def saturation(self) -> dict:
+        """The saturation events the device counted during the run (its training and
+        evaluation runs)."""
+        end, wrap = self.device.read_counters(), 1 << self.config.counter_bits
+        return {k[4:]: (end[k] - self.start[k]) % wrap for k in end if k.startswith("sat_")}
 
     def epoch(self, batch, lr_shift, stride, offset, progress):
         d, c = self.device, self.config
@@ -97,7 +104,8 @@ class _DeviceBatches(_DeviceRun):
         before = device.link_stats()
         device.load_network(params)
         self.load = _delta(before, device.link_stats())
-        self.cycles = device.read_counters()["cycles"]
+        self.start = device.read_counters()
+        self.cycles = self.start["cycles"]
 
     def epoch(self, batch, lr_shift, stride, offset, progress):
         d, data = self.device, self.data

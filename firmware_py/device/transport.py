@@ -59,18 +59,25 @@ class SerialTransport(Transport):
             import serial
         except ImportError:
             raise TransportError("pyserial is missing: pip install pyserial==3.5") from None
+        self.name, self._errors = port, (serial.SerialException, OSError)
         try:
             self.port = serial.Serial(port, baud, timeout=0)
-        except (serial.SerialException, OSError) as e:
+        except self._errors as e:
             raise TransportError(f"cannot open {port}: {e}") from None
 
     def write(self, data):
-        self.port.write(data)
+        try:
+            self.port.write(data)
+        except self._errors as e:     # unplugged, say
+            raise TransportError(f"{self.name}: {e}") from None
 
     def read(self, timeout):
         end = time.monotonic() + timeout
         while True:
-            data = self.port.read(65536)
+            try:
+                data = self.port.read(65536)
+            except self._errors as e:
+                raise TransportError(f"{self.name}: {e}") from None
             if data or time.monotonic() >= end:
                 return data
             time.sleep(0.0005)

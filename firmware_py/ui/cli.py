@@ -204,7 +204,7 @@ def _open_device(args, cfg):
         board = _board(args)
         baud = args.baud or (board.baud if board else DEFAULT_BAUD)
         transport = SerialTransport(args.port, baud)
-    return Accelerator(transport, cfg)
+    return Accelerator.open(transport, cfg)
 
 
 def cmd_train(args):
@@ -405,14 +405,14 @@ def cmd_infer(args):
     if args.backend not in DEVICE_BACKENDS:
         raise UsageError(f"unknown backend {args.backend!r} (choose from sim, serial)")
     net = Network.load(args.net)
-    if net.x is not None:
-        X, Y = net.x, net.y
-    elif args.dataset:
+    if args.dataset:        # (given, it wins over the file's own x)
         if args.dataset not in DATASETS:
             raise UsageError(f"unknown dataset {args.dataset!r} "
                              f"(choose from {', '.join(DATASETS)})")
         data = load_dataset(args.dataset)
         X, Y = data.x_test, data.y_test
+    elif net.x is not None:
+        X, Y = net.x, net.y
     else:
         raise UsageError(f"{args.net} holds no x; give --dataset to infer on its test split")
     config = _device_config(args, net, 1, samples=len(X))
@@ -550,15 +550,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_infer)
 
-    b = sub.add_parser("bench", help="benchmark: exactness, cycles, throughput, accuracy, "
-                       "simulation speed, synthesis; writes results.json and report.md")
+    from firmware_py.ui.bench import SECTIONS
+    b = sub.add_parser("bench", help=f"benchmark: {', '.join(SECTIONS)}; writes results.json "
+                       "and report.md")
     b.add_argument("--quick", action="store_true", help="short version (a few minutes): "
                    "2 training epochs, short simulator-speed runs")
     b.add_argument("--out", default="build/bench", help="output folder (default build/bench)")
     b.add_argument("--boards", default="build/boards", help="where the board builds wrote "
                    "their report.json (default build/boards); synthesis is never run here")
-    b.add_argument("--sections", help="comma list of sections to run (default all: exactness,"
-                   "cycles,throughput,accuracy,simulation,synthesis)")
+    b.add_argument("--sections", help=f"comma list of sections to run (default all: "
+                   f"{','.join(SECTIONS)})")
     b.set_defaults(func=cmd_bench)
     return p
 

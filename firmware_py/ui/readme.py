@@ -154,10 +154,19 @@ def main(argv=None) -> int:
                    help="benchmark results (default: the committed snapshot)")
     p.add_argument("--check", action="store_true", help="exit 1 if the README differs")
     args = p.parse_args(argv)
-    results = json.loads(Path(args.results).read_text())
+    try:
+        results = json.loads(Path(args.results).read_text())
+    except (OSError, ValueError) as e:
+        print(f"readme: error: cannot read the results: {e}", file=sys.stderr)
+        return 2
     readme = ROOT / "README.md"
     text = readme.read_text()
-    new = update(text, results)
+    try:
+        new = update(text, results)
+    except (KeyError, StopIteration, TypeError) as e:
+        print(f"readme: error: {args.results} lacks what a block needs ({e!r}): run the "
+              "whole `make bench`, not some sections", file=sys.stderr)
+        return 2
     if args.check:
         if new != text:
             print("README.md differs from what the results give: run "

@@ -43,7 +43,7 @@ def accuracy_runs(cfg: DyadicConfig, epochs: int | None, seed: int = 0, log=_log
     t_fixed = time.perf_counter() - t0
     log(f"float64 {fl.final['test_accuracy']:.2%} ({t_float:.1f} s), fixed point "
         f"{fx.final['test_accuracy']:.2%} ({t_fixed:.1f} s); now on the RTL (Verilator) ...")
-    device = Accelerator(SimTransport(cfg, log=log), cfg)
+    device = Accelerator.open(SimTransport(cfg, log=log), cfg)
     t0 = time.perf_counter()
     try:
         device.clear_counters()

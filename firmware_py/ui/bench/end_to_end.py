@@ -92,7 +92,7 @@ def measure_epoch(config: DyadicConfig, *, resident: bool, seed: int = 0, log=pr
     data = load_dataset("digits")
     net = Network.random(config.sizes, config.activations, np.random.default_rng(seed))
     golden = train(FixedArith(config), net, data, epochs=1, batch=batch, lr=lr, seed=seed)
-    device = Accelerator(SimTransport(config, log=log), config)
+    device = Accelerator.open(SimTransport(config, log=log), config)
     t0 = time.perf_counter()
     try:
         run = train_on_device(device, FixedArith(config), net, data, epochs=1, batch=batch,
@@ -199,7 +199,7 @@ def float64_train_seconds(epochs: int = RUN_EPOCHS, seed: int = 0) -> dict:
 
 
 def demo_seconds(log=print) -> dict:
-    """The wall time of ``make demo`` (``dyadic train --dataset digits --compare``) now,
+    """The wall time of ``make demo`` (``dyadic`` + ``DEMO_ARGS``) now,
     with its simulator already built, and as measured before resident sets."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "firmware_py.ui.cli", *DEMO_ARGS, "--json"],
@@ -268,6 +268,6 @@ def end_to_end(boards: dict, quick: bool = False, log=print, demo_config=None,
     out["pytorch_cpu"] = pytorch_train_seconds()
     out["float64"] = float64_train_seconds()
     if not quick:
-        log("make demo (dyadic train --dataset digits --compare) ...")
+        log(f"make demo (dyadic {' '.join(DEMO_ARGS)}) ...")
         out["demo"] = demo_seconds(log)
     return out

@@ -18,7 +18,7 @@ def _fill_from_config(entry: dict) -> None:
         return
     from firmware_py import ROOT
     from firmware_py.contract.config import DyadicConfig
-    path = ROOT / "configs" / f"{entry['config']}.json"
+    path = ROOT / entry["config"]
     try:
         cfg = DyadicConfig.load(path)
     except (OSError, ValueError):
