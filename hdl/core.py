@@ -75,8 +75,18 @@ class DyadicCore(wiring.Component):
                      writer.count.eq(dec.sample_count), dec.sample_written.eq(writer.done),
                      reader.start.eq(dec.sample_read), reader.first.eq(dec.sample_first),
                      reader.count.eq(dec.sample_count)]
-        wiring.connect(m, dec.sample_o, writer.i_words)
-        wiring.connect(m, reader.o_words, dec.sample_i)
+        if Q:
+            # the sample memory's ports sit by its block RAMs, across the die from the
+            # decoder: their handshakes reach it from flip-flops
+            m.submodules.samples_in = buf_w = HalfRateBuffer(32)
+            m.submodules.samples_out = buf_r = HalfRateBuffer(32)
+            wiring.connect(m, dec.sample_o, buf_w.i)
+            wiring.connect(m, buf_w.o, writer.i_words)
+            wiring.connect(m, reader.o_words, buf_r.i)
+            wiring.connect(m, buf_r.o, dec.sample_i)
+        else:
+            wiring.connect(m, dec.sample_o, writer.i_words)
+            wiring.connect(m, reader.o_words, dec.sample_i)
         m.d.comb += [mem.wr_addr.eq(writer.wr_addr), mem.wr_en.eq(writer.wr_en),
                      mem.wr_data.eq(writer.wr_data), reader.rd_data.eq(mem.rd_data)]
         m.d.comb += [order.load.eq(seq.order_load), order.first.eq(seq.order_first),

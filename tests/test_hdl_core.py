@@ -279,9 +279,9 @@ def test_refused_sample_and_epoch_commands_change_nothing(targets):
     _run(cfg, bench)
 
 
-@pytest.mark.parametrize("bits, frac, targets", [(8, 5, "label"), (12, 8, "vector"),
-                                                 (16, 12, "label"), (18, 14, "vector")])
-def test_samples_travel_packed_at_the_format_width(bits, frac, targets):
+@pytest.mark.parametrize("bits, frac, targets, pipeline", [
+    (8, 5, "label", 2), (12, 8, "vector", 0), (16, 12, "label", 1), (18, 14, "vector", 0)])
+def test_samples_travel_packed_at_the_format_width(bits, frac, targets, pipeline):
     """Each value is ceil(bits / 8) bytes on the wire (an 8-bit one is one byte), the
     samples follow each other across word boundaries, and they read back as written."""
     from firmware_py.contract.fixedpoint import QFormat
@@ -289,7 +289,7 @@ def test_samples_travel_packed_at_the_format_width(bits, frac, targets):
     sizes = (5, 3, 3)
     cfg = DyadicConfig(sizes, parse_activations("relu", 2), act=q, weight=q, sens=q,
                        weight_guard=4, grad_bits=max(2 * frac + 2, 16), max_batch=4,
-                       max_samples=9, targets=targets)
+                       max_samples=9, targets=targets, pipeline=pipeline)
     ar = FixedArith(cfg)
     rng = np.random.default_rng(bits)
     X, Y = scenarios.random_samples(cfg, ar, rng, 9)
