@@ -71,13 +71,16 @@ class DyadicCore(wiring.Component):
             wiring.connect(m, ctl, cell.ctl)
 
         # -- the sample memory: written and read back by the host, read by runs ------------
-        m.d.comb += [writer.start.eq(dec.sample_write), writer.first.eq(dec.sample_first),
-                     writer.count.eq(dec.sample_count), dec.sample_written.eq(writer.done),
-                     reader.start.eq(dec.sample_read), reader.first.eq(dec.sample_first),
-                     reader.count.eq(dec.sample_count)]
+        # With Q the writer and the reader sit by the sample memory's block RAMs, across
+        # the die from the decoder: their commands come from flip-flops a cycle later
+        # (the writer's ``done`` is masked in that cycle) and their words pass buffers.
+        ports = m.d.sync if Q else m.d.comb
+        ports += [writer.start.eq(dec.sample_write), writer.first.eq(dec.sample_first),
+                  writer.count.eq(dec.sample_count),
+                  reader.start.eq(dec.sample_read), reader.first.eq(dec.sample_first),
+                  reader.count.eq(dec.sample_count)]
+        m.d.comb += dec.sample_written.eq(writer.done & ~writer.start if Q else writer.done)
         if Q:
-            # the sample memory's ports sit by its block RAMs, across the die from the
-            # decoder: their handshakes reach it from flip-flops
             m.submodules.samples_in = buf_w = HalfRateBuffer(32)
             m.submodules.samples_out = buf_r = HalfRateBuffer(32)
             wiring.connect(m, dec.sample_o, buf_w.i)

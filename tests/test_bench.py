@@ -21,6 +21,7 @@ class FakeBoard:
     family: str
     config: str
     clock_mhz: float
+    logic: int = 100_000
 
 
 BOARDS = {
@@ -28,7 +29,8 @@ BOARDS = {
     "icebreaker": FakeBoard("icebreaker", "iCEBreaker", "ice40", "configs/digits-demo.json",
                             24.0),
     "ulx3s-85f": FakeBoard("ulx3s-85f", "ULX3S-85F", "ecp5", "configs/digits8-ecp5.json", 75.0),
-    "ulx3s-12f": FakeBoard("ulx3s-12f", "ULX3S-12F", "ecp5", "configs/nonexistent.json", 75.0),
+    "ulx3s-12f": FakeBoard("ulx3s-12f", "ULX3S-12F", "ecp5", "configs/nonexistent.json", 75.0,
+                           12288),
 }
 
 
@@ -92,6 +94,14 @@ def test_collect_synthesis_flags_a_report_from_another_tree(tmp_path):
     line = next(x for x in md.splitlines() if x.startswith("| ULX3S-12F |"))
     assert "another tree" in line
     assert "another tree" not in next(x for x in md.splitlines() if x.startswith("| iCEBreaker |"))
+
+
+def test_collect_synthesis_holds_a_device_to_its_datasheet_logic(tmp_path):
+    rep = _report("ulx3s-12f", 85.0, 75.0)
+    rep["resources"] = {"luts": {"used": 9144, "available": 24288}}   # the 25F's die
+    _write(tmp_path / "ulx3s-12f" / "report.json", rep)
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
+    assert syn["ulx3s-12f"]["resources"]["luts"] == {"used": 9144, "available": 12288}
 
 
 def test_collect_synthesis_timing_miss_and_unreadable(tmp_path):

@@ -15,6 +15,8 @@ from amaranth.hdl import signed
 from boards import BOARDS, BoardError, check_fits, estimate, get_board
 from boards.build import (
     KEEP_COPIES,
+    NO_SAMPLE_COLLISION,
+    NO_SAMPLE_INIT,
     BuildError,
     _failure,
     _plain_names,
@@ -290,6 +292,35 @@ def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep
     ffs = [line.split()[0] for line in (tmp_path / "st.txt").read_text().splitlines()
            if line.strip().endswith("TRELLIS_FF")]
     assert ffs == ["8" if keep else "4"]     # a 4-bit address, once per bank or shared
+
+
+def _sample_memory_cells(tmp_path, family, script, sizes, samples):
+    """The cells yosys maps a sample memory to (before LUT mapping)."""
+    from hdl.sample_memory import SampleMemory
+    from hdl.verilog import FamilyPlatform
+    cfg = DyadicConfig(sizes, parse_activations("relu", len(sizes) - 1), max_samples=samples)
+    mem = SampleMemory.for_platform(cfg, FamilyPlatform(family))
+    (tmp_path / "m.il").write_text(rtlil.convert(mem, platform=FamilyPlatform(family)))
+    synth = {"ecp5": "synth_ecp5", "ice40": "synth_ice40 -spram"}[family]
+    proc = subprocess.run([tool_paths(family)["YOSYS"], "-q", "-p",
+                           f"read_rtlil m.il; {script}; {synth} -top top -run :map_luts; "
+                           "tee -o st.txt stat"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return {parts[1]: int(parts[0]) for parts in
+            (line.split() for line in (tmp_path / "st.txt").read_text().splitlines())
+            if len(parts) == 2 and parts[0].isdigit() and not parts[1].endswith("wires")}
+
+
+def test_the_sample_memory_is_block_ram_alone_with_the_build_script(tmp_path):
+    """Without the collision line yosys builds Amaranth's read-old-data rule in logic
+    beside the ECP5's block RAM; with it the memory is block RAM alone. On the iCE40 the
+    memory is one SPRAM once its all-zero contents are gone."""
+    plain = _sample_memory_cells(tmp_path, "ecp5", "", (16, 4, 2), 1024)
+    assert plain.get("TRELLIS_FF", 0) > 0 and plain.get("DP16KD", 0) > 0
+    clean = _sample_memory_cells(tmp_path, "ecp5", NO_SAMPLE_COLLISION, (16, 4, 2), 1024)
+    assert set(clean) - {"cells", "ports"} == {"DP16KD"}, clean
+    ice = _sample_memory_cells(tmp_path, "ice40", NO_SAMPLE_INIT, (3, 2, 1), 16384)
+    assert ice.get("SB_SPRAM256KA", 0) >= 1, ice
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

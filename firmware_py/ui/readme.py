@@ -50,6 +50,11 @@ def _end_to_end(r: dict) -> str:
         extra.append(f"the float64 golden model: {f64['seconds']:.2f} s")
     if extra:
         lines.append(f"The same run here: {'; '.join(extra)}.")
+    demo = e.get("demo") or {}
+    if demo.get("ok") and demo.get("before"):
+        lines.append(f"`make demo` (the same training on the Verilator-simulated device) takes "
+                     f"{demo['after_seconds']:.0f} s here, against "
+                     f"{demo['before']['seconds']:.0f} s before ({demo['before']['commit']}).")
     return "\n".join(lines)
 
 
