@@ -192,6 +192,17 @@ def test_throughput_at_the_clock_the_bitstream_runs_at(tmp_path):
         "met at the target clock (unverified: not built)")
 
 
+def test_the_throughput_plot_draws_the_bench_rows(tmp_path):
+    from firmware_py.ui.plots import plot_throughput
+    ice_id = f"{_cfg('configs/digits-demo.json').config_id:#010x}"
+    _write(tmp_path / "icebreaker" / "report.json",
+           _report("icebreaker", 30.0, 24.0, config_id=ice_id))
+    cpu = {"status": "measured", "batch1_step_us": 100.0, "batch256_samples_per_s": 1e5}
+    res = _results(bench.collect_synthesis(tmp_path, BOARDS), cpu)
+    plot_throughput(tmp_path / "t.png", res["throughput"]["boards"], cpu, bench.GPU_ANCHOR)
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
 def test_a_board_with_another_network_is_not_compared_with_pytorch():
     rows = _rows()
     boards = {"icebreaker": BOARDS["icebreaker"]}

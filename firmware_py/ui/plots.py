@@ -94,7 +94,7 @@ def plot_throughput(path, boards: list, cpu: dict, gpu: dict):
     names, sps, lat = [], [], []
     for b in boards:
         names.append(f"{b['board']}\n{b['clock_mhz']:g} MHz"
-                     + ("" if b["achieved_fmax"] else " (target)"))
+                     + ("" if b["build"] == "met" else f" ({b['build']})"))
         sps.append(b["samples_per_s"] or 0)
         lat.append(b["online_step_us"])
     if cpu.get("status") == "measured":
