@@ -11,22 +11,6 @@ def _sources_key():
     return sources_key()
 
 
-def _fill_from_config(entry: dict) -> None:
-    """Reports written before they carried ``trainer``/``samples``: take them from the
-    configuration file of that name, if its ID is the one built."""
-    if "trainer" in entry or not entry.get("config"):
-        return
-    from firmware_py import ROOT
-    from firmware_py.contract.config import DyadicConfig
-    path = ROOT / entry["config"]
-    try:
-        cfg = DyadicConfig.load(path)
-    except (OSError, ValueError):
-        return
-    if f"{cfg.config_id:#010x}" == entry.get("config_id"):
-        entry["trainer"], entry["samples"] = cfg.trainer, cfg.samples
-
-
 def _datasheet_logic(entry: dict, logic: int) -> None:
     """Hold the device to its datasheet's logic: nextpnr's LFE5U-12F is the 25F's die and
     reports that die's 24,288 LUTs, of which the 12F's datasheet promises 12,288."""
@@ -66,7 +50,6 @@ def collect_synthesis(root: Path, boards: dict) -> list[dict]:
                   "trainer", "samples", "baud", "uart_divider", "sources"):
             if k in data:
                 entry[k] = data[k]
-        _fill_from_config(entry)
         _datasheet_logic(entry, board.logic)
         entry["this_tree"] = entry.get("sources") == _sources_key()
         if data.get("target_mhz") is not None:
