@@ -13,17 +13,43 @@ from pathlib import Path
 from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.protocol import DEFAULT_BAUD
 
-__all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits", "sources_key"]
+__all__ = ["Board", "BOARDS", "BoardError", "get_board", "check_fits", "build_sources",
+           "sources_key"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sources_key() -> str:
-    """Names the tree a bitstream is built from: the gateware, the contract and the board
-    files (a report from another tree is flagged by the bench)."""
-    files = [p for d in ("hdl", "firmware_py/contract", "boards")
-             for p in sorted((ROOT / d).glob("*.py"))]
-    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
+# where the files that can change a bitstream live: the gateware, the contract it shares
+# with the host, the board files, and the configurations
+SOURCE_DIRS = ("hdl", "firmware_py/contract", "boards", "configs")
+
+
+def build_sources(modules=None) -> list[str]:
+    """The repository files a build has read: every module it imported from ``SOURCE_DIRS``
+    (``sys.modules``), relative to the repository. A file nothing imports cannot change the
+    bitstream, so adding one does not make earlier builds stale."""
+    import sys
+    found = set()
+    for m in list((modules if modules is not None else sys.modules).values()):
+        f = getattr(m, "__file__", None)
+        if not f:
+            continue
+        rel = Path(f).resolve()
+        if ROOT in rel.parents and any(rel.is_relative_to(ROOT / d) for d in SOURCE_DIRS):
+            found.add(rel.relative_to(ROOT).as_posix())
+    return sorted(found)
+
+
+def sources_key(files) -> str:
+    """Names the tree a bitstream is built from: a hash of the files it was built from
+    (paths and contents; a missing file counts as changed). The bench compares it with
+    the same files now and flags a report from another tree."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        p = ROOT / name
+        h.update(name.encode() + b"\0")
+        h.update(p.read_bytes() if p.is_file() else b"\0missing")
+    return h.hexdigest()[:16]
 
 
 class BoardError(ValueError):

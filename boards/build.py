@@ -17,7 +17,16 @@ import threading
 import time
 from pathlib import Path
 
-from boards import ROOT, Board, BoardError, check_fits, estimate, get_board, sources_key
+from boards import (
+    ROOT,
+    Board,
+    BoardError,
+    build_sources,
+    check_fits,
+    estimate,
+    get_board,
+    sources_key,
+)
 from boards.pll import PLLError
 from boards.top import PLLS, BoardTop
 from firmware_py.contract.config import ConfigError, DyadicConfig
@@ -155,6 +164,12 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
                           script_after_read=SCRIPT_AFTER_READ[board.family],
                           nextpnr_opts=nextpnr_options(board.family, seed, clock, router))
     plan.extract(work)
+    # the tree's key as elaborated (files edited while the tools run do not count)
+    files = build_sources()
+    config_file = Path(config_name).resolve()
+    if config_file.is_file() and config_file.is_relative_to(ROOT):
+        files.append(config_file.relative_to(ROOT).as_posix())
+    key = sources_key(files)
     if board.family == "ecp5":
         _plain_names(work / "top.il")
     netlist = "top.syn.json" if board.family == "gowin" else "top.json"
@@ -194,7 +209,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "trainer": config.trainer, "samples": config.samples,
         "baud": top.baud, "uart_divider": top.divider,
         "build_seconds": round(seconds, 1), "seed": seed, "router": router or "default",
-        "sources": sources_key(),
+        "sources": key, "source_files": files,
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
     shutil.copy(work / f"top.{board.bitstream_ext}", out / report["bitstream"])

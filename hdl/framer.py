@@ -6,6 +6,8 @@ gets one response frame: an ACK with the core's data, or a NAK with a reason
 (``LinkStatus``). Frame format and CRC: ``firmware_py.contract.protocol``.
 """
 
+from contextlib import contextmanager
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
@@ -74,6 +76,18 @@ class Framer(wiring.Component):
         with m.If(receiving & ~take & ~timed_out):
             m.d.sync += idle_timer.eq(idle_timer + 1)
 
+        @contextmanager
+        def frame_byte():
+            """A state taking a frame's bytes: a frame idle too long is dropped; the body
+            runs on each byte, which the CRC sees and which restarts the idle timer."""
+            m.d.comb += [self.i_rx.ready.eq(1), receiving.eq(1)]
+            with m.If(timed_out):
+                m.next = "IDLE"
+            with m.If(take):
+                m.d.comb += rx_crc.valid.eq(1)
+                m.d.sync += [count.eq(count + 1), idle_timer.eq(0)]
+                yield
+
         with m.FSM(name="rx"):
             with m.State("IDLE"):
                 m.d.comb += [self.i_rx.ready.eq(1), self.idle.eq(1)]
@@ -81,60 +95,42 @@ class Framer(wiring.Component):
                     m.d.comb += rx_crc.start.eq(1)
                     m.d.sync += [count.eq(0), idle_timer.eq(0)]
                     m.next = "HEADER"
-            with m.State("HEADER"):
-                m.d.comb += [self.i_rx.ready.eq(1), receiving.eq(1)]
-                with m.If(timed_out):
-                    m.next = "IDLE"
-                with m.If(take):
-                    m.d.comb += rx_crc.valid.eq(1)
-                    m.d.sync += [count.eq(count + 1), idle_timer.eq(0)]
-                    with m.Switch(count):
-                        with m.Case(0):
-                            m.d.sync += seq.eq(byte)
-                        with m.Case(1):
-                            m.d.sync += opcode.eq(byte)
-                        with m.Case(2):
-                            m.d.sync += layer.eq(byte)
-                        with m.Case(3):
-                            m.d.sync += length[:8].eq(byte)
-                        with m.Case(4):
-                            full = Cat(length[:8], byte)
-                            m.d.sync += [length[8:].eq(byte), count.eq(0), widx.eq(0),
-                                         too_long.eq(full > self.max_words)]
-                            with m.If(full > self.max_words):
-                                # Likely a damaged length: answer now and hunt for the next
-                                # frame, rather than swallow what follows as payload.
-                                m.d.sync += nak.eq(LinkStatus.TOO_LONG.value)
-                                m.next = "NAK"
-                            with m.Elif((byte == 0) & (length[:8] == 0)):
-                                m.next = "CRC"
-                            with m.Else():
-                                m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
-                m.d.comb += [self.i_rx.ready.eq(1), receiving.eq(1)]
-                with m.If(timed_out):
-                    m.next = "IDLE"
-                with m.If(take):
-                    m.d.comb += rx_crc.valid.eq(1)
-                    m.d.sync += [idle_timer.eq(0), count.eq(count + 1)]
-                    # little-endian: byte k of a word is bits 8k..8k+7
-                    m.d.comb += [wr.addr.eq(widx), wr.data.eq(byte.replicate(4)),
-                                 wr.en.eq(Mux(~too_long & (widx < self.max_words),
-                                              Const(1, 4) << count[:2], 0))]
-                    with m.If(count[:2] == 3):
-                        m.d.sync += widx.eq(widx + 1)
-                        with m.If(widx + 1 == length):
-                            m.d.sync += count.eq(0)
+            with m.State("HEADER"), frame_byte():
+                with m.Switch(count):
+                    with m.Case(0):
+                        m.d.sync += seq.eq(byte)
+                    with m.Case(1):
+                        m.d.sync += opcode.eq(byte)
+                    with m.Case(2):
+                        m.d.sync += layer.eq(byte)
+                    with m.Case(3):
+                        m.d.sync += length[:8].eq(byte)
+                    with m.Case(4):
+                        full = Cat(length[:8], byte)
+                        m.d.sync += [length[8:].eq(byte), count.eq(0), widx.eq(0),
+                                     too_long.eq(full > self.max_words)]
+                        with m.If(full > self.max_words):
+                            # Likely a damaged length: answer now and hunt for the next
+                            # frame, rather than swallow what follows as payload.
+                            m.d.sync += nak.eq(LinkStatus.TOO_LONG.value)
+                            m.next = "NAK"
+                        with m.Elif((byte == 0) & (length[:8] == 0)):
                             m.next = "CRC"
-            with m.State("CRC"):
-                m.d.comb += [self.i_rx.ready.eq(1), receiving.eq(1)]
-                with m.If(timed_out):
-                    m.next = "IDLE"
-                with m.If(take):
-                    m.d.comb += rx_crc.valid.eq(1)
-                    m.d.sync += [count.eq(count + 1), idle_timer.eq(0)]
-                    with m.If(count == 1):
-                        m.next = "CHECK"
+                        with m.Else():
+                            m.next = "PAYLOAD"
+            with m.State("PAYLOAD"), frame_byte():
+                # little-endian: byte k of a word is bits 8k..8k+7
+                m.d.comb += [wr.addr.eq(widx), wr.data.eq(byte.replicate(4)),
+                             wr.en.eq(Mux(~too_long & (widx < self.max_words),
+                                          Const(1, 4) << count[:2], 0))]
+                with m.If(count[:2] == 3):
+                    m.d.sync += widx.eq(widx + 1)
+                    with m.If(widx + 1 == length):
+                        m.d.sync += count.eq(0)
+                        m.next = "CRC"
+            with m.State("CRC"), frame_byte():
+                with m.If(count == 1):
+                    m.next = "CHECK"
             with m.State("CHECK"):
                 with m.If(~rx_crc.match_detected):
                     m.d.sync += nak.eq(LinkStatus.BAD_CRC.value)
@@ -182,7 +178,6 @@ class Framer(wiring.Component):
             with m.State("WAIT"):                 # the transmitter frames the core's response
                 with m.If(tx_done):
                     m.next = "IDLE"
-
 
         # -- transmitter --------------------------------------------------------------------
         m.submodules.tx_crc = tx_crc = FRAME_CRC.create()

@@ -84,12 +84,17 @@ def test_collect_synthesis_report_failure_and_missing(tmp_path):
 
 def test_collect_synthesis_flags_a_report_from_another_tree(tmp_path):
     from boards import sources_key
-    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key())
+    files = ["hdl/core.py", "configs/nae3-ice40.json"]
+    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key(files), source_files=files)
     _write(tmp_path / "icebreaker" / "report.json", now)
-    _write(tmp_path / "ulx3s-12f" / "report.json",
-           dict(_report("ulx3s-12f", 80.0, 75.0), sources="0123456789abcdef"))
+    _write(tmp_path / "ulx3s-12f" / "report.json",          # a file it read has changed
+           dict(_report("ulx3s-12f", 80.0, 75.0), sources="0123456789abcdef",
+                source_files=files))
+    _write(tmp_path / "ulx3s-85f" / "report.json",          # from a flow without a file list
+           dict(_report("ulx3s-85f", 80.0, 75.0), sources=sources_key(files)))
     syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
-    assert syn["icebreaker"]["this_tree"] and not syn["ulx3s-12f"]["this_tree"]
+    assert syn["icebreaker"]["this_tree"]
+    assert not syn["ulx3s-12f"]["this_tree"] and not syn["ulx3s-85f"]["this_tree"]
     md = bench.format_report({"synthesis": list(syn.values())})
     line = next(x for x in md.splitlines() if x.startswith("| ULX3S-12F |"))
     assert "another tree" in line
@@ -336,3 +341,26 @@ def test_the_board_run_target_needs_the_clock_its_bitstream_runs_at(build, secon
     assert t["ULX3S-85F 30-epoch digits run"]["status"] == status
     assert t["digits link bytes an epoch after the one-time load, against the per-batch "
              "path before resident sets"]["status"] == "met"
+
+
+def test_sources_key_covers_what_a_build_reads_and_only_that(tmp_path):
+    import subprocess
+    import sys
+
+    from boards import ROOT, build_sources, sources_key
+    # what a fresh process building the core imports: every gateware file on its path
+    out = subprocess.run(
+        [sys.executable, "-c", "import boards.build, boards.gowin\n"
+         "from boards import build_sources\nprint('\\n'.join(build_sources()))"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for must in ("hdl/core.py", "hdl/cell.py", "hdl/top.py", "boards/build.py",
+                 "boards/gowin.py", "firmware_py/contract/config.py"):
+        assert must in out
+    assert not any(f.startswith(("tests/", "sim/", "firmware_py/model")) for f in out)
+    # a file's contents and its name are both in the key, and a missing file changes it
+    key = sources_key(out)
+    assert key == sources_key(list(reversed(out)))
+    assert sources_key(out + ["hdl/not_there.py"]) != key
+    assert sources_key(out[1:]) != key
+    assert build_sources({"x": type("M", (), {"__file__": str(ROOT / "hdl" / "core.py")})}) \
+        == ["hdl/core.py"]

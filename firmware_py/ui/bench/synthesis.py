@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 
-def _sources_key():
+def _same_tree(data: dict) -> bool:
+    """Whether the files the build read are unchanged (a report without its file list is
+    from an older flow, so from another tree)."""
     from boards import sources_key
-    return sources_key()
+    files = data.get("source_files")
+    return bool(files) and data.get("sources") == sources_key(files)
 
 
 def _datasheet_logic(entry: dict, logic: int) -> None:
@@ -51,7 +54,7 @@ def collect_synthesis(root: Path, boards: dict) -> list[dict]:
             if k in data:
                 entry[k] = data[k]
         _datasheet_logic(entry, board.logic)
-        entry["this_tree"] = entry.get("sources") == _sources_key()
+        entry["this_tree"] = _same_tree(data)
         if data.get("target_mhz") is not None:
             entry["target_mhz"] = data["target_mhz"]
         if newest == rep:
