@@ -1,0 +1,131 @@
+"""Where the lean layer cell's registers sit, and the latencies that follow from them.
+
+One definition for both sides: the gateware (``hdl/layer``) builds its registers from a
+``Retiming`` and its component tests measure each latency against it; the cycle model
+reads the same numbers. A faster clock that needs one more register changes a field
+here, never a branch in a component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Retiming", "LEAN", "MIN_TICK", "TickWork", "lean_tiling", "tick_work"]
+
+
+@dataclass(frozen=True)
+class Retiming:
+    """Register counts along a lane, from the tile address to the written-back word.
+
+    - ``address``: registers on the tile address before the lane memories.
+    - ``memory``: the lane memory's read latency (read register, then output register).
+    - ``operand``, ``product``: registers in front of and behind each multiplier.
+    - ``tree``: registers in a row or column adder tree.
+    - ``finish``: the h/derivative-code register of the finish stage.
+    - ``state``: the next-state chunk register.
+    - ``writeback``: the G/W write-data register in front of the lane memory.
+    """
+
+    address: int = 0
+    memory: int = 2
+    operand: int = 1
+    product: int = 1
+    tree: int = 1
+    finish: int = 1
+    state: int = 1
+    writeback: int = 1
+
+    def __post_init__(self):
+        for name, v in self.__dict__.items():
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"Retiming.{name} must be a count >= 0, not {v!r}")
+        if self.memory < 1:
+            raise ValueError("Retiming.memory must be >= 1: block RAM reads are synchronous")
+
+    @property
+    def multiply(self) -> int:
+        """Operand in to product out."""
+        return self.operand + self.product
+
+    @property
+    def product_at(self) -> int:
+        """Cycles from a tile's issue to its products."""
+        return self.address + self.memory + self.multiply
+
+    @property
+    def land(self) -> int:
+        """Cycles from a tile's issue to its G or W word being readable by another issue
+        (the address registers delay the read and the write alike)."""
+        return self.memory + self.multiply + self.writeback + 1
+
+    @property
+    def state_final(self) -> int:
+        """Cycles from a row tile's last issue to its next-state chunk: products, tree,
+        accumulate, finish, state register."""
+        return self.product_at + self.tree + 1 + self.finish + self.state
+
+
+LEAN = Retiming()
+
+
+MIN_TICK = 3        # the core registers the output error and its blend (hdl/output_error.py)
+
+
+@dataclass(frozen=True)
+class TickWork:
+    """One lean cell's tick: issue slots from the commit cycle, in pass order forward,
+    ``gap``, adjoint, gradient, ``update_gap``, update."""
+
+    gap: int
+    update_gap: int
+    issue: int
+    need: int           # cycles before the tick may end (commit)
+
+
+def lean_tiling(config, l: int):
+    """Cell l's tiling with the bias as one more weight column (input 1.0): N x (M + 1)."""
+    from .config import Tiling
+    rows, cols = config.multipliers[l - 1]
+    n, m = config.sizes[l], config.sizes[l - 1] + 1
+    return Tiling(rows, cols, -(-n // rows), -(-m // cols))
+
+
+def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bool,
+              relax: bool) -> TickWork:
+    """The cycle contract of one lean-cell tick (the gateware's issue sequencer is built
+    from this function's table; the RTL's counters are tested against it).
+
+    - A row tile's derivative codes are in their register ``code_at`` cycles after its
+      last forward issue, and the row operand d is picked a cycle before it is due; in
+      relaxation the adjoint and gradient passes, which read this tick's codes, wait
+      ``gap`` slots for row tile 0 (and, column-major, for the last row tile).
+    - A state result (s, or lam for the cell below) is final ``rt.state_final`` cycles
+      after its pass's last issue; commit copies it, so the tick lasts that long.
+    - A written G or W word is readable ``rt.land`` cycles after its issue; the next
+      tick may read tile k at its slot k, so the tick lasts until the last writing pass's
+      start plus ``rt.land``; an update right after a gradient pass waits ``update_gap``
+      slots so that it reads each tile's new G.
+    """
+    T, TI, TJ = tiling.tiles, tiling.ti, tiling.tj
+    at = rt.address + rt.memory               # operands due, cycles after the issue
+    code_at = rt.product_at + rt.tree + 1 + rt.finish
+    F = T if fwd else 0
+    gap = 0
+    if relax and fwd and (bwd or grad):
+        gap = max(0, TJ + code_at - at - F)
+        if bwd:
+            gap = max(gap, code_at - at + 1 - TI)
+    update_gap = max(0, rt.land - T) if grad and update else 0
+    grad_at = F + gap + (T if bwd else 0)
+    update_at = grad_at + (T if grad else 0) + update_gap
+    issue = update_at + (T if update else 0)
+    need = max(issue, MIN_TICK)
+    if fwd:
+        need = max(need, F - 1 + rt.state_final)
+    if bwd:
+        need = max(need, F + gap + T - 1 + rt.state_final)
+    if update:
+        need = max(need, update_at + rt.land)
+    elif grad:
+        need = max(need, grad_at + rt.land)
+    return TickWork(gap, update_gap, issue, need)

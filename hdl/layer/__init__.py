@@ -1,0 +1,10 @@
+"""The lean layer cell, built from named parts (docs/design/lean-cells.md).
+
+``cell.LeanCell`` composes: ``issue`` (the tick's passes, one tile op a cycle),
+``operands`` (each tile's column and row operands), ``mac_array`` (the ``lane``s, each with
+its ``lane_memory``, multiplier, ``gradient`` and ``update`` units, and the ``tree``s),
+``finish`` (sums into the next state and the next lam below), ``stash``, ``host_walk`` and
+``stats``. Register placement comes from ``firmware_py.contract.retiming``, the
+definition the cycle model reads too. Not yet wired into the core: ``hdl/cell.py`` is
+still the boards' cell.
+"""

@@ -1,0 +1,163 @@
+"""The lean layer cell: layer l of the chain, composed of named parts.
+
+Per tick the ``IssueSequencer`` issues the tick's passes one tile a cycle (forward, the
+relaxation gap, adjoint, gradient, update); ``ColumnOperands`` and ``RowOperands`` pick
+each tile's operands; the ``MacArray``'s lanes multiply, accumulate G and step W in
+their own memories; ``RowFinish`` turns forward sums into the next state and
+``ColumnFinish`` adjoint sums into the next lam of the cell below; the ``Stash`` keeps
+each tick's inputs and codes for the gradient. At commit the next state becomes the
+current one in every cell at once (lockstep). The bias is one more weight column, whose
+input is 1.0. Latencies come from one ``Retiming``; the tick's length from
+``retiming.tick_work``.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import LEAN, Retiming, lean_tiling
+
+from ..cell_links import CellControl, CellStats, HostAccess, TargetLink, VectorLink
+from .delay import delayed
+from .finish import ColumnFinish, RowFinish
+from .host_walk import HostWalk
+from .issue import IssueSequencer
+from .lane import LaneOp, check_widths
+from .lane_memory import LaneMemory
+from .mac_array import MacArray
+from .operands import ColumnOperands, RowOperands
+from .stash import Stash
+from .stats import CellStatistics
+from .update import ShiftOperand
+
+__all__ = ["LeanCell"]
+
+
+class LeanCell(wiring.Component):
+    def __init__(self, config: DyadicConfig, l: int, rt: Retiming = LEAN, memory=LaneMemory):
+        check_widths(config)
+        self.config, self.l, self.rt = config, l, rt
+        self.n_out, self.n_in = config.sizes[l], config.sizes[l - 1]
+        self.act = config.activations[l - 1]
+        self.tiling = lean_tiling(config, l)
+        self.adjoint = l > 1
+        self.mac = MacArray(config, rt, self.tiling, self.adjoint, memory)
+        sens, act = config.sens.bits, config.act.bits
+        super().__init__({
+            "ctl": In(CellControl()),
+            "below": In(VectorLink(self.n_in, act, sens)),
+            "above": Out(VectorLink(self.n_out, act, sens)),
+            "lam_in": In(TargetLink(self.n_out, sens)),
+            "lam_out": Out(TargetLink(self.n_in, sens)),
+            "host": In(HostAccess()),
+            "host_i": In(stream.Signature(32)),
+            "host_o": Out(stream.Signature(32)),
+            "stats": Out(CellStats(self.tiling.multipliers)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, rt, T, ctl = self.config, self.rt, self.tiling, self.ctl
+        N, M = self.n_out, self.n_in
+        vec = data.ArrayLayout
+
+        # the tick's flags, latched at commit (the commit cycle's issue uses them directly)
+        first, relax, readout = Signal(), Signal(), Signal()
+        dt, lr = Signal(4), Signal(5)
+        with m.If(ctl.commit):
+            m.d.sync += [first.eq(ctl.first), relax.eq(ctl.relax), readout.eq(ctl.readout),
+                         dt.eq(ctl.dt_shift), lr.eq(ctl.lr_shift)]
+        m.submodules.issue = seq = IssueSequencer(rt, T, self.adjoint)
+        m.d.comb += [seq.commit.eq(ctl.commit), seq.fwd.eq(ctl.fwd), seq.bwd.eq(ctl.bwd),
+                     seq.grad.eq(ctl.grad), seq.update.eq(ctl.update), seq.relax.eq(ctl.relax),
+                     ctl.ready.eq(seq.ready), ctl.ready_next.eq(seq.ready_next)]
+
+        # state: s and lam now; their next values come from the finish stage and above
+        s, lam, lam_next = (Signal(vec(signed(w), N), name=n) for w, n in (
+            (c.act.bits, "s"), (c.sens.bits, "lam"), (c.sens.bits, "lam_next")))
+        m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
+        lam_new = Signal.like(lam_next)
+        m.d.comb += lam_new.eq(lam_next)
+        for i in range(N):
+            with m.If(self.lam_in.we[i]):
+                m.d.comb += lam_new[i].eq(self.lam_in.value[i])
+        m.d.sync += lam_next.eq(lam_new)
+
+        m.submodules.stash = stash = Stash(2 * (c.L - self.l) + 1, M, N, c.act.bits)
+        m.submodules.shift = shift = ShiftOperand(c, c.grad_frac - c.master.frac + 31)
+        m.d.comb += shift.s.eq(c.grad_frac - c.master.frac + lr)
+
+        m.submodules.cols = cols = ColumnOperands(c, rt, T, M)
+        m.submodules.rows = rows = RowOperands(c, rt, T, N, self.act)
+        m.submodules.mac = mac = self.mac
+        m.submodules.row_finish = rfin = RowFinish(c, T, N, self.act, mac.row_sum_bits)
+        m.submodules.host_walk = walk = HostWalk(c, rt, T, N, M, mac.row_sum_bits)
+        wiring.connect(m, wiring.flipped(self.host), walk.host)
+        wiring.connect(m, wiring.flipped(self.host_i), walk.host_i)
+        wiring.connect(m, walk.host_o, wiring.flipped(self.host_o))
+        # the datapath's ops: the tick's, or the host walk's while the datapath is idle
+        op = Signal(LaneOp)
+        m.d.comb += op.eq(Mux(walk.active, walk.op, seq.op))
+        m.d.comb += [
+            mac.issue.eq(seq.valid | walk.issue), mac.op.eq(op),
+            mac.addr.eq(Mux(walk.active, walk.addr, seq.addr)),
+            mac.clear_g.eq((seq.op == LaneOp.GRADIENT) & Mux(ctl.commit, ctl.first, first)),
+            mac.host_word.eq(walk.word), mac.host_lane.eq(walk.lane),
+            cols.host_col.eq(walk.col),
+            cols.op.eq(op), cols.tj.eq(seq.tj), cols.relax.eq(relax),
+            cols.s.eq(self.below.s), cols.stash.eq(stash.oldest.s), cols.shift.eq(shift.b),
+            rows.ti.eq(seq.ti), rows.relax.eq(relax), rows.lam.eq(lam),
+            rows.code_now.eq(rfin.code_now), rows.code_stash.eq(stash.oldest.code),
+            mac.row.eq(rows.row), mac.col.eq(cols.col)]
+
+        # the finish stages see a tile's sums rt.product_at + rt.tree after its issue
+        at_sum = rt.product_at + rt.tree
+
+        def at_sums(value, name):
+            return delayed(m, value, at_sum, name)
+
+        fwd = at_sums(seq.valid & (seq.op == LaneOp.FORWARD), "fwd_sum")
+        m.d.comb += [rfin.valid.eq(fwd), rfin.ti.eq(at_sums(seq.ti, "ti_sum")),
+                     rfin.first.eq(at_sums(seq.first, "first_sum")),
+                     rfin.last.eq(at_sums(seq.last, "last_sum")),
+                     rfin.sums.eq(mac.row_sum), rfin.dt.eq(dt), rfin.readout.eq(readout),
+                     rfin.s.eq(s)]
+        sat_lam = None
+        if self.adjoint:
+            m.submodules.column_finish = cfin = ColumnFinish(c, T, M, mac.col_sum_bits)
+            m.d.comb += [cfin.valid.eq(at_sums(seq.valid & (seq.op == LaneOp.ADJOINT), "bwd_sum")),
+                         cfin.tj.eq(at_sums(seq.tj, "tj_sum")),
+                         cfin.first.eq(at_sums(seq.first, "cfirst_sum")),
+                         cfin.last.eq(at_sums(seq.last, "clast_sum")),
+                         cfin.sums.eq(mac.col_sum), cfin.dt.eq(dt),
+                         cfin.lam_below.eq(self.below.lam)]
+            wiring.connect(m, cfin.lam_out, wiring.flipped(self.lam_out))
+            sat_lam = cfin.saturated
+
+        # commit: the next state becomes the current one; the stash keeps this tick's pair
+        m.d.comb += [stash.commit.eq(ctl.commit), stash.new.s.eq(self.below.s),
+                     stash.new.code.eq(rfin.code_now)]
+        with m.If(ctl.commit):
+            m.d.sync += [s.eq(rfin.s_next), lam.eq(lam_new)]
+        # host writes of s and lam: the current and the next value (the datapath is idle)
+        m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam),
+                     rfin.set.eq(walk.set_s),
+                     rfin.set_index.eq(walk.index), rfin.set_value.eq(walk.value)]
+        for i in range(N):
+            with m.If(walk.set_s & (walk.index == i)):
+                m.d.sync += s[i].eq(walk.value)
+            with m.If(walk.set_lam & (walk.index == i)):
+                m.d.sync += [lam[i].eq(walk.value), lam_next[i].eq(walk.value)]
+
+        widths = {"sat_h": T.rows, "sat_grad": T.multipliers, "sat_weight": T.multipliers}
+        if sat_lam is not None:
+            widths["sat_lam"] = T.cols
+        m.submodules.statistics = st = CellStatistics(T, N, M, T.multipliers, widths)
+        m.d.comb += [st.valid.eq(seq.valid), st.op.eq(seq.op), st.ti.eq(seq.ti),
+                     st.tj.eq(seq.tj), st.sat_h.eq(rfin.saturated),
+                     st.sat_grad.eq(mac.g_saturated), st.sat_weight.eq(mac.w_saturated)]
+        if sat_lam is not None:
+            m.d.comb += st.sat_lam.eq(sat_lam)
+        wiring.connect(m, st.stats, wiring.flipped(self.stats))
+        return m

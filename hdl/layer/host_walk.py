@@ -1,0 +1,158 @@
+"""The host's access to a cell while its datapath is idle: the walk over a target's
+elements in protocol order, each moved through the cell's own datapath.
+
+PARAMS is W row-major, then b; GRADS is G_W, then G_b; STATE is s, then lam (see
+``cell_links.HostAccess``). W and G live in the lanes' memories, b and G_b as the bias
+column (input M). A read issues READ_W or READ_G at the element's tile with 1 in its
+column: its row lane's adder tree then carries the word, and no select over every lane
+is needed. A write issues WRITE_W, and the lane marked by ``lane`` takes the word. s and
+lam are read and written at their registers. Elements before ``offset`` are skipped
+(they move no data); ``done`` follows the last of ``count``.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import Retiming
+
+from ..cell_links import HostAccess, HostTarget
+from .lane import LaneOp
+
+__all__ = ["HostWalk"]
+
+
+class HostWalk(wiring.Component):
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_out: int, n_in: int,
+                 sum_bits: int):
+        self.config, self.rt, self.tiling = config, rt, tiling
+        self.n_out, self.n_in = n_out, n_in
+        T, vec = tiling, data.ArrayLayout
+        super().__init__({
+            "host": In(HostAccess()),
+            "host_i": In(stream.Signature(32)), "host_o": Out(stream.Signature(32)),
+            "active": Out(1),
+            # to the datapath: one op, then the row sums it makes
+            "issue": Out(1), "op": Out(LaneOp), "addr": Out(range(T.tiles)),
+            "col": Out(range(T.cols)), "lane": Out(T.multipliers),
+            "word": Out(signed(config.master.bits)),
+            "row_sum": In(vec(signed(sum_bits), T.rows)),
+            # the state registers
+            "s": In(vec(signed(config.act.bits), n_out)),
+            "lam": In(vec(signed(config.sens.bits), n_out)),
+            "set_s": Out(1), "set_lam": Out(1), "index": Out(range(n_out)),
+            "value": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        T, N, M, rt = self.tiling, self.n_out, self.n_in, self.rt
+        R, C = T.rows, T.cols
+
+        # the element: (ti, a) its row, (tj, b) its column; ``vec``: the vector phase
+        target, write, vec = Signal(HostTarget), Signal(), Signal()
+        ti, a = Signal(range(T.ti)), Signal(range(R))
+        tj, b = Signal(range(T.tj)), Signal(range(C))
+        i = Signal(range(N))
+        total = N * M + N
+        skip, left = Signal(range(total + 1)), Signal(range(total + 1))
+        state = target == HostTarget.STATE
+        last_row = (ti == (N - 1) // R) & (a == (N - 1) % R)
+        last_col = (tj == (M - 1) // C) & (b == (M - 1) % C)
+
+        def next_row():
+            m.d.sync += [i.eq(i + 1), a.eq(Mux(a == R - 1, 0, a + 1)),
+                         ti.eq(Mux(a == R - 1, ti + 1, ti))]
+
+        def advance():
+            """On to the next element in protocol order."""
+            with m.If(~vec & ~state & ~last_col):            # along a row of W
+                m.d.sync += [b.eq(Mux(b == C - 1, 0, b + 1)), tj.eq(Mux(b == C - 1, tj + 1, tj))]
+            with m.Elif(~vec & ~state):                        # the row's end
+                m.d.sync += [b.eq(0), tj.eq(0)]
+                with m.If(last_row):
+                    m.d.sync += [vec.eq(1), i.eq(0), a.eq(0), ti.eq(0),
+                                 tj.eq(M // C), b.eq(M % C)]   # the bias column
+                with m.Else():
+                    next_row()
+            with m.Elif(~vec & state & (i == N - 1)):          # s done: on to lam
+                m.d.sync += [vec.eq(1), i.eq(0), a.eq(0), ti.eq(0)]
+            with m.Else():
+                next_row()
+
+        m.d.comb += [self.addr.eq(Array(Const(t * T.tj, range(T.tiles))
+                                        for t in range(T.ti))[ti] + tj),
+                     self.col.eq(b), self.lane.eq(Const(1, T.multipliers) << (a * C + b)),
+                     self.index.eq(i)]
+        word = Signal(32)
+        m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
+                     self.word.eq(word[:self.config.master.bits])]
+        wait = Signal(range(max(rt.product_at + rt.tree, rt.land) + 2))
+        done = Signal()
+        m.d.sync += done.eq(0)
+        m.d.comb += self.host.done.eq(done)
+        moved = Signal()          # this element's data has moved
+        m.d.comb += moved.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.host.start):
+                    m.d.sync += [target.eq(self.host.target), write.eq(self.host.write),
+                                 vec.eq(0), ti.eq(0), a.eq(0), tj.eq(0), b.eq(0), i.eq(0),
+                                 skip.eq(self.host.offset), left.eq(self.host.count)]
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                m.d.comb += self.active.eq(1)
+                with m.If(skip != 0):
+                    m.d.sync += skip.eq(skip - 1)
+                    advance()
+                with m.Elif(left == 0):
+                    m.d.sync += done.eq(1)      # seen while idle: a new window may start
+                    m.next = "IDLE"
+                with m.Elif(write):
+                    m.next = "TAKE"
+                with m.Elif(state):
+                    m.d.sync += word.eq(Mux(vec, self.lam[i].as_signed(), self.s[i].as_signed()))
+                    m.next = "SEND"
+                with m.Else():
+                    m.d.comb += [self.issue.eq(1), self.op.eq(Mux(target == HostTarget.GRADS,
+                                                                 LaneOp.READ_G, LaneOp.READ_W))]
+                    m.d.sync += wait.eq(rt.product_at + rt.tree)
+                    m.next = "READ"
+            with m.State("READ"):            # the word comes down its row lane's tree
+                m.d.comb += self.active.eq(1)
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 1):
+                    m.d.sync += word.eq(Array(self.row_sum[k] for k in range(R))[a].as_signed())
+                    m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [self.active.eq(1), self.host_o.valid.eq(1)]
+                with m.If(self.host_o.ready):
+                    m.d.comb += moved.eq(1)
+                    m.next = "NEXT"
+            with m.State("TAKE"):
+                m.d.comb += [self.active.eq(1), self.host_i.ready.eq(1)]
+                with m.If(self.host_i.valid):
+                    m.d.sync += word.eq(self.host_i.payload)
+                    m.next = "STORE"
+            with m.State("STORE"):
+                m.d.comb += self.active.eq(1)
+                with m.If(state):
+                    m.d.comb += [self.set_s.eq(~vec), self.set_lam.eq(vec), moved.eq(1)]
+                    m.next = "NEXT"
+                with m.Elif(target == HostTarget.PARAMS):
+                    m.d.comb += [self.issue.eq(1), self.op.eq(LaneOp.WRITE_W)]
+                    m.d.sync += wait.eq(rt.land)
+                    m.next = "LAND"
+                with m.Else():               # G is never written by the host
+                    m.d.comb += moved.eq(1)
+                    m.next = "NEXT"
+            with m.State("LAND"):            # the word and its lane hold still until it lands
+                m.d.comb += self.active.eq(1)
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 1):
+                    m.d.comb += moved.eq(1)
+                    m.next = "NEXT"
+        with m.If(moved):
+            m.d.sync += left.eq(left - 1)
+            advance()
+        return m

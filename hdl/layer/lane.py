@@ -1,0 +1,98 @@
+"""One multiplier lane: its W/G words, its operand pick, the multiplier, and the two
+write-backs (gradient and update). Everything else a lane needs is shared by its row or
+column (operands, trees) or by the cell (shift operand, statistics)."""
+
+from amaranth.hdl import Module, Mux, signed
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import Retiming
+
+from ..multiplier import Multiplier
+from .delay import delayed
+from .gradient import GradientUnit
+from .lane_memory import LaneMemory
+from .update import ArrayUpdate
+
+__all__ = ["Lane", "LaneOp", "OPERAND_BITS", "check_widths"]
+
+OPERAND_BITS = 18       # the multiplier's operands (an ECP5 MULT18X18D)
+
+
+def check_widths(config: DyadicConfig):
+    """G (an update's multiplicand) and the master weight must fit a multiplier operand."""
+    if config.grad_bits > OPERAND_BITS or config.master.bits > OPERAND_BITS:
+        raise ValueError(f"G ({config.grad_bits} bits) and the master weight "
+                         f"({config.master.bits} bits) must fit the {OPERAND_BITS}-bit "
+                         "multiplier")
+
+
+class LaneOp(enum.Enum, shape=3):
+    FORWARD = 0     # W x column operand (s of the layer below)
+    ADJOINT = 1     # W x row operand (d), summed down the column
+    GRADIENT = 2    # d x column operand (the stashed s), into G
+    UPDATE = 3      # G x column operand (the cell's shift operand), into W
+    READ_W = 4      # master W x column operand (1 in the host's column): W into the row sum
+    READ_G = 5      # G x column operand: G into the row sum
+    WRITE_W = 6     # the host's word into the W of the lane marked ``host_here``
+
+
+class Lane(wiring.Component):
+    """Issue ``op`` at ``addr``; ``row`` and ``col`` are due ``rt.address + rt.memory``
+    cycles later; ``p`` comes ``rt.product_at`` cycles after the issue, and a G or W word
+    is readable ``rt.land`` cycles after it. ``memory``: the lane memory's class;
+    ``adjoint``: the lane takes ADJOINT ops."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, depth: int,
+                 memory=LaneMemory, adjoint: bool = True):
+        self.config, self.rt, self.depth, self.adjoint = config, rt, depth, adjoint
+        check_widths(config)
+        self.p_bits = 2 * OPERAND_BITS
+        self.memory = memory(config, rt, depth)
+        super().__init__({
+            "issue": In(1), "op": In(LaneOp), "addr": In(range(depth)), "clear_g": In(1),
+            "row": In(signed(config.sens.bits)), "col": In(signed(OPERAND_BITS)),
+            "host_word": In(signed(config.master.bits)), "host_here": In(1),
+            "p": Out(signed(self.p_bits)), "g_saturated": Out(1), "w_saturated": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        rt, c = self.rt, self.config
+        m.submodules.memory = mem = self.memory
+        m.submodules.mult = mult = Multiplier(OPERAND_BITS, OPERAND_BITS, self.p_bits)
+        # a gradient product d x s is no wider than its operands
+        grad_p = c.sens.bits + c.act.bits
+        m.submodules.gradient = grad = GradientUnit(c, rt, grad_p)
+        m.submodules.update = upd = ArrayUpdate(c, rt, self.p_bits)
+        m.d.comb += [mem.rd_addr.eq(self.addr), mem.clear_g.eq(self.clear_g)]
+
+        # operands, when the words arrive
+        at_read = rt.address + rt.memory
+        op = delayed(m, self.op, at_read, "op")
+        w_op = mem.w >> c.weight_guard          # the operand: guard bits dropped (floor)
+        m.d.comb += [
+            mult.a.eq(Mux(op == LaneOp.GRADIENT, self.row,
+                          Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
+                              Mux(op == LaneOp.READ_W, mem.w, w_op)))),
+            # (only a cell with an adjoint pass, above the first, multiplies W by d)
+            mult.b.eq(Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint
+                      else self.col),
+            self.p.eq(mult.p)]
+
+        # write-back: the word read, beside its product (a host write: the host's word, which
+        # holds still while the walk waits for it to land)
+        m.d.comb += [grad.g.eq(delayed(m, mem.g, rt.multiply, "g")), grad.p.eq(mult.p[:grad_p]),
+                     upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(mult.p)]
+        back = rt.product_at + rt.writeback
+        issued = delayed(m, self.issue, back, "issued")
+        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op")
+        m.d.comb += [mem.wr_addr.eq(delayed(m, self.addr, back, "wr_addr")),
+                     mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
+                     mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |
+                                           (back_op == LaneOp.WRITE_W) & self.host_here)),
+                     mem.g_data.eq(grad.g_new),
+                     mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, upd.w_new)),
+                     self.g_saturated.eq(mem.wr_g & grad.saturated),
+                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & upd.saturated)]
+        return m

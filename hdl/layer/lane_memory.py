@@ -1,0 +1,73 @@
+"""A lane's W and G words: one memory word per tile the lane works on.
+
+The word is {W master, G}, each half as wide as the wider of the two, so that one write
+port with two byte-lane enables writes either half: a gradient pass writes G, an update
+pass W. Reads take ``rt.memory`` cycles: the block RAM's read register, then its output
+register, so no route from a RAM site shares a cycle with logic. ``clear_g`` (given with
+the address) reads G as 0: a batch's first gradient starts from nothing without a pass
+that zeroes G (on a DP16KD it is the output register's synchronous reset).
+"""
+
+from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import Retiming
+
+from .delay import delayed
+
+__all__ = ["LaneMemory", "DistributedLaneMemory"]
+
+
+class LaneMemory(wiring.Component):
+    """``depth`` words of {W, G}, in block RAM (``ram_style``)."""
+
+    ram_style = "block"
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, depth: int):
+        if rt.memory < 2:
+            raise ValueError("a lane memory reads through its read and output registers: "
+                             f"Retiming.memory >= 2, not {rt.memory}")
+        self.config, self.rt, self.depth = config, rt, depth
+        self.half = max(config.master.bits, config.grad_bits)
+        w, g = signed(config.master.bits), signed(config.grad_bits)
+        # (made here, so that a testbench can reach its words)
+        self.mem = Memory(shape=2 * self.half, depth=depth, init=[],
+                          attrs={"ram_style": self.ram_style})
+        super().__init__({
+            "rd_addr": In(range(depth)), "clear_g": In(1), "w": Out(w), "g": Out(g),
+            "wr_addr": In(range(depth)), "wr_w": In(1), "wr_g": In(1),
+            "w_data": In(w), "g_data": In(g)})
+
+    def elaborate(self, platform):
+        m = Module()
+        h = self.half
+        m.submodules.mem = mem = self.mem
+        wr = mem.write_port(granularity=h)
+        w_half, g_half = Signal(signed(h)), Signal(signed(h))     # (sign-extended)
+        m.d.comb += [w_half.eq(self.w_data), g_half.eq(self.g_data),
+                     wr.addr.eq(self.wr_addr), wr.en.eq(self.wr_g << 1 | self.wr_w),
+                     wr.data.eq(Cat(w_half, g_half))]
+        rd = mem.read_port()
+        addr = delayed(m, self.rd_addr, self.rt.address, "addr")
+        clear = delayed(m, self.clear_g, self.rt.address + 1, "clear")
+        m.d.comb += rd.addr.eq(addr)
+        # the output register(s) after the read register; the first one clears G
+        w_out = Signal(signed(self.config.master.bits))
+        g_out = Signal(signed(self.config.grad_bits))
+        m.d.sync += [w_out.eq(rd.data[:h]), g_out.eq(rd.data[h:])]
+        with m.If(clear):
+            m.d.sync += g_out.eq(0)
+        n = self.rt.memory - 2
+        m.d.comb += [self.w.eq(delayed(m, w_out, n, "w_out")),
+                     self.g.eq(delayed(m, g_out, n, "g_out"))]
+        return m
+
+
+class DistributedLaneMemory(LaneMemory):
+    """The same words in LUT RAM: for a lane with few tiles, where a block RAM each would
+    run out (cell 2 of digits on the 85F)."""
+
+    ram_style = "distributed"

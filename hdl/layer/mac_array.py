@@ -1,0 +1,72 @@
+"""The multiplier array of a cell: rows x cols lanes, a row adder tree per row lane and,
+in a cell with an adjoint pass, a column adder tree per column lane."""
+
+from amaranth.hdl import Module, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import Retiming
+
+from .lane import OPERAND_BITS, Lane, LaneOp
+from .lane_memory import LaneMemory
+from .tree import AdderTree
+
+__all__ = ["MacArray"]
+
+
+class MacArray(wiring.Component):
+    """Issue ``op`` at ``addr`` to every lane; ``row`` and ``col`` operands are due
+    ``rt.address + rt.memory`` cycles later; ``row_sum`` / ``col_sum`` come
+    ``rt.product_at + rt.tree`` cycles after the issue. Products are summed at the
+    ``sum_bits`` they need (W x s, W x d, a word the host reads), not the multiplier's
+    36. ``host_lane`` marks the lane a WRITE_W writes ``host_word`` into."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, adjoint: bool,
+                 memory=LaneMemory):
+        self.config, self.rt, self.tiling, self.adjoint = config, rt, tiling, adjoint
+        R, C = tiling.rows, tiling.cols
+        # wide enough for W x s, W x d, and a host read of G or the master W
+        self.sum_bits = max(config.weight.bits + max(config.act.bits, config.sens.bits),
+                            config.grad_bits, config.master.bits)
+        self.lanes = [[Lane(config, rt, tiling.tiles, memory, adjoint) for _ in range(C)]
+                      for _ in range(R)]
+        self.row_trees = [AdderTree(C, self.sum_bits, rt.tree) for _ in range(R)]
+        self.col_trees = [AdderTree(R, self.sum_bits, rt.tree) for _ in range(C)] \
+            if adjoint else []
+        self.row_sum_bits = self.row_trees[0].total.shape().width
+        self.col_sum_bits = self.sum_bits + (R - 1).bit_length()
+        super().__init__({
+            "issue": In(1), "op": In(LaneOp), "addr": In(range(tiling.tiles)),
+            "clear_g": In(1), "host_word": In(signed(config.master.bits)), "host_lane": In(R * C),
+            "row": In(data.ArrayLayout(signed(config.sens.bits), R)),
+            "col": In(data.ArrayLayout(signed(OPERAND_BITS), C)),
+            "row_sum": Out(data.ArrayLayout(signed(self.row_sum_bits), R)),
+            "col_sum": Out(data.ArrayLayout(signed(self.col_sum_bits), C)),
+            "g_saturated": Out(R * C), "w_saturated": Out(R * C)})
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C = self.tiling.rows, self.tiling.cols
+        for a, row in enumerate(self.lanes):
+            for b, lane in enumerate(row):
+                m.submodules[f"lane{a}_{b}"] = lane
+                k = a * C + b
+                m.d.comb += [lane.issue.eq(self.issue), lane.op.eq(self.op),
+                             lane.addr.eq(self.addr), lane.clear_g.eq(self.clear_g),
+                             lane.row.eq(self.row[a]), lane.col.eq(self.col[b]),
+                             lane.host_word.eq(self.host_word),
+                             lane.host_here.eq(self.host_lane[k]),
+                             self.g_saturated[k].eq(lane.g_saturated),
+                             self.w_saturated[k].eq(lane.w_saturated)]
+        for a, tree in enumerate(self.row_trees):
+            m.submodules[f"row_tree{a}"] = tree
+            m.d.comb += [tree.inputs[b].eq(self.lanes[a][b].p[:self.sum_bits])
+                         for b in range(C)]
+            m.d.comb += self.row_sum[a].eq(tree.total)
+        for b, tree in enumerate(self.col_trees):
+            m.submodules[f"col_tree{b}"] = tree
+            m.d.comb += [tree.inputs[a].eq(self.lanes[a][b].p[:self.sum_bits])
+                         for a in range(R)]
+            m.d.comb += self.col_sum[b].eq(tree.total)
+        return m

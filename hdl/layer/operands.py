@@ -1,0 +1,86 @@
+"""The operands of a tile: one per column lane (s below, the stashed s, or the update's
+shift operand) and one per row lane (d = f'(h) lam). Each is picked the cycle after its
+tile's issue, from that tile's index, and registered until it is due (``rt.address +
+rt.memory`` cycles after the issue). Picking a cycle after the issue keeps every pick at or
+before the commit that ends the tick, while this tick's state still holds still.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.retiming import Retiming
+
+from ..fixed import apply_fprime
+from .delay import delayed
+from .lane import OPERAND_BITS, LaneOp
+
+__all__ = ["ColumnOperands", "RowOperands"]
+
+
+def _tile_pick(values, lanes: int, tiles: int, lane: int, tile, fill=lambda i: Const(0)):
+    """Lane ``lane``'s value in tile ``tile`` of a vector laid out ``lanes`` per tile."""
+    return Array(values[t * lanes + lane] if t * lanes + lane < len(values)
+                 else fill(t * lanes + lane) for t in range(tiles))[tile]
+
+
+class ColumnOperands(wiring.Component):
+    """Column lane b of tile tj: input j = tj * C + b of the forward pass (``s`` below,
+    the bias column's 1.0 at j = M, 0 beyond), of the gradient pass (the stashed s, or
+    ``s`` in relaxation), the update's ``shift``, or for a host read 1 in ``host_col``."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_in: int):
+        self.config, self.rt, self.tiling, self.n_in = config, rt, tiling, n_in
+        vec = data.ArrayLayout(signed(config.act.bits), n_in)
+        super().__init__({
+            "op": In(LaneOp), "tj": In(range(tiling.tj)), "relax": In(1),
+            "s": In(vec), "stash": In(vec), "shift": In(signed(config.grad_bits)),
+            "host_col": In(range(tiling.cols)),
+            "col": Out(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols))})
+
+    def elaborate(self, platform):
+        m = Module()
+        C, TJ, M, one = self.tiling.cols, self.tiling.tj, self.n_in, self.config.act.one
+        op, tj = delayed(m, self.op, 1, "op"), delayed(m, self.tj, 1, "tj")
+        later = self.rt.address + self.rt.memory - 2
+        bias = lambda j: Const(one if j == M else 0)       # noqa: E731
+        for b in range(C):
+            x = _tile_pick([self.s[j] for j in range(M)], C, TJ, b, tj, bias)
+            g = _tile_pick([Mux(self.relax, self.s[j], self.stash[j]) for j in range(M)],
+                           C, TJ, b, tj, bias)
+            pick = Signal(signed(OPERAND_BITS), name=f"col{b}")
+            host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
+            m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
+                                    Mux(op == LaneOp.UPDATE, self.shift,
+                                        Mux(host, self.host_col == b, g))))
+            m.d.comb += self.col[b].eq(delayed(m, pick, later, f"col{b}_"))
+        return m
+
+
+class RowOperands(wiring.Component):
+    """Row lane a of tile ti: d_i = f'(h_i) lam_i, i = ti * R + a (0 beyond the layer),
+    from the stashed derivative codes, or this tick's in relaxation."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_out: int, act):
+        self.config, self.rt, self.tiling, self.n_out, self.act = config, rt, tiling, n_out, act
+        super().__init__({
+            "ti": In(range(tiling.ti)), "relax": In(1),
+            "lam": In(data.ArrayLayout(signed(config.sens.bits), n_out)),
+            "code_now": In(data.ArrayLayout(2, n_out)),
+            "code_stash": In(data.ArrayLayout(2, n_out)),
+            "row": Out(data.ArrayLayout(signed(config.sens.bits), tiling.rows))})
+
+    def elaborate(self, platform):
+        m = Module()
+        R, TI, N = self.tiling.rows, self.tiling.ti, self.n_out
+        ti = delayed(m, self.ti, 1, "ti")
+        later = self.rt.address + self.rt.memory - 2
+        for a in range(R):
+            lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
+            code = _tile_pick([Mux(self.relax, self.code_now[i], self.code_stash[i])
+                               for i in range(N)], R, TI, a, ti)
+            d = Signal(signed(self.config.sens.bits), name=f"d{a}")
+            m.d.sync += d.eq(apply_fprime(self.act, code, lam))
+            m.d.comb += self.row[a].eq(delayed(m, d, later, f"d{a}_"))
+        return m

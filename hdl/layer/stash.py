@@ -1,0 +1,39 @@
+"""The stash: each tick's (s below, derivative codes) pair, kept until its sample's
+sensitivity arrives 2(L - l) + 1 ticks later (``dynamics.stream_batch``'s delay line).
+
+A ring of that many entries in block RAM, written at every commit. The entry a commit
+overwrites is the oldest, the one the next tick's gradient pass needs; it is read ahead
+(the read address is the write pointer all tick long) and taken into a register at that
+commit, so the block RAM's clock-to-output stays off the operand path.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..fixed import block_ram
+
+__all__ = ["Stash"]
+
+
+class Stash(wiring.Component):
+    def __init__(self, depth: int, n_in: int, n_out: int, act_bits: int):
+        self.depth = depth
+        self.entry = data.StructLayout({"s": data.ArrayLayout(signed(act_bits), n_in),
+                                        "code": data.ArrayLayout(2, n_out)})
+        super().__init__({"commit": In(1), "new": In(self.entry), "oldest": Out(self.entry)})
+
+    def elaborate(self, platform):
+        m = Module()
+        mem = Memory(shape=self.entry, depth=self.depth, init=[],
+                     attrs=block_ram(self.entry.size, self.depth))
+        m.submodules.mem = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        ptr = Signal(range(self.depth))
+        m.d.comb += [wr.addr.eq(ptr), rd.addr.eq(ptr), wr.en.eq(self.commit),
+                     wr.data.eq(self.new)]
+        with m.If(self.commit):
+            m.d.sync += [self.oldest.eq(rd.data),
+                         ptr.eq(Mux(ptr == self.depth - 1, 0, ptr + 1))]
+        return m

@@ -1,0 +1,51 @@
+"""A cell's per-cycle counts for the counters: multiplier lanes doing a real MAC (no bias
+column, padding or update), and saturations by kind. Counts only add up to totals, so they
+arrive late: flags are registered, then counted in registered groups."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..cell_links import CellStats
+from .lane import LaneOp
+
+__all__ = ["CellStatistics"]
+
+GROUP = 16
+
+
+def _count(m, name, flags):
+    flags = list(flags)
+    if not flags:
+        return Const(0)
+    groups = []
+    for k in range(0, len(flags), GROUP):
+        g = Signal(range(GROUP + 1), name=f"{name}{k // GROUP}")
+        reg = Signal(len(flags[k:k + GROUP]), name=f"{name}_flags{k // GROUP}")
+        m.d.sync += [reg.eq(Cat(*flags[k:k + GROUP])), g.eq(sum(reg))]
+        groups.append(g)
+    return sum(groups)
+
+
+class CellStatistics(wiring.Component):
+    def __init__(self, tiling, n_out: int, n_in: int, lanes: int, sat_widths: dict):
+        self.tiling, self.n_out, self.n_in = tiling, n_out, n_in
+        super().__init__({
+            "valid": In(1), "op": In(LaneOp), "ti": In(range(tiling.ti)),
+            "tj": In(range(tiling.tj)),
+            **{k: In(w) for k, w in sat_widths.items()},
+            "stats": Out(CellStats(lanes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        T, N, M = self.tiling, self.n_out, self.n_in
+        macs = Array(Array(Const(max(0, min(T.rows, N - i * T.rows))
+                                 * max(0, min(T.cols, M - j * T.cols)))
+                           for j in range(T.tj)) for i in range(T.ti))
+        m.d.comb += self.stats.busy.eq(Mux(self.valid & (self.op != LaneOp.UPDATE),
+                                           macs[self.ti][self.tj], 0))
+        for kind in ("sat_h", "sat_lam", "sat_grad", "sat_weight"):
+            flags = getattr(self, kind, None)
+            value = _count(m, kind, list(flags)) if flags is not None else Const(0)
+            m.d.comb += getattr(self.stats, kind).eq(value)
+        return m

@@ -1,0 +1,76 @@
+"""The issue sequencer walks each tick's passes in the contract's order and ends the tick
+when ``retiming.tick_work`` says, for every flag combination."""
+
+import itertools
+
+import pytest
+from amaranth.sim import Simulator
+
+from firmware_py.contract.config import Tiling
+from firmware_py.contract.retiming import LEAN, Retiming, tick_work
+from hdl.layer.issue import FLAGS, IssueSequencer
+from hdl.layer.lane import LaneOp
+
+
+def _expected(rt, T, flags):
+    fwd, bwd, grad, update, relax = flags
+    w = tick_work(rt, T, *flags)
+    rows = [(i, j) for i in range(T.ti) for j in range(T.tj)]
+    cols = [(i, j) for j in range(T.tj) for i in range(T.ti)]
+    slots = []
+    slots += [(LaneOp.FORWARD, t) for t in rows] if fwd else []
+    slots += [None] * w.gap
+    slots += [(LaneOp.ADJOINT, t) for t in cols] if bwd else []
+    slots += [(LaneOp.GRADIENT, t) for t in rows] if grad else []
+    slots += [None] * w.update_gap
+    slots += [(LaneOp.UPDATE, t) for t in rows] if update else []
+    assert len(slots) == w.issue
+    return slots, w.need
+
+
+def _run(rt, T, ticks):
+    """Commits each tick's flags when the previous tick is ready; records every slot."""
+    dut = IssueSequencer(rt, T)
+    log = []
+
+    async def bench(ctx):
+        for flags in ticks:
+            while not ctx.get(dut.ready):
+                await ctx.tick()
+            ctx.set(dut.commit, 1)
+            for name, v in zip(FLAGS, flags):
+                ctx.set(getattr(dut, name), v)
+            slots, cycles = [], 0
+            while True:
+                valid, op, ti, tj, addr = (ctx.get(getattr(dut, p)) for p in
+                                           ("valid", "op", "ti", "tj", "addr"))
+                if valid:
+                    assert addr == ti * T.tj + tj
+                slots.append((op, (ti, tj)) if valid else None)
+                ready_next = ctx.get(dut.ready_next)
+                await ctx.tick()
+                ctx.set(dut.commit, 0)
+                cycles += 1
+                if ctx.get(dut.ready):
+                    assert ready_next
+                    break
+            log.append((slots, cycles))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return log
+
+
+@pytest.mark.parametrize("rt", [LEAN, Retiming(address=1, tree=2)])
+@pytest.mark.parametrize("T", [Tiling(11, 11, 3, 6), Tiling(10, 3, 1, 11), Tiling(2, 2, 2, 1)])
+def test_every_tick_issues_its_passes_and_ends_on_time(rt, T):
+    combos = [f for f in itertools.product((0, 1), repeat=5) if any(f[:4])]
+    log = _run(rt, T, combos)
+    for flags, (slots, cycles) in zip(combos, log):
+        want, need = _expected(rt, T, flags)
+        assert cycles == need, flags
+        issued = slots[:len(want)]
+        assert issued == want, flags
+        assert not any(slots[len(want):]), flags

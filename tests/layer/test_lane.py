@@ -1,0 +1,89 @@
+"""One lane end to end against the golden model: gradients into G, the update into W, W in
+the forward and adjoint products; its memory's read latency and write landing measured
+against the Retiming contract."""
+
+import numpy as np
+import pytest
+from harness import run_pipe
+from test_lane_arithmetic import LEAN_CFG
+
+from firmware_py.contract.retiming import LEAN, Retiming
+from firmware_py.model.arith import FixedArith
+from hdl.layer.lane import Lane, LaneOp
+from hdl.layer.lane_memory import DistributedLaneMemory, LaneMemory
+from hdl.layer.update import shift_operand, step_shift
+
+IDLE = {"issue": 0}
+
+
+def _op(op, addr, row=0, col=0, clear=0):
+    return {"issue": 1, "op": op, "addr": addr, "row": row, "col": col, "clear_g": clear}
+
+
+def _lane_program(rt, depth, d, x, k, probe):
+    """Gradients of len(d) samples, the update, then forward and adjoint products; the
+    operands arrive rt.address + rt.memory after their issue."""
+    at = rt.address + rt.memory
+    prog, ops = [], []
+
+    def issue(op, addr, row=0, col=0, clear=0):
+        ops.append((len(prog), op, addr, row, col))
+        prog.append(_op(op, addr, clear=clear))
+        # the row/column operands are due `at` cycles after the issue
+    for n in range(len(d)):
+        for a in range(depth):
+            issue(LaneOp.GRADIENT, a, d[n][a], x[n][a], clear=int(n == 0))
+        prog += [IDLE] * max(0, rt.land - depth)     # a word is re-read once it has landed
+    for a in range(depth):
+        issue(LaneOp.UPDATE, a, 0, shift_operand(LEAN_CFG, step_shift(LEAN_CFG, k)))
+    prog += [IDLE] * max(0, rt.land - depth)
+    for a in range(depth):
+        issue(LaneOp.FORWARD, a, 0, probe[a])
+    for a in range(depth):
+        issue(LaneOp.ADJOINT, a, probe[a], 0)
+    prog += [IDLE] * (at + 1)
+    for t, _, _, row, col in ops:              # place the operands
+        prog[t + at] = {**prog[t + at], "row": int(row), "col": int(col)}
+    return prog, ops
+
+
+@pytest.mark.parametrize("memory", [LaneMemory, DistributedLaneMemory])
+@pytest.mark.parametrize("rt", [LEAN, Retiming(memory=3, writeback=2, address=1)])
+def test_a_lane_trains_its_words_like_the_golden_model(rt, memory):
+    c, rng, depth, k = LEAN_CFG, np.random.default_rng(3), 5, 3
+    d = rng.integers(c.sens.min, c.sens.max + 1, size=(6, depth))
+    x = rng.integers(0, c.act.max + 1, size=(6, depth))
+    probe = rng.integers(c.act.min, c.act.max + 1, size=depth)
+    prog, ops = _lane_program(rt, depth, d, x, k, probe)
+    seen = run_pipe(Lane(c, rt, depth, memory), prog, ["p", "g_saturated"])
+
+    f = FixedArith(c)
+    g = np.zeros(depth, dtype=np.int64)
+    for n in range(len(d)):
+        g = f.accumulate(g, d[n] * x[n])
+    w = f.update(np.zeros(depth, dtype=np.int64), g, k)
+    want = {LaneOp.FORWARD: f.operand(w) * probe, LaneOp.ADJOINT: f.operand(w) * probe}
+    for t, op, addr, row, col in ops:
+        p = seen[t + rt.product_at]["p"]
+        if op in want:
+            assert p == want[op][addr], (op, addr)
+        elif op == LaneOp.GRADIENT:
+            assert p == row * col
+    assert not any(s["g_saturated"] for s in seen)
+    assert np.any(w != 0)
+
+
+@pytest.mark.parametrize("rt", [LEAN, Retiming(memory=3, address=1, writeback=0)])
+def test_a_written_word_lands_when_the_contract_says(rt):
+    """A read issued rt.land cycles after a gradient's issue sees the new G; one cycle
+    earlier it sees the old (the memory reads the old word on a collision)."""
+    c = LEAN_CFG
+    at = rt.address + rt.memory
+    for gap, new in ((rt.land, True), (rt.land - 1, False)):
+        prog = [_op(LaneOp.GRADIENT, 0, clear=1)] + [IDLE] * (gap - 1) + \
+               [_op(LaneOp.UPDATE, 0)] + [IDLE] * (rt.land + at + 2)
+        prog[at] = {**prog[at], "row": 3, "col": 5}                      # G = 15
+        prog[gap + at] = {**prog[gap + at], "col": shift_operand(c, 0)}   # p = -G 2^17
+        seen = run_pipe(Lane(c, rt, 2), prog, ["p"])
+        g_read = -seen[gap + rt.product_at]["p"] >> (c.grad_bits - 1)
+        assert g_read == (15 if new else 0), gap
