@@ -2,19 +2,21 @@
 same G, the same weights after the update, every tick as long as ``retiming.tick_work``
 says. The testbench plays the run control and the output error."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 from harness import host_access
+from test_lane_arithmetic import LEAN_CFG
 
-from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.cycles import relax_flags, stream_flags
-from firmware_py.contract.fixedpoint import QFormat, SaturationCounters
+from firmware_py.contract.fixedpoint import SaturationCounters
 from firmware_py.contract.retiming import LEAN, Retiming, lean_tiling, tick_work
 from firmware_py.model.arith import FixedArith
 from firmware_py.model.dynamics import relax, stream_batch
-from firmware_py.model.network import Network, parse_activations
+from firmware_py.model.network import Network
 from hdl.cell_links import HostTarget
 from hdl.layer.cell import LeanCell
 
@@ -22,20 +24,33 @@ KINDS = ("busy", "sat_h", "sat_lam", "sat_grad", "sat_weight")
 
 
 def _config(sizes, multipliers):
-    return DyadicConfig(sizes, parse_activations("relu,identity", 2), act=QFormat(8, 5),
-                        weight=QFormat(8, 6), weight_guard=6, sens=QFormat(8, 7),
-                        grad_bits=18, multipliers=multipliers)
+    """The lean digits formats (test_lane_arithmetic.LEAN_CFG) on a smaller network."""
+    return dataclasses.replace(LEAN_CFG, sizes=sizes, multipliers=multipliers)
 
 
-def _stream(config, rt, params, X, Y, lr_step):
-    L, B = config.L, len(X)
-    cells = [LeanCell(config, l, rt) for l in range(1, L + 1)]
+def _chain(config, rt):
+    """The lean cells of ``config`` linked as the core links them (below, above, lam)."""
+    cells = [LeanCell(config, l, rt) for l in range(1, config.L + 1)]
     top = Module()
     for l, cell in enumerate(cells, 1):
         top.submodules[f"cell{l}"] = cell
     for lo, hi in zip(cells, cells[1:]):
         top.d.comb += [hi.below.s.eq(lo.above.s), hi.below.lam.eq(lo.above.lam),
                        lo.lam_in.value.eq(hi.lam_out.value), lo.lam_in.we.eq(hi.lam_out.we)]
+    return top, cells
+
+
+async def _load_params(ctx, cells, params):
+    """W and b into every cell, through the host walk."""
+    Ws, bs = params
+    for l, cell in enumerate(cells, 1):
+        words = list(Ws[l - 1].ravel()) + list(bs[l - 1])
+        await host_access(ctx, cell, HostTarget.PARAMS, 0, len(words), words)
+
+
+def _stream(config, rt, params, X, Y, lr_step):
+    L, B = config.L, len(X)
+    top, cells = _chain(config, rt)
     f = FixedArith(config)
     result = {"stats": dict.fromkeys(KINDS, 0)}
 
@@ -45,10 +60,7 @@ def _stream(config, rt, params, X, Y, lr_step):
                 result["stats"][kind] += ctx.get(getattr(cell.stats, kind))
 
     async def bench(ctx):
-        Ws, bs = params
-        for l, cell in enumerate(cells, 1):     # the weights, written as the host does
-            words = list(Ws[l - 1].ravel()) + list(bs[l - 1])
-            await host_access(ctx, cell, HostTarget.PARAMS, 0, len(words), words)
+        await _load_params(ctx, cells, params)
         ticks = []
         lam_top = np.zeros(config.sizes[-1], dtype=np.int64)
         for t in range(B + 2 * L + 1):      # (the last commit ends the run)
@@ -145,22 +157,12 @@ def test_a_lean_chain_streams_a_batch_like_the_golden_model(sizes, multipliers, 
 def _relax(config, params, x, y, ticks, k):
     """A relaxation run on a lean chain: ``ticks`` ticks of forward and adjoint passes
     (the output error written at each), then the read-out tick."""
-    L = config.L
-    cells = [LeanCell(config, l) for l in range(1, L + 1)]
-    top = Module()
-    for l, cell in enumerate(cells, 1):
-        top.submodules[f"cell{l}"] = cell
-    for lo, hi in zip(cells, cells[1:]):
-        top.d.comb += [hi.below.s.eq(lo.above.s), hi.below.lam.eq(lo.above.lam),
-                       lo.lam_in.value.eq(hi.lam_out.value), lo.lam_in.we.eq(hi.lam_out.we)]
+    top, cells = _chain(config, LEAN)
     f = FixedArith(config)
     result = {}
 
     async def bench(ctx):
-        Ws, bs = params
-        for l, cell in enumerate(cells, 1):
-            words = list(Ws[l - 1].ravel()) + list(bs[l - 1])
-            await host_access(ctx, cell, HostTarget.PARAMS, 0, len(words), words)
+        await _load_params(ctx, cells, params)
         for j, v in enumerate(x):
             ctx.set(cells[0].below.s[j], int(v))
         for t in range(ticks + 2):           # (the last commit ends the read-out tick)
