@@ -20,6 +20,7 @@ from .counters import Counters
 from .decoder import CommandDecoder
 from .epoch_sequencer import EpochSequencer, RunSequencer
 from .evaluator import Evaluator
+from .layer import LeanCell
 from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
@@ -27,6 +28,8 @@ from .sample_order import SampleOrder, SequentialOrder
 from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
+
+CELL_CLASSES = {"classic": LayerCell, "lean": LeanCell}
 
 
 class DyadicCore(wiring.Component):
@@ -44,7 +47,8 @@ class DyadicCore(wiring.Component):
         c = self.config
         Q = c.pipeline == 2
 
-        cells = [LayerCell(c, l) for l in range(1, c.L + 1)]
+        Cell = CELL_CLASSES[c.cell]
+        cells = [Cell(c, l) for l in range(1, c.L + 1)]
         for l, cell in enumerate(cells, 1):
             m.submodules[f"cell{l}"] = cell
         for lo, hi in zip(cells, cells[1:]):

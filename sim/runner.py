@@ -18,6 +18,7 @@ from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
 from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.fixedpoint import QFormat
 from hdl.verilog import TOP, cached_verilog
 
 __all__ = ["run_cocotb", "random_configs", "verilator_bin", "SIMULATORS", "VERILATOR_ARGS",
@@ -123,10 +124,16 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
     return get_results(results)
 
 
+# the lean cells' digits formats (configs/digits-lean-ecp5.json): G and the master weight
+# fit the lanes' 18-bit multiplier operands
+LEAN_FORMATS = dict(act=QFormat(8, 5), weight=QFormat(8, 6), weight_guard=6,
+                    sens=QFormat(8, 7), grad_bits=18, cell="lean")
+
+
 def random_configs(n: int, seed: int):
     """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full,
-    every other one with its products registered (``pipeline``), every third one with the
-    serial weight update."""
+    every other one with its products registered (``pipeline``); of each three, one with
+    the serial weight update and one on lean cells in their 8-bit formats."""
     rng = random.Random(seed)
     acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
     out = []
@@ -139,7 +146,8 @@ def random_configs(n: int, seed: int):
             mults.append((1, full, rng.randint(1, full))[k % 3])
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
-                                pipeline=(k + 1) % 2, serial_update=k % 3 == 1))
+                                pipeline=(k + 1) % 2, serial_update=k % 3 == 1,
+                                **(LEAN_FORMATS if k % 3 == 2 else {})))
     return out
 
 
@@ -157,7 +165,7 @@ def main(argv=None):
     for k, cfg in enumerate(configs, 1):
         label = (f"[{k}/{len(configs)}] {'-'.join(map(str, cfg.sizes))} "
                  f"{','.join(map(str, cfg.activations))} mult {cfg.multipliers} "
-                 f"max_batch {cfg.max_batch} pipeline {cfg.pipeline}")
+                 f"max_batch {cfg.max_batch} pipeline {cfg.pipeline} {cfg.cell} cells")
         print(f"{label} ...", flush=True)
         try:
             tests, fails = run_cocotb(cfg, args.sim, seed=args.seed + k, cases=args.cases,

@@ -15,10 +15,14 @@ from typing import NamedTuple
 
 from .activations import Activation, parse_activation
 from .fixedpoint import QFormat
+from .retiming import LEAN, Retiming
 
-__all__ = ["DyadicConfig", "ConfigError", "TARGETS", "balanced_multipliers", "derived_config"]
+__all__ = ["DyadicConfig", "ConfigError", "TARGETS", "CELLS", "balanced_multipliers",
+           "derived_config"]
 
 TARGETS = ("vector", "label")
+CELLS = ("classic", "lean")
+LEAN_OPERAND_BITS = 18      # a lean lane's multiplier operands (an ECP5 MULT18X18D)
 
 
 class ConfigError(ValueError):
@@ -90,7 +94,12 @@ class DyadicConfig:
     per pass).
     ``fractional_dt``: relaxation runs take dt = 2^-k for any k up to 15 (false: dt = 1
     only, which training always uses; each Euler blend is then a plain assignment, and a
-    small FPGA saves a variable shifter per lane). ``trainer``: TRAIN and EVALUATE run on
+    small FPGA saves a variable shifter per lane). ``cell``: the layer cell the gateware
+    is built from: ``"classic"`` (``hdl/cell.py``) or ``"lean"`` (``hdl/layer``: per-neuron
+    vectors and W|G in memories read a tile at a time, the bias as one more weight column,
+    the update on the multipliers; ``pipeline`` then sets only the core around the cells,
+    and ``retiming`` (register counts, ``contract.retiming.Retiming``) the cells' own
+    pipeline). ``trainer``: TRAIN and EVALUATE run on
     chip (false: a device too small for them refuses them, and the host sends each batch).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
@@ -115,12 +124,24 @@ class DyadicConfig:
     serial_update: bool = False
     fractional_dt: bool = True
     trainer: bool = True
+    cell: str = "classic"
+    retiming: Retiming = LEAN
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
         acts = tuple(a if isinstance(a, Activation) else parse_activation(a)
                      for a in self.activations)
         object.__setattr__(self, "activations", acts)
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell must be {' or '.join(map(repr, CELLS))}, not {self.cell!r}")
+        if isinstance(self.retiming, dict):
+            try:
+                object.__setattr__(self, "retiming", Retiming(**self.retiming))
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"retiming: {e}") from None
+        if not isinstance(self.retiming, Retiming):
+            raise ConfigError(f"retiming must be an object of register counts, "
+                              f"not {self.retiming!r}")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ConfigError(f"sizes must be >= 2 positive widths, not {self.sizes}")
         if len(acts) != self.L:
@@ -150,7 +171,8 @@ class DyadicConfig:
             if len(m) != self.L:
                 raise ConfigError(f"multipliers needs one count (or [rows, cols]) per layer "
                                   f"({self.L})")
-            for i, (p, n_out, n_in) in enumerate(zip(m, self.sizes[1:], self.sizes), 1):
+            for i, p in enumerate(m, 1):
+                n_out, n_in = self.sizes[i], self.weight_columns(i)
                 if isinstance(p, tuple):
                     if len(p) != 2 or not (1 <= p[0] <= n_out and 1 <= p[1] <= n_in):
                         raise ConfigError(f"layer {i}: multipliers {list(p)} must be [rows, cols]"
@@ -187,6 +209,14 @@ class DyadicConfig:
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
+        if self.cell == "lean":
+            if self.serial_update:
+                raise ConfigError("a lean cell updates on its multipliers: serial_update "
+                                  "is for the classic cell")
+            if max(self.grad_bits, self.master.bits) > LEAN_OPERAND_BITS:
+                raise ConfigError(f"a lean cell multiplies G ({self.grad_bits} bits) and the "
+                                  f"master weight ({self.master.bits} bits): both must fit "
+                                  f"its {LEAN_OPERAND_BITS}-bit multiplier operands")
 
     @property
     def L(self) -> int:
@@ -230,10 +260,15 @@ class DyadicConfig:
     def grad(self) -> QFormat:
         return QFormat(self.grad_bits, self.grad_frac)
 
+    def weight_columns(self, l: int) -> int:
+        """Columns of cell l's weight matrix: its inputs, and in a lean cell the bias
+        (one more weight column, whose input is 1.0)."""
+        return self.sizes[l - 1] + (self.cell == "lean")
+
     def tiling(self, l: int) -> Tiling:
         """Tiling of layer cell l (1-based)."""
         p = self.multipliers[l - 1] if self.multipliers else 1
-        n_out, n_in = self.sizes[l], self.sizes[l - 1]
+        n_out, n_in = self.sizes[l], self.weight_columns(l)
         if isinstance(p, tuple):     # [rows, cols] given: shallow adder trees on request
             return Tiling(p[0], p[1], math.ceil(n_out / p[0]), math.ceil(n_in / p[1]))
         return best_tiling(n_out, n_in, p)

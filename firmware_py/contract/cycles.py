@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import DyadicConfig
+from .retiming import tick_work
 
-__all__ = ["cell_work", "gap_slots", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
+__all__ = ["cell_work", "gap_slots", "tick_rule", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
            "relax_cycles", "eval_cycles", "epoch_run", "epoch_cycles", "eval_walk", "RUN_OVERHEAD",
            "EVAL_STAGES"]
 
@@ -77,6 +78,22 @@ def cell_work(tiling, fwd: bool, bwd: bool, grad: bool, relax: bool, update: boo
     return issue, need
 
 
+def tick_rule(config: DyadicConfig):
+    """``need(l, fwd, bwd, grad, relax, update)``: cycles before cell l's tick may end, by
+    the cycle rule of the configuration's cell (``cell_work``, or the lean cell's
+    ``retiming.tick_work``)."""
+    tilings = {l: config.tiling(l) for l in range(1, config.L + 1)}
+    if config.cell == "lean":
+        def need(l, fwd, bwd, grad, relax, update):
+            return tick_work(config.retiming, tilings[l], fwd, bwd and l > 1, grad, update,
+                             relax).need
+    else:
+        def need(l, fwd, bwd, grad, relax, update):
+            return cell_work(tilings[l], fwd, bwd, grad, relax, update, config.pipeline,
+                             config.update_steps(l))[1]
+    return need
+
+
 def stream_flags(L: int, l: int, t: int, B: int) -> tuple[bool, bool, bool]:
     """(forward, adjoint, gradient) of cell l (1-based) in streaming tick t."""
     fwd = 0 <= t - (l - 1) < B
@@ -106,19 +123,16 @@ class RunCycles:
 
 def _run(config: DyadicConfig, n_ticks: int, flags, relax: bool, update=lambda l, t: False,
          floor=lambda t: 1) -> RunCycles:
-    L = config.L
-    tilings = [config.tiling(l) for l in range(1, L + 1)]
+    L, need = config.L, tick_rule(config)
     lens, busy = [], 0
     for t in range(n_ticks):
         need_max = floor(t)
-        for l, T in enumerate(tilings, 1):
+        for l in range(1, L + 1):
             fwd, bwd, grad = flags(l, t)
-            _, need = cell_work(T, fwd, bwd, grad, relax, update(l, t), config.pipeline,
-                                config.update_steps(l))
-            need_max = max(need_max, need)
+            need_max = max(need_max, need(l, fwd, bwd, grad, relax, update(l, t)))
             busy += (fwd + bwd + grad) * config.sizes[l] * config.sizes[l - 1]
         lens.append(need_max)
-    mults = sum(T.multipliers for T in tilings)
+    mults = sum(config.tiling(l).multipliers for l in range(1, L + 1))
     return RunCycles(n_ticks, RUN_OVERHEAD + sum(lens), busy, mults, lens)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Retiming", "LEAN", "MIN_TICK", "TickWork", "lean_tiling", "tick_work"]
+__all__ = ["Retiming", "LEAN", "PICK", "MIN_TICK", "TickWork", "tick_work"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class Retiming:
                 raise ValueError(f"Retiming.{name} must be a count >= 0, not {v!r}")
         if self.memory < 1:
             raise ValueError("Retiming.memory must be >= 1: block RAM reads are synchronous")
+        if self.operand < 1 or self.product < 1:
+            raise ValueError("Retiming.operand and .product must be >= 1: the multiplier's "
+                             "own registers")
 
     @property
     def multiply(self) -> int:
@@ -68,6 +71,7 @@ class Retiming:
 LEAN = Retiming()
 
 
+PICK = 1            # an operand is picked the cycle after its tile's issue
 MIN_TICK = 3        # the core registers the output error and its blend (hdl/output_error.py)
 
 
@@ -82,21 +86,14 @@ class TickWork:
     need: int           # cycles before the tick may end (commit)
 
 
-def lean_tiling(config, l: int):
-    """Cell l's tiling with the bias as one more weight column (input 1.0): N x (M + 1)."""
-    from .config import Tiling
-    rows, cols = config.multipliers[l - 1]
-    n, m = config.sizes[l], config.sizes[l - 1] + 1
-    return Tiling(rows, cols, -(-n // rows), -(-m // cols))
-
-
 def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bool,
               relax: bool) -> TickWork:
     """The cycle contract of one lean-cell tick (the gateware's issue sequencer is built
     from this function's table; the RTL's counters are tested against it).
 
     - A row tile's derivative codes are in their register ``code_at`` cycles after its
-      last forward issue, and the row operand d is picked a cycle before it is due; in
+      last forward issue, and a row operand d is picked ``PICK`` cycle after its issue
+      (``hdl/layer/operands.py``), however many registers then carry it; in
       relaxation the adjoint and gradient passes, which read this tick's codes, wait
       ``gap`` slots for row tile 0 (and, column-major, for the last row tile).
     - A state result (s, or lam for the cell below) is final ``rt.state_final`` cycles
@@ -107,14 +104,13 @@ def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bo
       slots so that it reads each tile's new G.
     """
     T, TI, TJ = tiling.tiles, tiling.ti, tiling.tj
-    at = rt.address + rt.memory               # operands due, cycles after the issue
     code_at = rt.product_at + rt.tree + 1 + rt.finish
     F = T if fwd else 0
     gap = 0
     if relax and fwd and (bwd or grad):
-        gap = max(0, TJ + code_at - at - F)
+        gap = max(0, TJ - 1 + code_at - PICK - F)
         if bwd:
-            gap = max(gap, code_at - at + 1 - TI)
+            gap = max(gap, code_at - PICK - TI)
     update_gap = max(0, rt.land - T) if grad and update else 0
     grad_at = F + gap + (T if bwd else 0)
     update_at = grad_at + (T if grad else 0) + update_gap

@@ -5,6 +5,10 @@
 its ``lane_memory``, multiplier, ``gradient`` and ``update`` units, and the ``tree``s),
 ``finish`` (sums into the next state and the next lam below), ``stash``, ``host_walk`` and
 ``stats``. Register placement comes from ``firmware_py.contract.retiming``, the
-definition the cycle model reads too. Not yet wired into the core: ``hdl/cell.py`` is
-still the boards' cell.
+definition the cycle model reads too. The core builds these cells for a configuration
+with ``cell: "lean"``, and ``hdl/cell.py``'s for the others.
 """
+
+from .cell import LeanCell
+
+__all__ = ["LeanCell"]

@@ -7,7 +7,7 @@ their own memories; ``RowFinish`` turns forward sums into the next state and
 ``ColumnFinish`` adjoint sums into the next lam of the cell below; the ``Stash`` keeps
 each tick's inputs and codes for the gradient. At commit the next state becomes the
 current one in every cell at once (lockstep). The bias is one more weight column, whose
-input is 1.0. Latencies come from one ``Retiming``; the tick's length from
+input is 1.0. Latencies come from the configuration's ``Retiming``; the tick's length from
 ``retiming.tick_work``.
 """
 
@@ -16,7 +16,6 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.retiming import LEAN, Retiming, lean_tiling
 
 from ..cell_links import CellControl, CellStats, HostAccess, TargetLink, VectorLink
 from .delay import delayed
@@ -24,7 +23,7 @@ from .finish import ColumnFinish, RowFinish
 from .host_walk import HostWalk
 from .issue import IssueSequencer
 from .lane import LaneOp, check_widths
-from .lane_memory import LaneMemory
+from .lane_memory import memory_for
 from .mac_array import MacArray
 from .operands import ColumnOperands, RowOperands
 from .stash import Stash
@@ -35,14 +34,16 @@ __all__ = ["LeanCell"]
 
 
 class LeanCell(wiring.Component):
-    def __init__(self, config: DyadicConfig, l: int, rt: Retiming = LEAN, memory=LaneMemory):
-        check_widths(config)
-        self.config, self.l, self.rt = config, l, rt
+    def __init__(self, config: DyadicConfig, l: int):
+        if config.cell != "lean":
+            raise ValueError(f"a LeanCell needs a lean configuration (cell {config.cell!r})")
+        self.config, self.l, self.rt = config, l, config.retiming
         self.n_out, self.n_in = config.sizes[l], config.sizes[l - 1]
         self.act = config.activations[l - 1]
-        self.tiling = lean_tiling(config, l)
+        self.tiling = config.tiling(l)
         self.adjoint = l > 1
-        self.mac = MacArray(config, rt, self.tiling, self.adjoint, memory)
+        self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
+                            memory_for(self.tiling))
         sens, act = config.sens.bits, config.act.bits
         super().__init__({
             "ctl": In(CellControl()),

@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.config import LEAN_OPERAND_BITS, DyadicConfig
 from firmware_py.contract.retiming import Retiming
 
 from ..multiplier import Multiplier
@@ -17,7 +17,7 @@ from .update import ArrayUpdate
 
 __all__ = ["Lane", "LaneOp", "OPERAND_BITS", "check_widths"]
 
-OPERAND_BITS = 18       # the multiplier's operands (an ECP5 MULT18X18D)
+OPERAND_BITS = LEAN_OPERAND_BITS        # the multiplier's operands (an ECP5 MULT18X18D)
 
 
 def check_widths(config: DyadicConfig):
@@ -71,19 +71,20 @@ class Lane(wiring.Component):
         at_read = rt.address + rt.memory
         op = delayed(m, self.op, at_read, "op")
         w_op = mem.w >> c.weight_guard          # the operand: guard bits dropped (floor)
-        m.d.comb += [
-            mult.a.eq(Mux(op == LaneOp.GRADIENT, self.row,
-                          Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
-                              Mux(op == LaneOp.READ_W, mem.w, w_op)))),
-            # (only a cell with an adjoint pass, above the first, multiplies W by d)
-            mult.b.eq(Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint
-                      else self.col),
-            self.p.eq(mult.p)]
+        a = Mux(op == LaneOp.GRADIENT, self.row,
+                Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
+                    Mux(op == LaneOp.READ_W, mem.w, w_op)))
+        # (only a cell with an adjoint pass, above the first, multiplies W by d)
+        b = Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint else self.col
+        # the multiplier has one operand and one product register; more are added around it
+        p = delayed(m, mult.p, rt.product - 1, "p")
+        m.d.comb += [mult.a.eq(delayed(m, a, rt.operand - 1, "a")),
+                     mult.b.eq(delayed(m, b, rt.operand - 1, "b")), self.p.eq(p)]
 
         # write-back: the word read, beside its product (a host write: the host's word, which
         # holds still while the walk waits for it to land)
-        m.d.comb += [grad.g.eq(delayed(m, mem.g, rt.multiply, "g")), grad.p.eq(mult.p[:grad_p]),
-                     upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(mult.p)]
+        m.d.comb += [grad.g.eq(delayed(m, mem.g, rt.multiply, "g")), grad.p.eq(p[:grad_p]),
+                     upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(p)]
         back = rt.product_at + rt.writeback
         issued = delayed(m, self.issue, back, "issued")
         back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op")

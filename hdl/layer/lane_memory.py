@@ -18,7 +18,7 @@ from firmware_py.contract.retiming import Retiming
 
 from .delay import delayed
 
-__all__ = ["LaneMemory", "DistributedLaneMemory"]
+__all__ = ["LaneMemory", "DistributedLaneMemory", "memory_for"]
 
 
 class LaneMemory(wiring.Component):
@@ -71,3 +71,9 @@ class DistributedLaneMemory(LaneMemory):
     run out (cell 2 of digits on the 85F)."""
 
     ram_style = "distributed"
+
+
+def memory_for(tiling):
+    """A lane memory of one word per tile: LUT RAM up to 16 words (one LUT RAM's depth,
+    where a block RAM would stand nearly empty), block RAM beyond."""
+    return DistributedLaneMemory if tiling.tiles <= 16 else LaneMemory

@@ -1,8 +1,9 @@
 """The operands of a tile: one per column lane (s below, the stashed s, or the update's
 shift operand) and one per row lane (d = f'(h) lam). Each is picked the cycle after its
-tile's issue, from that tile's index, and registered until it is due (``rt.address +
-rt.memory`` cycles after the issue). Picking a cycle after the issue keeps every pick at or
-before the commit that ends the tick, while this tick's state still holds still.
+tile's issue (``retiming.PICK``), from that tile's index, and registered until it is due
+(``rt.address + rt.memory`` cycles after the issue). Picking a cycle after the issue keeps
+every pick at or before the commit that ends the tick, while this tick's state still holds
+still.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -10,7 +11,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.retiming import Retiming
+from firmware_py.contract.retiming import PICK, Retiming
 
 from ..fixed import apply_fprime
 from .delay import delayed
@@ -42,8 +43,8 @@ class ColumnOperands(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         C, TJ, M, one = self.tiling.cols, self.tiling.tj, self.n_in, self.config.act.one
-        op, tj = delayed(m, self.op, 1, "op"), delayed(m, self.tj, 1, "tj")
-        later = self.rt.address + self.rt.memory - 2
+        op, tj = delayed(m, self.op, PICK, "op"), delayed(m, self.tj, PICK, "tj")
+        later = self.rt.address + self.rt.memory - PICK - 1
         bias = lambda j: Const(one if j == M else 0)       # noqa: E731
         for b in range(C):
             x = _tile_pick([self.s[j] for j in range(M)], C, TJ, b, tj, bias)
@@ -74,8 +75,8 @@ class RowOperands(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         R, TI, N = self.tiling.rows, self.tiling.ti, self.n_out
-        ti = delayed(m, self.ti, 1, "ti")
-        later = self.rt.address + self.rt.memory - 2
+        ti = delayed(m, self.ti, PICK, "ti")
+        later = self.rt.address + self.rt.memory - PICK - 1
         for a in range(R):
             lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
             code = _tile_pick([Mux(self.relax, self.code_now[i], self.code_stash[i])

@@ -1,11 +1,13 @@
 """The host's windows on a lean cell: every target, any offset and count, in protocol order
 (W row-major then b; G_W then G_b; s then lam), through the cell's own datapath."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 from harness import host_access
-from test_lean_chain import _config
+from test_lane_arithmetic import LEAN_CFG
 
 from hdl.cell_links import HostTarget
 from hdl.layer.cell import LeanCell
@@ -13,7 +15,7 @@ from hdl.layer.cell import LeanCell
 
 @pytest.mark.parametrize("l", [1, 2])
 def test_windows_read_back_what_was_written(l):
-    config = _config((6, 5, 3), [[2, 3], [3, 2]])
+    config = dataclasses.replace(LEAN_CFG, sizes=(6, 5, 3), multipliers=[[2, 3], [3, 2]])
     cell = LeanCell(config, l)
     N, M = config.sizes[l], config.sizes[l - 1]
     rng = np.random.default_rng(l)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from harness import run_pipe
 
-from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.config import ConfigError, DyadicConfig
 from firmware_py.contract.fixedpoint import QFormat, SaturationCounters
 from firmware_py.contract.retiming import LEAN, Retiming
 from firmware_py.model.arith import FixedArith
@@ -18,7 +18,7 @@ from hdl.layer.update import ArrayUpdate, ShiftOperand, shift_operand, step_shif
 # digits' lean formats: act Q3.5, weight Q2.6 (+6 guard bits), sens Q1.7, an 18-bit G
 LEAN_CFG = DyadicConfig((64, 32, 10), parse_activations("relu,identity", 2),
                         act=QFormat(8, 5), weight=QFormat(8, 6), weight_guard=6,
-                        sens=QFormat(8, 7), grad_bits=18)
+                        sens=QFormat(8, 7), grad_bits=18, cell="lean")
 P_BITS = 36
 
 
@@ -84,5 +84,7 @@ def test_gradient_unit_is_the_golden_accumulate(rt):
 def test_a_gradient_wider_than_the_multiplier_is_refused():
     from hdl.layer.lane import check_widths
     check_widths(LEAN_CFG)
+    with pytest.raises(ConfigError, match="18-bit multiplier operands"):
+        dataclasses.replace(LEAN_CFG, grad_bits=20)
     with pytest.raises(ValueError, match="18-bit multiplier"):
-        check_widths(dataclasses.replace(LEAN_CFG, grad_bits=20))
+        check_widths(dataclasses.replace(LEAN_CFG, grad_bits=20, cell="classic"))

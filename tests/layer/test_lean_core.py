@@ -1,0 +1,107 @@
+"""The whole core on lean cells (``cell: "lean"``) in the Amaranth simulator, against the
+fixed-point golden model and the cycle model: relaxation, streaming batches with the
+update, TRAIN epochs, EVALUATE and host windows, each bit for bit and cycle for cycle."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from test_lane_arithmetic import LEAN_CFG
+
+from firmware_py.contract.config import ConfigError
+from firmware_py.contract.cycles import stream_cycles
+from firmware_py.contract.protocol import Opcode
+from firmware_py.contract.retiming import Retiming
+from firmware_py.device.commands import CoreCommands
+from firmware_py.model.network import parse_activations
+from hdl.core import DyadicCore
+from sim import scenarios
+from sim.amaranth_tb import call
+
+
+def _config(sizes, multipliers, **kw):
+    """The lean digits formats on a small network; label targets as the boards store them."""
+    return dataclasses.replace(LEAN_CFG, sizes=sizes, multipliers=multipliers,
+                               activations=parse_activations("leaky_relu:2", len(sizes) - 1),
+                               max_batch=6, max_samples=12, targets="label", **kw)
+
+
+def _run(cfg, bench):
+    dut = DyadicCore(cfg)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def testbench(ctx):
+        await bench(lambda cmd: call(ctx, dut, cmd))
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.parametrize("sizes, multipliers, pipeline, retiming", [
+    # the 85F's core around the cells (every tick condition and the commit registered)
+    ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming()),
+    # a combinational core, a cell with more register stages, three layers
+    ((4, 5, 3, 2), [[2, 2], [3, 4], [2, 3]], 0, Retiming(address=1, tree=2, product=2)),
+])
+def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
+                                                                      pipeline, retiming):
+    cfg = _config(sizes, multipliers, pipeline=pipeline, retiming=retiming)
+    rng = np.random.default_rng(len(sizes) + pipeline)
+
+    async def bench(run):
+        await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=2 * cfg.L + 1)
+        await scenarios.streaming(run, cfg, rng, batch=5, update=True, batches=2)
+        await scenarios.streaming(run, cfg, rng, batch=1, update=True)
+        await scenarios.epochs(run, cfg, rng, count=9, batch=4, epochs=2)
+        await scenarios.evaluation(run, cfg, rng, count=7, first=2)
+
+    _run(cfg, bench)
+
+
+def test_host_windows_and_saturation_on_a_lean_core():
+    """A window inside W|b reads and writes exactly its elements; with large weights and
+    inputs h, the error, lam and W saturate (G at its 18 bits: tests/layer/
+    test_lane_arithmetic.py), and the counters equal the golden model's."""
+    cfg = _config((3, 4, 2), [[2, 2], [2, 3]], pipeline=2)
+    rng = np.random.default_rng(7)
+    cmds = CoreCommands(cfg)
+
+    async def bench(run):
+        ar, P = scenarios.random_params(cfg, rng)
+        for l in (1, 2):
+            await run(cmds.write_params(l, P[0][l - 1], P[1][l - 1]))
+        flat = np.concatenate([P[0][0].ravel(), P[1][0]])     # 12 weights, then 4 biases
+        new = rng.integers(cfg.master.min, cfg.master.max + 1, 5)
+        await run(cmds.write_values(Opcode.WRITE_PARAMS, 1, 10, new))
+        flat[10:15] = new
+        assert np.array_equal(await run(cmds.read_values(Opcode.READ_PARAMS, 1, 7, 9)),
+                              flat[7:16])
+        W2, b2 = await run(cmds.read_params(2))
+        assert np.array_equal(W2, P[0][1]) and np.array_equal(b2, P[1][1])
+        await scenarios.streaming(run, cfg, rng, batch=4, update=True, lr_shift=0, scale=6.0)
+        cnt = await run(cmds.read_counters())      # (the batch's, checked against the model)
+        assert all(cnt[f"sat_{k}"] > 0 for k in ("h", "err", "lam", "weight"))
+
+    _run(cfg, bench)
+
+
+def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
+    with pytest.raises(ConfigError, match="serial_update is for the classic cell"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], serial_update=True)
+    with pytest.raises(ConfigError, match="cell must be"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], cell="wide")
+    with pytest.raises(ConfigError, match="retiming"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], retiming={"memory": 0})
+    # the bias is one more weight column: [rows, cols] may span M + 1 columns
+    assert _config((3, 4, 2), [[4, 4], [2, 5]]).tiling(2) == (2, 5, 1, 1)
+    with pytest.raises(ConfigError, match="cols 1..5"):
+        _config((3, 4, 2), [[4, 4], [2, 6]])
+
+
+def test_the_lean_cycle_model_meets_the_digits_targets():
+    """64-32-10 on 151 lanes: a batch-1 step within 120 cycles, batch 256 at >= 90 %."""
+    cfg = dataclasses.replace(LEAN_CFG, multipliers=[[11, 11], [10, 3]], max_batch=256)
+    assert stream_cycles(cfg, 1).cycles == 117
+    assert stream_cycles(cfg, 256).utilization >= 0.90
