@@ -1,5 +1,11 @@
 """The multiplier array of a cell: rows x cols lanes, a row adder tree per row lane and,
-in a cell with an adjoint pass, a column adder tree per column lane."""
+in a cell with an adjoint pass, a column adder tree per column lane.
+
+The issue reaches the lanes through ``rt.address`` registers, one copy per row of lanes:
+a row's lanes and memories sit together, and a hundred of them spread over the die would
+otherwise hang on one net from the issue sequencer's logic (boards/README.md)."""
+
+import dataclasses
 
 from amaranth.hdl import Module, signed
 from amaranth.lib import data, wiring
@@ -8,6 +14,8 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.retiming import Retiming
 
+from ..tile_memory import COPY_ATTR
+from .delay import delayed
 from .lane import OPERAND_BITS, Lane, LaneOp
 from .lane_memory import LaneMemory
 from .tree import AdderTree
@@ -29,7 +37,8 @@ class MacArray(wiring.Component):
         # wide enough for W x s, W x d, and a host read of G or the master W
         self.sum_bits = max(config.weight.bits + max(config.act.bits, config.sens.bits),
                             config.grad_bits, config.master.bits)
-        self.lanes = [[Lane(config, rt, tiling.tiles, memory, adjoint) for _ in range(C)]
+        lane_rt = dataclasses.replace(rt, address=0)      # (the array's row copies)
+        self.lanes = [[Lane(config, lane_rt, tiling.tiles, memory, adjoint) for _ in range(C)]
                       for _ in range(R)]
         self.row_trees = [AdderTree(C, self.sum_bits, rt.tree) for _ in range(R)]
         self.col_trees = [AdderTree(R, self.sum_bits, rt.tree) for _ in range(C)] \
@@ -48,12 +57,17 @@ class MacArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         R, C = self.tiling.rows, self.tiling.cols
+        n = self.rt.address
         for a, row in enumerate(self.lanes):
+            issue, op, addr, clear_g = (
+                delayed(m, v, n, f"{name}_row{a}_", attrs={COPY_ATTR: 1})
+                for v, name in ((self.issue, "issue"), (self.op, "op"), (self.addr, "addr"),
+                                (self.clear_g, "clear_g")))
             for b, lane in enumerate(row):
                 m.submodules[f"lane{a}_{b}"] = lane
                 k = a * C + b
-                m.d.comb += [lane.issue.eq(self.issue), lane.op.eq(self.op),
-                             lane.addr.eq(self.addr), lane.clear_g.eq(self.clear_g),
+                m.d.comb += [lane.issue.eq(issue), lane.op.eq(op),
+                             lane.addr.eq(addr), lane.clear_g.eq(clear_g),
                              lane.row.eq(self.row[a]), lane.col.eq(self.col[b]),
                              lane.host_word.eq(self.host_word),
                              lane.host_here.eq(self.host_lane[k]),
