@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from .config import DyadicConfig
 from .retiming import tick_work
 
-__all__ = ["cell_work", "gap_slots", "tick_rule", "stream_flags", "relax_flags", "RunCycles", "stream_cycles",
-           "relax_cycles", "eval_cycles", "epoch_run", "epoch_cycles", "eval_walk", "RUN_OVERHEAD",
-           "EVAL_STAGES"]
+__all__ = ["cell_work", "gap_slots", "tick_rule", "stream_flags", "relax_flags", "RunCycles",
+           "stream_cycles", "relax_cycles", "eval_cycles", "epoch_run", "epoch_cycles",
+           "eval_walk", "RUN_OVERHEAD", "EVAL_STAGES"]
 
 RUN_OVERHEAD = 2    # a run's setup cycle and its prologue commit (hdl/run_control.py)
 EVAL_STAGES = 3     # the evaluator's stages after it picks an output (hdl/evaluator.py)

@@ -22,7 +22,7 @@ from .delay import delayed
 from .finish import ColumnFinish, RowFinish
 from .host_walk import HostWalk
 from .issue import IssueSequencer
-from .lane import LaneOp, check_widths
+from .lane import LaneOp
 from .lane_memory import memory_for
 from .mac_array import MacArray
 from .operands import ColumnOperands, RowOperands

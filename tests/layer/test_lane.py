@@ -48,7 +48,8 @@ def _lane_program(rt, depth, d, x, k, probe):
 
 
 @pytest.mark.parametrize("memory", [LaneMemory, DistributedLaneMemory])
-@pytest.mark.parametrize("rt", [LEAN, Retiming(memory=3, writeback=2, address=1, operand=2, product=2)])
+@pytest.mark.parametrize("rt", [LEAN, Retiming(memory=3, writeback=2, address=1, operand=2,
+                                               product=2)])
 def test_a_lane_trains_its_words_like_the_golden_model(rt, memory):
     c, rng, depth, k = LEAN_CFG, np.random.default_rng(3), 5, 3
     d = rng.integers(c.sens.min, c.sens.max + 1, size=(6, depth))
