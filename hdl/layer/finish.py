@@ -64,7 +64,9 @@ class RowFinish(wiring.Component):
             s_old = Array(self.s[t * R + a] if t * R + a < N else Const(0)
                           for t in range(TI))[blend_ti]
             new = _blend(c, s_old, f, self.dt)
-            m.d.comb += self.saturated[a].eq(done & over & (ti * R + a < N))
+            # (lane a holds a neuron in row tiles ti * R + a < N: a constant bound, since
+            # ``ti * R`` would be a multiplier)
+            m.d.comb += self.saturated[a].eq(done & over & (ti < -(-(N - a) // R)))
             for t in range(TI):
                 i = t * R + a
                 if i < N:
@@ -108,7 +110,7 @@ class ColumnFinish(wiring.Component):
             old = Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
                         for k in range(TJ))[write_tj]
             new = _blend(c, old, t, self.dt)
-            m.d.comb += self.saturated[b].eq(done & over & (tj * C + b < M))
+            m.d.comb += self.saturated[b].eq(done & over & (tj < -(-(M - b) // C)))
             for k in range(TJ):
                 j = k * C + b
                 if j < M:

@@ -10,7 +10,7 @@ lam are read and written at their registers. Elements before ``offset`` are skip
 (they move no data); ``done`` follows the last of ``count``.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -82,7 +82,9 @@ class HostWalk(wiring.Component):
 
         m.d.comb += [self.addr.eq(Array(Const(t * T.tj, range(T.tiles))
                                         for t in range(T.ti))[ti] + tj),
-                     self.col.eq(b), self.lane.eq(Const(1, T.multipliers) << (a * C + b)),
+                     self.col.eq(b), # (a one-hot decode: ``a * C`` would be a multiplier)
+                     self.lane.eq(Cat((a == k // C) & (b == k % C)
+                                      for k in range(T.multipliers))),
                      self.index.eq(i)]
         word = Signal(32)
         m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),

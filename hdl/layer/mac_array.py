@@ -28,7 +28,8 @@ class MacArray(wiring.Component):
     ``rt.address + rt.memory`` cycles later; ``row_sum`` / ``col_sum`` come
     ``rt.product_at + rt.tree`` cycles after the issue. Products are summed at the
     ``sum_bits`` they need (W x s, W x d, a word the host reads), not the multiplier's
-    36. ``host_lane`` marks the lane a WRITE_W writes ``host_word`` into."""
+    36. ``host_lane`` marks the lane a WRITE_W writes ``host_word`` into; both are taken a
+    cycle after they are given, and must hold until the write lands."""
 
     def __init__(self, config: DyadicConfig, rt: Retiming, tiling, adjoint: bool,
                  memory=LaneMemory):
@@ -63,14 +64,18 @@ class MacArray(wiring.Component):
                 delayed(m, v, n, f"{name}_row{a}_", attrs={COPY_ATTR: 1})
                 for v, name in ((self.issue, "issue"), (self.op, "op"), (self.addr, "addr"),
                                 (self.clear_g, "clear_g")))
+            # a host write's word and lane hold still until it lands: a register per row
+            # keeps the walk's logic off the lanes' write enables
+            host_word = delayed(m, self.host_word, 1, f"host_word_row{a}_", attrs={COPY_ATTR: 1})
+            host_here = delayed(m, self.host_lane[a * C:(a + 1) * C], 1, f"host_here_row{a}_",
+                                attrs={COPY_ATTR: 1})
             for b, lane in enumerate(row):
                 m.submodules[f"lane{a}_{b}"] = lane
                 k = a * C + b
                 m.d.comb += [lane.issue.eq(issue), lane.op.eq(op),
                              lane.addr.eq(addr), lane.clear_g.eq(clear_g),
                              lane.row.eq(self.row[a]), lane.col.eq(self.col[b]),
-                             lane.host_word.eq(self.host_word),
-                             lane.host_here.eq(self.host_lane[k]),
+                             lane.host_word.eq(host_word), lane.host_here.eq(host_here[b]),
                              self.g_saturated[k].eq(lane.g_saturated),
                              self.w_saturated[k].eq(lane.w_saturated)]
         for a, tree in enumerate(self.row_trees):
