@@ -60,9 +60,12 @@ class RowFinish(wiring.Component):
             h, over = saturate(accs[a] >> c.weight.frac, c.act)
             f_now, code = activate(self.act, h, c.act.one)
             f = Signal(signed(c.act.bits), name=f"f{a}")
-            m.d.sync += f.eq(f_now)
-            s_old = Array(self.s[t * R + a] if t * R + a < N else Const(0)
-                          for t in range(TI))[blend_ti]
+            # the blend's old value is picked beside f (s holds still through the tick), so
+            # the blend starts from flip-flops
+            s_old = Signal(signed(c.act.bits), name=f"s_old{a}")
+            m.d.sync += [f.eq(f_now),
+                         s_old.eq(Array(self.s[t * R + a] if t * R + a < N else Const(0)
+                                        for t in range(TI))[ti])]
             new = _blend(c, s_old, f, self.dt)
             # (lane a holds a neuron in row tiles ti * R + a < N: a constant bound, since
             # ``ti * R`` would be a multiplier)
@@ -106,9 +109,10 @@ class ColumnFinish(wiring.Component):
         for b in range(C):
             t_now, over = saturate(accs[b] >> c.weight.frac, c.sens)
             t = Signal(signed(c.sens.bits), name=f"t{b}")
-            m.d.sync += t.eq(t_now)
-            old = Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
-                        for k in range(TJ))[write_tj]
+            old = Signal(signed(c.sens.bits), name=f"lam_old{b}")   # (as in RowFinish)
+            m.d.sync += [t.eq(t_now),
+                         old.eq(Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
+                                      for k in range(TJ))[tj])]
             new = _blend(c, old, t, self.dt)
             m.d.comb += self.saturated[b].eq(done & over & (tj < -(-(M - b) // C)))
             for k in range(TJ):

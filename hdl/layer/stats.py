@@ -1,6 +1,7 @@
 """A cell's per-cycle counts for the counters: multiplier lanes doing a real MAC (no bias
 column, padding or update), and saturations by kind. Counts only add up to totals, so they
-arrive late: flags are registered, then counted in registered groups."""
+arrive late: the MAC count two cycles after its issue, flags registered, then counted in
+registered groups."""
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
@@ -42,8 +43,15 @@ class CellStatistics(wiring.Component):
         macs = Array(Array(Const(max(0, min(T.rows, N - i * T.rows))
                                  * max(0, min(T.cols, M - j * T.cols)))
                            for j in range(T.tj)) for i in range(T.ti))
-        m.d.comb += self.stats.busy.eq(Mux(self.valid & (self.op != LaneOp.UPDATE),
-                                           macs[self.ti][self.tj], 0))
+        # the issue's tile is registered, then its count: the table lookup sits between
+        # flip-flops, away from the issue sequencer's commit-cycle logic and the counters
+        counted = Signal()
+        ti, tj = Signal.like(self.ti), Signal.like(self.tj)
+        m.d.sync += [counted.eq(self.valid & (self.op != LaneOp.UPDATE)),
+                     ti.eq(self.ti), tj.eq(self.tj)]
+        busy = Signal.like(self.stats.busy)
+        m.d.sync += busy.eq(Mux(counted, macs[ti][tj], 0))
+        m.d.comb += self.stats.busy.eq(busy)
         for kind in ("sat_h", "sat_lam", "sat_grad", "sat_weight"):
             flags = getattr(self, kind, None)
             value = _count(m, kind, list(flags)) if flags is not None else Const(0)
