@@ -18,7 +18,6 @@ from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.fixedpoint import QFormat
 from hdl.verilog import TOP, cached_verilog
 
 __all__ = ["run_cocotb", "random_configs", "verilator_bin", "SIMULATORS", "VERILATOR_ARGS",
@@ -124,10 +123,11 @@ def run_cocotb(config: DyadicConfig, sim: str, *, seed=1, cases=1, testcase=None
     return get_results(results)
 
 
-# the lean cells' digits formats (configs/digits-lean-ecp5.json): G and the master weight
-# fit the lanes' 18-bit multiplier operands
-LEAN_FORMATS = dict(act=QFormat(8, 5), weight=QFormat(8, 6), weight_guard=6,
-                    sens=QFormat(8, 7), grad_bits=18, cell="lean")
+# the lean cells' digits formats, as configs/digits-lean-ecp5.json gives them (G and the
+# master weight fit the lanes' 18-bit multiplier operands)
+_LEAN = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
+LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weight_guard,
+                    sens=_LEAN.sens, grad_bits=_LEAN.grad_bits, cell=_LEAN.cell)
 
 
 def random_configs(n: int, seed: int):

@@ -32,17 +32,13 @@ from boards.build import (
 )
 from boards.top import PLLS
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.fixedpoint import QFormat
 from firmware_py.contract.retiming import LEAN, Retiming
-from firmware_py.model.network import parse_activations
 from hdl.layer.lane import Lane
 from hdl.layer.lane_memory import DistributedLaneMemory, LaneMemory
 from hdl.layer.tree import AdderTree
 from hdl.tile_memory import COPY_ATTR
 
-CONFIG = DyadicConfig((64, 32, 10), parse_activations("relu,identity", 2),
-                      act=QFormat(8, 5), weight=QFormat(8, 6), weight_guard=6,
-                      sens=QFormat(8, 7), grad_bits=18)
+CONFIG = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")      # (its formats)
 # (rows, cols, tiles, memory) per cell: [11, 11] over 33 x 66 (3 x 6 tiles), [10, 3] over
 # 10 x 33 (1 x 11)
 CELLS = ((11, 11, 18, LaneMemory), (10, 3, 11, DistributedLaneMemory))

@@ -82,7 +82,8 @@ class HostWalk(wiring.Component):
 
         m.d.comb += [self.addr.eq(Array(Const(t * T.tj, range(T.tiles))
                                         for t in range(T.ti))[ti] + tj),
-                     self.col.eq(b), # (a one-hot decode: ``a * C`` would be a multiplier)
+                     self.col.eq(b),
+                     # (a one-hot decode: ``a * C + b`` would be a multiplier)
                      self.lane.eq(Cat((a == k // C) & (b == k % C)
                                       for k in range(T.multipliers))),
                      self.index.eq(i)]

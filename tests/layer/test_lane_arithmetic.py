@@ -8,17 +8,17 @@ import pytest
 from harness import run_pipe
 
 from firmware_py.contract.config import ConfigError, DyadicConfig
-from firmware_py.contract.fixedpoint import QFormat, SaturationCounters
+from firmware_py.contract.fixedpoint import SaturationCounters
 from firmware_py.contract.retiming import LEAN, Retiming
 from firmware_py.model.arith import FixedArith
 from firmware_py.model.network import parse_activations
 from hdl.layer.gradient import GradientUnit
 from hdl.layer.update import ArrayUpdate, ShiftOperand, shift_operand, step_shift
+from sim.runner import LEAN_FORMATS
 
-# digits' lean formats: act Q3.5, weight Q2.6 (+6 guard bits), sens Q1.7, an 18-bit G
-LEAN_CFG = DyadicConfig((64, 32, 10), parse_activations("relu,identity", 2),
-                        act=QFormat(8, 5), weight=QFormat(8, 6), weight_guard=6,
-                        sens=QFormat(8, 7), grad_bits=18, cell="lean")
+# digits' lean formats (configs/digits-lean-ecp5.json): act Q3.5, weight Q2.6 (+6 guard bits),
+# sens Q1.7, an 18-bit G
+LEAN_CFG = DyadicConfig((64, 32, 10), parse_activations("relu,identity", 2), **LEAN_FORMATS)
 P_BITS = 36
 
 
