@@ -116,7 +116,7 @@ class LeanCell(wiring.Component):
         at_sum = rt.product_at + rt.tree
 
         def at_sums(value, name):
-            return delayed(m, value, at_sum, name)
+            return delayed(m, value, at_sum, name, reset_less=False)   # (control)
 
         fwd = at_sums(seq.valid & (seq.op == LaneOp.FORWARD), "fwd_sum")
         m.d.comb += [rfin.valid.eq(fwd), rfin.ti.eq(at_sums(seq.ti, "ti_sum")),

@@ -19,7 +19,7 @@ __all__ = ["RowFinish", "ColumnFinish"]
 
 
 def _accumulate(m, name, n, bits, valid, first, sums, half):
-    accs = [Signal(signed(bits), name=f"{name}{k}") for k in range(n)]
+    accs = [Signal(signed(bits), name=f"{name}{k}", reset_less=True) for k in range(n)]
     with m.If(valid):
         m.d.sync += [acc.eq(Mux(first, half, acc) + sums[k]) for k, acc in enumerate(accs)]
     return accs
@@ -59,10 +59,10 @@ class RowFinish(wiring.Component):
         for a in range(R):
             h, over = saturate(accs[a] >> c.weight.frac, c.act)
             f_now, code = activate(self.act, h, c.act.one)
-            f = Signal(signed(c.act.bits), name=f"f{a}")
+            f = Signal(signed(c.act.bits), name=f"f{a}", reset_less=True)
             # the blend's old value is picked beside f (s holds still through the tick), so
             # the blend starts from flip-flops
-            s_old = Signal(signed(c.act.bits), name=f"s_old{a}")
+            s_old = Signal(signed(c.act.bits), name=f"s_old{a}", reset_less=True)
             m.d.sync += [f.eq(f_now),
                          s_old.eq(Array(self.s[t * R + a] if t * R + a < N else Const(0)
                                         for t in range(TI))[ti])]
@@ -108,8 +108,9 @@ class ColumnFinish(wiring.Component):
         m.d.sync += [write.eq(done), write_tj.eq(tj)]
         for b in range(C):
             t_now, over = saturate(accs[b] >> c.weight.frac, c.sens)
-            t = Signal(signed(c.sens.bits), name=f"t{b}")
-            old = Signal(signed(c.sens.bits), name=f"lam_old{b}")   # (as in RowFinish)
+            t = Signal(signed(c.sens.bits), name=f"t{b}", reset_less=True)
+            # (the old value picked as in RowFinish)
+            old = Signal(signed(c.sens.bits), name=f"lam_old{b}", reset_less=True)
             m.d.sync += [t.eq(t_now),
                          old.eq(Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
                                       for k in range(TJ))[tj])]

@@ -55,8 +55,8 @@ class LaneMemory(wiring.Component):
         clear = delayed(m, self.clear_g, self.rt.address + 1, "clear")
         m.d.comb += rd.addr.eq(addr)
         # the output register(s) after the read register; the first one clears G
-        w_out = Signal(signed(self.config.master.bits))
-        g_out = Signal(signed(self.config.grad_bits))
+        w_out = Signal(signed(self.config.master.bits), reset_less=True)
+        g_out = Signal(signed(self.config.grad_bits), reset_less=True)
         m.d.sync += [w_out.eq(rd.data[:h]), g_out.eq(rd.data[h:])]
         with m.If(clear):
             m.d.sync += g_out.eq(0)

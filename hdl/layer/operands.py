@@ -50,7 +50,7 @@ class ColumnOperands(wiring.Component):
             x = _tile_pick([self.s[j] for j in range(M)], C, TJ, b, tj, bias)
             g = _tile_pick([Mux(self.relax, self.s[j], self.stash[j]) for j in range(M)],
                            C, TJ, b, tj, bias)
-            pick = Signal(signed(OPERAND_BITS), name=f"col{b}")
+            pick = Signal(signed(OPERAND_BITS), name=f"col{b}", reset_less=True)
             host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
             m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
                                     Mux(op == LaneOp.UPDATE, self.shift,
@@ -81,7 +81,7 @@ class RowOperands(wiring.Component):
             lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
             code = _tile_pick([Mux(self.relax, self.code_now[i], self.code_stash[i])
                                for i in range(N)], R, TI, a, ti)
-            d = Signal(signed(self.config.sens.bits), name=f"d{a}")
+            d = Signal(signed(self.config.sens.bits), name=f"d{a}", reset_less=True)
             m.d.sync += d.eq(apply_fprime(self.act, code, lam))
             m.d.comb += self.row[a].eq(delayed(m, d, later, f"d{a}_"))
         return m

@@ -36,7 +36,7 @@ class AdderTree(wiring.Component):
                 values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
                           for k in range(0, len(values), 2)]
             for r in range(count):
-                regs = [Signal(signed(self.bits + level), name=f"l{level}r{r}_{k}")
+                regs = [Signal(signed(self.bits + level), name=f"l{level}r{r}_{k}", reset_less=True)
                         for k in range(len(values))]
                 m.d.sync += [g.eq(v) for g, v in zip(regs, values)]
                 values = regs
