@@ -102,15 +102,10 @@ class _PLLBase(wiring.Component):
             platform.add_clock_constraint(clk_out, self.f_out)
         # reset is released a few cycles after lock (synchronised to the new clock)
         locked = Signal(4)
-        m.d.comb += [ClockSignal("sync").eq(clk_out),
-                     ResetSignal("sync").eq(self._reset_net(m, ~locked[-1]))]
+        m.d.comb += [ClockSignal("sync").eq(clk_out), ResetSignal("sync").eq(~locked[-1])]
         m.domains.pll_rst = ClockDomain("pll_rst", reset_less=True, local=True)
         m.d.comb += ClockSignal("pll_rst").eq(clk_out)
         m.d.pll_rst += locked.eq(Mux(lock, (locked << 1) | 1, 0))
-
-
-    def _reset_net(self, m, rst):
-        return rst
 
 
 class ICE40PLL(_PLLBase):
@@ -143,13 +138,6 @@ class ICE40PLL(_PLLBase):
 
 class ECP5PLL(_PLLBase):
     solve = staticmethod(ecp5_pll_params)
-
-    def _reset_net(self, m, rst):
-        """The reset reaches tens of thousands of flip-flops: on a global (a DCCA), which
-        nextpnr promotes only for clocks, not through the fabric's routing."""
-        out = Signal()
-        m.submodules.rst_global = Instance("DCCA", i_CLKI=rst, i_CE=Const(1), o_CLKO=out)
-        return out
 
     def elaborate(self, platform):
         m = Module()
