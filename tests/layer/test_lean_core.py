@@ -18,6 +18,7 @@ from firmware_py.model.network import parse_activations
 from hdl.core import DyadicCore
 from sim import scenarios
 from sim.amaranth_tb import call
+from sim.runner import ROOT
 
 
 def _config(sizes, multipliers, **kw):
@@ -104,7 +105,7 @@ def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
 def test_the_lean_digits_configuration_meets_the_cycle_targets():
     """configs/digits-lean-ecp5.json, 64-32-10 on 151 lanes: a batch-1 step (forward,
     adjoint, gradient, update) within 120 cycles, batch 256 at >= 90 % (issue 21)."""
-    cfg = DyadicConfig.load("configs/digits-lean-ecp5.json")
+    cfg = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
     assert cfg.cell == "lean" and sum(cfg.tiling(l).multipliers for l in (1, 2)) == 151
     assert stream_cycles(cfg, 1).cycles == 119
     assert stream_cycles(cfg, 256).utilization >= 0.90
