@@ -30,6 +30,7 @@ from boards import (
 from boards.pll import PLLError
 from boards.top import PLLS, BoardTop
 from firmware_py.contract.config import ConfigError, DyadicConfig
+from hdl.layer.lane_memory import LANE_WORDS
 from hdl.sample_memory import MEMORY_NAME
 from hdl.tile_memory import COPY_ATTR
 from hdl.uart import uart_divider
@@ -65,16 +66,17 @@ KEEP_COPIES = f"setattr -set keep 1 a:{COPY_ATTR} %ci1:+$dff[Q] t:$dff %i"
 # with them to block RAM only, never to the iCE40's SPRAM. Nothing reads a row before it
 # is written (hdl/sample_memory.py).
 NO_SAMPLE_INIT = f"delete t:$meminit_v2 r:MEMID=\\{MEMORY_NAME} %i"
-# A read of the sample memory in a cycle that writes the same row is never used (a run, a
-# read-back and a write never overlap), but Amaranth asks for the old data, and on a
-# two-port block RAM yosys emulates that in logic (an address compare and a bypass as
-# wide as a row). Declaring the collision undefined removes it. (The iCE40's single-port
-# SPRAM variant has no second port to collide with.)
-NO_SAMPLE_COLLISION = (f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{MEMORY_NAME} "
-                       "%i")
+# A read of the sample memory or of a lane memory in a cycle that writes the same word is
+# never used (for the samples, a run, a read-back and a write never overlap; for the lanes,
+# the cycle contract reads a word only after its write lands), but Amaranth asks for the old
+# data, and on a two-port block RAM yosys emulates that in logic (a delayed write port and a
+# bypass as wide as a word). Declaring the collision undefined removes it. (The iCE40's
+# single-port SPRAM variant has no second port to collide with.)
+NO_COLLISION = (f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{MEMORY_NAME} "
+                f"r:MEMID=\\{LANE_WORDS} %u %i")
 SCRIPT_AFTER_READ = {"ice40": f"{KEEP_COPIES}\n{NO_SAMPLE_INIT}",
-                     "ecp5": f"{KEEP_COPIES}\n{NO_SAMPLE_COLLISION}",
-                     "gowin": f"{KEEP_COPIES}\n{NO_SAMPLE_COLLISION}"}
+                     "ecp5": f"{KEEP_COPIES}\n{NO_COLLISION}",
+                     "gowin": f"{KEEP_COPIES}\n{NO_COLLISION}"}
 
 
 class BuildError(RuntimeError):

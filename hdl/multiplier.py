@@ -3,11 +3,12 @@
 On an ECP5 the product register is the MULT18X18D's own output register. The block's site
 is fixed, and with a hundred of them in use many sit far from the logic that feeds and
 reads them: with the block's register the route out gets a cycle of its own, instead of
-sharing the multiplier's cycle with the route in. The operands stay fabric registers: as
-the block's input registers, the logic that makes them (placed by the cell, not by the
-block) would share a cycle with the route in. Elsewhere, and in simulation, the product
-is a fabric register too; on an iCE40 yosys packs it into the SB_MAC16. (The builds
-behind this are in boards/README.md.)
+sharing the multiplier's cycle with the route in. ``Multiplier``'s operands are fabric
+registers: as the block's input registers, the logic that makes them (placed by the cell,
+not by the block) would share a cycle with the route in. ``BlockMultiplier`` uses the
+block's input registers, for operands that are little more than registers already (a lean
+lane's). Elsewhere, and in simulation, the product is a fabric register too; on an iCE40
+yosys packs it into the SB_MAC16. (The builds behind this are in boards/README.md.)
 """
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, Signal, signed
@@ -16,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from .family import family_of
 
-__all__ = ["Multiplier"]
+__all__ = ["Multiplier", "BlockMultiplier"]
 
 ECP5_WIDTH = 18     # MULT18X18D operand width
 
@@ -34,30 +35,40 @@ class Multiplier(wiring.Component):
         super().__init__({"a": In(signed(a_bits)), "b": In(signed(b_bits)),
                           "p": Out(signed(p_bits))})
 
+    # the operand registers: fabric flip-flops, or the block's own (``BlockMultiplier``)
+    operands_in_block = False
+
     def elaborate(self, platform):
         m = Module()
-        a = Signal(signed(self.a_bits))
-        b = Signal(signed(self.b_bits))
-        m.d.sync += [a.eq(self.a), b.eq(self.b)]
         ecp5 = family_of(platform) == "ecp5"
         if ecp5 and max(self.a_bits, self.b_bits) <= ECP5_WIDTH:
             a18 = Signal(signed(ECP5_WIDTH))
             b18 = Signal(signed(ECP5_WIDTH))
             p = Signal(36)
-            m.submodules.mult18x18d = self._mult18x18d(a18, b18, p)
-            m.d.comb += [a18.eq(a), b18.eq(b), self.p.eq(p[:self.p_bits])]
+            m.submodules.mult18x18d = self._mult18x18d(a18, b18, p, self.operands_in_block)
+            if self.operands_in_block:
+                m.d.comb += [a18.eq(self.a), b18.eq(self.b)]
+            else:
+                m.d.sync += [a18.eq(self.a), b18.eq(self.b)]
+            m.d.comb += self.p.eq(p[:self.p_bits])
         else:
+            a = Signal(signed(self.a_bits), reset_less=self.operands_in_block)
+            b = Signal(signed(self.b_bits), reset_less=self.operands_in_block)
             p = Signal(signed(self.p_bits), reset_less=True)
-            m.d.sync += p.eq(a * b)
+            m.d.sync += [a.eq(self.a), b.eq(self.b), p.eq(a * b)]
             m.d.comb += self.p.eq(p)
         return m
 
     @staticmethod
-    def _mult18x18d(a18, b18, p):
-        """Signed 18 x 18 -> 36, with the output register on CLK0 (no reset)."""
+    def _mult18x18d(a18, b18, p, inputs_registered):
+        """Signed 18 x 18 -> 36, with the output register (and, if asked, the input
+        registers) on CLK0, without reset."""
+        inputs = "CLK0" if inputs_registered else "NONE"
         return Instance(
             "MULT18X18D",
-            p_REG_INPUTA_CLK="NONE", p_REG_INPUTB_CLK="NONE", p_REG_INPUTC_CLK="NONE",
+            p_REG_INPUTA_CLK=inputs, p_REG_INPUTB_CLK=inputs, p_REG_INPUTC_CLK="NONE",
+            p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+            p_REG_INPUTB_CE="CE0", p_REG_INPUTB_RST="RST0",
             p_REG_PIPELINE_CLK="NONE",
             p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
             # (B_SHIFT: the library's default, B from the B inputs; prjtrellis's
@@ -71,3 +82,11 @@ class Multiplier(wiring.Component):
             **{f"i_C{k}": Const(0) for k in range(ECP5_WIDTH)},
             **{f"o_P{k}": p[k] for k in range(2 * ECP5_WIDTH)},
         )
+
+
+class BlockMultiplier(Multiplier):
+    """The same product, with the operand registers inside the block on an ECP5 (and
+    reset-less elsewhere): a lane whose operands come straight from registers (a block
+    RAM's words, a shared operand register) saves 36 fabric flip-flops and their routes."""
+
+    operands_in_block = True

@@ -34,7 +34,7 @@ def design_key(config: DyadicConfig, *extra: str) -> str:
     # the gateware, and the contract it is built from (configuration, protocol, cycles)
     here = Path(__file__).parent
     contract = here.parent / "firmware_py" / "contract"
-    files = sorted(here.glob("*.py")) + sorted(contract.glob("*.py"))
+    files = sorted(here.rglob("*.py")) + sorted(contract.glob("*.py"))
     src = "".join(p.read_text() for p in files)
     return hashlib.sha256("".join((config.to_json(), src) + extra).encode()).hexdigest()[:16]
 

@@ -12,10 +12,10 @@ import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import signed
 
-from boards import BOARDS, BoardError, check_fits, estimate, get_board
+from boards import BOARDS, ROOT, BoardError, check_fits, estimate, get_board
 from boards.build import (
     KEEP_COPIES,
-    NO_SAMPLE_COLLISION,
+    NO_COLLISION,
     NO_SAMPLE_INIT,
     BuildError,
     _failure,
@@ -317,10 +317,37 @@ def test_the_sample_memory_is_block_ram_alone_with_the_build_script(tmp_path):
     memory is one SPRAM once its all-zero contents are gone."""
     plain = _sample_memory_cells(tmp_path, "ecp5", "", (16, 4, 2), 1024)
     assert plain.get("TRELLIS_FF", 0) > 0 and plain.get("DP16KD", 0) > 0
-    clean = _sample_memory_cells(tmp_path, "ecp5", NO_SAMPLE_COLLISION, (16, 4, 2), 1024)
+    clean = _sample_memory_cells(tmp_path, "ecp5", NO_COLLISION, (16, 4, 2), 1024)
     assert set(clean) - {"cells", "ports"} == {"DP16KD"}, clean
     ice = _sample_memory_cells(tmp_path, "ice40", NO_SAMPLE_INIT, (3, 2, 1), 16384)
     assert ice.get("SB_SPRAM256KA", 0) >= 1, ice
+
+
+def test_a_lane_memory_is_block_ram_alone_with_the_build_script(tmp_path):
+    """The same for a lean lane's W|G words: without the collision line yosys delays the
+    write port and adds a bypass (flip-flops and logic per lane); with it, one DP16KD and
+    the two output registers (W, G)."""
+    from firmware_py.contract.retiming import LEAN
+    from hdl.layer.lane_memory import LaneMemory
+    from hdl.verilog import FamilyPlatform
+    cfg = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
+    mem = LaneMemory(cfg, LEAN, 18)
+    (tmp_path / "m.il").write_text(rtlil.convert(mem, platform=FamilyPlatform("ecp5")))
+
+    def cells(script):
+        proc = subprocess.run([tool_paths("ecp5")["YOSYS"], "-q", "-p",
+                               f"read_rtlil m.il; {script}; synth_ecp5 -top top -run :map_luts; "
+                               "tee -o st.txt stat"], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return {parts[1]: int(parts[0]) for parts in
+                (line.split() for line in (tmp_path / "st.txt").read_text().splitlines())
+                if len(parts) == 2 and parts[0].isdigit() and not parts[1].endswith("wires")}
+
+    out_regs = cfg.master.bits + cfg.grad_bits + 1      # W, G and the clear flag
+    plain, clean = cells(""), cells(NO_COLLISION)
+    assert plain["DP16KD"] == clean["DP16KD"] == 1
+    assert clean["TRELLIS_FF"] == out_regs, clean
+    assert plain["TRELLIS_FF"] > out_regs + 36, plain
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

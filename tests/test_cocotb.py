@@ -53,13 +53,15 @@ def test_core_as_built_for_ecp5_bit_exact_in_icarus(serial_update):
 
 
 def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
-    """Lean cells in the ECP5 netlist: every lane's multiplier a MULT18X18D, W|G in block
-    and LUT RAM, the core around them with every tick condition registered (pipeline 2)."""
+    """Lean cells in the ECP5 netlist: every lane's multiplier a MULT18X18D with its own
+    operand registers, W|G in block and LUT RAM, the core around them with every tick condition registered (pipeline 2)."""
     config = DyadicConfig((3, 4, 2), parse_activations("relu,identity", 2),
                           multipliers=((2, 2), (2, 3)), max_batch=4, pipeline=2,
                           **LEAN_FORMATS)
     verilog = cached_verilog(config, ROOT / "build" / "verilog", "ecp5").read_text()
     # one per lane (the evaluator squares 8-bit errors from a table: hdl/squarer.py)
     assert verilog.count("MULT18X18D #(") == 2 * 2 + 2 * 3
+    # with the operand registers in the block (hdl/multiplier.py's BlockMultiplier)
+    assert verilog.count('.REG_INPUTA_CLK("CLK0")') == 2 * 2 + 2 * 3
     tests, failures = run_cocotb(config, "icarus", seed=5, cases=1, family="ecp5")
     assert tests == 5 and failures == 0

@@ -2,14 +2,14 @@
 write-backs (gradient and update). Everything else a lane needs is shared by its row or
 column (operands, trees) or by the cell (shift operand, statistics)."""
 
-from amaranth.hdl import Module, Mux, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import LEAN_OPERAND_BITS, DyadicConfig
 from firmware_py.contract.retiming import Retiming
 
-from ..multiplier import Multiplier
+from ..multiplier import BlockMultiplier
 from .delay import delayed
 from .gradient import GradientUnit
 from .lane_memory import LaneMemory
@@ -55,12 +55,15 @@ class Lane(wiring.Component):
             "row": In(signed(config.sens.bits)), "col": In(signed(OPERAND_BITS)),
             "host_word": In(signed(config.master.bits)), "host_here": In(1),
             "p": Out(signed(self.p_bits)), "g_saturated": Out(1), "w_saturated": Out(1)})
+        # for testbenches: an issue reads the word a write-back writes in the same cycle
+        # (the cycle contract makes none; the board build relies on it: lane_memory.py)
+        self.collision = Signal()
 
     def elaborate(self, platform):
         m = Module()
         rt, c = self.rt, self.config
         m.submodules.memory = mem = self.memory
-        m.submodules.mult = mult = Multiplier(OPERAND_BITS, OPERAND_BITS, self.p_bits)
+        m.submodules.mult = mult = BlockMultiplier(OPERAND_BITS, OPERAND_BITS, self.p_bits)
         # a gradient product d x s is no wider than its operands
         grad_p = c.sens.bits + c.act.bits
         m.submodules.gradient = grad = GradientUnit(c, rt, grad_p)
@@ -95,5 +98,7 @@ class Lane(wiring.Component):
                      mem.g_data.eq(grad.g_new),
                      mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, upd.w_new)),
                      self.g_saturated.eq(mem.wr_g & grad.saturated),
-                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & upd.saturated)]
+                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & upd.saturated),
+                     self.collision.eq(self.issue & (self.op != LaneOp.WRITE_W) &
+                                       (mem.wr_w | mem.wr_g) & (mem.wr_addr == self.addr))]
         return m

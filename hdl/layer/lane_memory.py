@@ -6,6 +6,12 @@ pass W. Reads take ``rt.memory`` cycles: the block RAM's read register, then its
 register, so no route from a RAM site shares a cycle with logic. ``clear_g`` (given with
 the address) reads G as 0: a batch's first gradient starts from nothing without a pass
 that zeroes G (on a DP16KD it is the output register's synchronous reset).
+
+A read never meets a write of the same word in one cycle: the cycle contract reads a word
+only ``rt.land`` cycles after the issue that writes it. The board build declares such a
+collision undefined (``LANE_WORDS``, boards/build.py), so that yosys does not emulate the
+old word's read in logic (a delayed write port and a bypass as wide as the word: 67 flip-flops
+a lane).
 """
 
 from amaranth.hdl import Cat, Module, Signal, signed
@@ -18,7 +24,9 @@ from firmware_py.contract.retiming import Retiming
 
 from .delay import delayed
 
-__all__ = ["LaneMemory", "DistributedLaneMemory", "memory_for"]
+__all__ = ["LaneMemory", "DistributedLaneMemory", "memory_for", "LANE_WORDS"]
+
+LANE_WORDS = "lane_words"       # the memory's name in the netlist
 
 
 class LaneMemory(wiring.Component):
@@ -44,7 +52,7 @@ class LaneMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         h = self.half
-        m.submodules.mem = mem = self.mem
+        m.submodules[LANE_WORDS] = mem = self.mem
         wr = mem.write_port(granularity=h)
         w_half, g_half = Signal(signed(h)), Signal(signed(h))     # (sign-extended)
         m.d.comb += [w_half.eq(self.w_data), g_half.eq(self.g_data),

@@ -16,6 +16,7 @@ from firmware_py.contract.retiming import Retiming
 from firmware_py.device.commands import CoreCommands
 from firmware_py.model.network import parse_activations
 from hdl.core import DyadicCore
+from hdl.layer.lane import Lane
 from sim import scenarios
 from sim.amaranth_tb import call
 from sim.runner import ROOT
@@ -28,6 +29,21 @@ def _config(sizes, multipliers, **kw):
                                max_batch=6, max_samples=12, targets="label", **kw)
 
 
+_LANES = []       # every lane the test elaborates
+
+
+@pytest.fixture(autouse=True)
+def _watch_lanes(monkeypatch):
+    init = Lane.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _LANES.append(self)
+
+    _LANES.clear()
+    monkeypatch.setattr(Lane, "__init__", record)
+
+
 def _run(cfg, bench):
     dut = DyadicCore(cfg)
     sim = Simulator(dut)
@@ -36,8 +52,17 @@ def _run(cfg, bench):
     async def testbench(ctx):
         await bench(lambda cmd: call(ctx, dut, cmd))
 
+    async def no_collisions(ctx):
+        # the board build declares a read of a word in its write's cycle undefined
+        # (boards/build.py): the cycle contract must never make one
+        watched = [lane.collision for lane in _LANES]
+        async for _, _, *hits in ctx.tick().sample(*watched):
+            assert not any(hits), "a lane read a word in the cycle it was written"
+
     sim.add_testbench(testbench)
+    sim.add_process(no_collisions)
     sim.run()
+    assert _LANES
 
 
 @pytest.mark.parametrize("sizes, multipliers, pipeline, retiming", [
