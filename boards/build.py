@@ -35,7 +35,7 @@ from hdl.sample_memory import MEMORY_NAME
 from hdl.tile_memory import COPY_ATTR
 from hdl.uart import uart_divider
 
-__all__ = ["build", "BuildError", "nextpnr_options", "parse_nextpnr_report"]
+__all__ = ["build", "BuildError", "default_flow", "nextpnr_options", "parse_nextpnr_report"]
 
 # tool variable read by Amaranth's build script -> YoWASP command
 TOOLS = {
@@ -125,9 +125,22 @@ def _print(*a):
     print(*a, flush=True)
 
 
-def nextpnr_options(family: str, seed: int, clock: float, router: str | None = None) -> str:
+def default_flow(family: str, config: DyadicConfig) -> tuple[str | None, str | None]:
+    """(placer, router) when none is asked for; None: nextpnr's own. The lean cells'
+    ECP5 designs are placed by the static (electrostatic) placer and routed by router2:
+    on the 45F's lean design heap placement left router2 stuck above 17,000 overused wires,
+    static placement let it converge (boards/README.md)."""
+    if family == "ecp5" and config.cell == "lean":
+        return "static", "router2"
+    return None, None
+
+
+def nextpnr_options(family: str, seed: int, clock: float, router: str | None = None,
+                    placer: str | None = None) -> str:
     """nextpnr's options: timing is judged from its report (so a miss still reports)."""
     opts = f"--seed {seed} --timing-allow-fail --report report.json"
+    if placer:
+        opts += f" --placer {placer}"
     if router:
         opts += f" --router {router}"
     if family == "gowin":      # its constraints file carries no clock period: nextpnr takes it here
@@ -137,8 +150,11 @@ def nextpnr_options(family: str, seed: int, clock: float, router: str | None = N
 
 def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
           out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print,
-          router: str | None = None, baud: int | None = None) -> dict:
+          router: str | None = None, baud: int | None = None,
+          placer: str | None = None) -> dict:
     clock = clock_mhz or board.clock_mhz
+    placer_default, router_default = default_flow(board.family, config)
+    placer, router = placer or placer_default, router or router_default
     baud = baud or board.baud
     out = Path(out_root) / board.name
     try:
@@ -164,7 +180,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
-                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router))
+                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router, placer))
     plan.extract(work)
     # the tree's key as elaborated (files edited while the tools run do not count)
     files = build_sources()
@@ -210,7 +226,8 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "clocks": parsed["clocks"], "resources": parsed["resources"],
         "trainer": config.trainer, "samples": config.samples,
         "baud": top.baud, "uart_divider": top.divider,
-        "build_seconds": round(seconds, 1), "seed": seed, "router": router or "default",
+        "build_seconds": round(seconds, 1), "seed": seed, "placer": placer or "default",
+        "router": router or "default",
         "sources": key, "source_files": files,
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
@@ -303,7 +320,11 @@ def main(argv=None):
     p.add_argument("--clock", type=float, help="clock to request from the PLL, MHz")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--router", choices=("router1", "router2"),
-                   help="nextpnr router (default: nextpnr's for the family)")
+                   help="nextpnr router (default: router2 for lean cells on ECP5, else "
+                   "nextpnr's)")
+    p.add_argument("--placer", choices=("heap", "static"),
+                   help="nextpnr placer (default: static for lean cells on ECP5, else "
+                   "nextpnr's)")
     p.add_argument("--baud", type=int, help="UART rate (default: the board's bridge's)")
     p.add_argument("--out", default=str(ROOT / "build" / "boards"))
     args = p.parse_args(argv)
@@ -312,7 +333,7 @@ def main(argv=None):
         config_path = args.config or board.config
         config = DyadicConfig.load(config_path)
         build(board, config, str(config_path), args.clock, Path(args.out), args.seed,
-              router=args.router, baud=args.baud)
+              router=args.router, baud=args.baud, placer=args.placer)
     except (BoardError, ConfigError, BuildError, PLLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

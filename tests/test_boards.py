@@ -22,6 +22,7 @@ from boards.build import (
     _plain_names,
     _public_names,
     _utilisation_from_log,
+    default_flow,
     format_report,
     main,
     nextpnr_options,
@@ -54,6 +55,13 @@ def test_nextpnr_options_carry_seed_router_and_the_gowin_clock(capsys):
         "--seed", "3", "--timing-allow-fail", "--report", "report.json"]
     assert nextpnr_options("ecp5", 1, 75.0, "router2").split()[-2:] == ["--router", "router2"]
     assert nextpnr_options("gowin", 1, 27.0).split()[-2:] == ["--freq", "27.0"]
+    assert "--placer static" in nextpnr_options("ecp5", 1, 75.0, placer="static")
+    # lean cells on an ECP5: the static placer and router2; everything else: nextpnr's own
+    lean = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
+    assert default_flow("ecp5", lean) == ("static", "router2")
+    assert default_flow("ice40", lean) == (None, None)
+    assert default_flow("ecp5", DyadicConfig.load(ROOT / "configs" / "digits8-ecp5.json")) \
+        == (None, None)
     with pytest.raises(SystemExit):
         main(["ulx3s-85f", "--router", "router9"])
     assert "invalid choice: 'router9'" in capsys.readouterr().err

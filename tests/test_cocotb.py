@@ -54,7 +54,8 @@ def test_core_as_built_for_ecp5_bit_exact_in_icarus(serial_update):
 
 def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
     """Lean cells in the ECP5 netlist: every lane's multiplier a MULT18X18D with its own
-    operand registers, W|G in block and LUT RAM, the core around them with every tick condition registered (pipeline 2)."""
+    operand registers, W|G in block and LUT RAM, the core around them with every tick
+    condition registered (pipeline 2)."""
     config = DyadicConfig((3, 4, 2), parse_activations("relu,identity", 2),
                           multipliers=((2, 2), (2, 3)), max_batch=4, pipeline=2,
                           **LEAN_FORMATS)

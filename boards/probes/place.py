@@ -19,9 +19,23 @@ import time
 from pathlib import Path
 
 from boards import ROOT, BoardError, check_fits, get_board
-from boards.build import SCRIPT_AFTER_READ, SYNTH_OPTS, BuildError, _plain_names, tool_paths
+from boards.build import (
+    SCRIPT_AFTER_READ,
+    SYNTH_OPTS,
+    BuildError,
+    _plain_names,
+    default_flow,
+    tool_paths,
+)
 from boards.top import BoardTop
 from firmware_py.contract.config import ConfigError, DyadicConfig
+
+
+def placement_options(family: str, config: DyadicConfig) -> str:
+    """The board build's placer, without routing."""
+    placer, _ = default_flow(family, config)
+    return "--timing-allow-fail --no-route --report report.json" + (
+        f" --placer {placer}" if placer else "")
 
 
 def place(board_name: str, config_path: str | None, clock: float | None,
@@ -36,7 +50,7 @@ def place(board_name: str, config_path: str | None, clock: float | None,
     shutil.rmtree(work, ignore_errors=True)
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
-                          nextpnr_opts="--timing-allow-fail --no-route --report report.json")
+                          nextpnr_opts=placement_options(board.family, config))
     plan.extract(work)
     if board.family == "ecp5":
         _plain_names(work / "top.il")
