@@ -4,6 +4,12 @@ tile's issue (``retiming.PICK``), from that tile's index, and registered until i
 (``rt.address + rt.memory`` cycles after the issue). Picking a cycle after the issue keeps
 every pick at or before the commit that ends the tick, while this tick's state still holds
 still.
+
+Where the operand waits a cycle or more after its pick (``rt.address`` >= 1), the pick
+takes two: the tile's value is picked into a register, and the choice by the op (or the
+derivative code) is made from it the next cycle. The tile pick gathers a vector placed by
+the cell that makes it, the choice feeds lanes across the die: in one cycle the pair was
+the 45F's critical path (boards/README.md).
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -45,17 +51,22 @@ class ColumnOperands(wiring.Component):
         C, TJ, M, one = self.tiling.cols, self.tiling.tj, self.n_in, self.config.act.one
         op, tj = delayed(m, self.op, PICK, "op"), delayed(m, self.tj, PICK, "tj")
         later = self.rt.address + self.rt.memory - PICK - 1
+        staged = later >= 1
         bias = lambda j: Const(one if j == M else 0)       # noqa: E731
+        if staged:
+            op = delayed(m, op, 1, "op_chosen")
         for b in range(C):
             x = _tile_pick([self.s[j] for j in range(M)], C, TJ, b, tj, bias)
-            g = _tile_pick([Mux(self.relax, self.s[j], self.stash[j]) for j in range(M)],
-                           C, TJ, b, tj, bias)
+            g = Mux(self.relax, x,
+                    _tile_pick([self.stash[j] for j in range(M)], C, TJ, b, tj, bias))
+            if staged:
+                x, g = delayed(m, x, 1, f"x{b}_"), delayed(m, g, 1, f"g{b}_")
             pick = Signal(signed(OPERAND_BITS), name=f"col{b}", reset_less=True)
             host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
             m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
                                     Mux(op == LaneOp.UPDATE, self.shift,
                                         Mux(host, self.host_col == b, g))))
-            m.d.comb += self.col[b].eq(delayed(m, pick, later, f"col{b}_"))
+            m.d.comb += self.col[b].eq(delayed(m, pick, later - staged, f"col{b}_"))
         return m
 
 
@@ -77,11 +88,14 @@ class RowOperands(wiring.Component):
         R, TI, N = self.tiling.rows, self.tiling.ti, self.n_out
         ti = delayed(m, self.ti, PICK, "ti")
         later = self.rt.address + self.rt.memory - PICK - 1
+        staged = later >= 1
         for a in range(R):
             lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
-            code = _tile_pick([Mux(self.relax, self.code_now[i], self.code_stash[i])
-                               for i in range(N)], R, TI, a, ti)
+            code = Mux(self.relax, _tile_pick([self.code_now[i] for i in range(N)], R, TI, a, ti),
+                       _tile_pick([self.code_stash[i] for i in range(N)], R, TI, a, ti))
+            if staged:
+                lam, code = delayed(m, lam, 1, f"lam{a}_"), delayed(m, code, 1, f"code{a}_")
             d = Signal(signed(self.config.sens.bits), name=f"d{a}", reset_less=True)
             m.d.sync += d.eq(apply_fprime(self.act, code, lam))
-            m.d.comb += self.row[a].eq(delayed(m, d, later, f"d{a}_"))
+            m.d.comb += self.row[a].eq(delayed(m, d, later - staged, f"d{a}_"))
         return m
