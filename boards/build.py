@@ -27,6 +27,7 @@ from boards import (
     get_board,
     sources_key,
 )
+from boards.floorplan import floorplan, yosys_commands
 from boards.pll import PLLError
 from boards.top import PLLS, BoardTop
 from firmware_py.contract.config import ConfigError, DyadicConfig
@@ -125,6 +126,13 @@ def _print(*a):
     print(*a, flush=True)
 
 
+def after_synth(board: Board, platform, config: DyadicConfig) -> str:
+    """Yosys commands after synthesis: the lanes' floorplan on a mapped ECP5 die."""
+    if board.family != "ecp5":
+        return ""
+    return yosys_commands(floorplan(config, platform.device))
+
+
 def default_flow(family: str, config: DyadicConfig) -> tuple[str | None, str | None]:
     """(placer, router) when none is asked for; None: nextpnr's own. The lean cells'
     ECP5 designs are placed by the static (electrostatic) placer and routed by router2:
@@ -180,6 +188,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
+                          script_after_synth=after_synth(board, platform, config),
                           nextpnr_opts=nextpnr_options(board.family, seed, clock, router, placer))
     plan.extract(work)
     # the tree's key as elaborated (files edited while the tools run do not count)

@@ -24,6 +24,7 @@ from boards.build import (
     SYNTH_OPTS,
     BuildError,
     _plain_names,
+    after_synth,
     default_flow,
     tool_paths,
 )
@@ -50,6 +51,7 @@ def place(board_name: str, config_path: str | None, clock: float | None,
     shutil.rmtree(work, ignore_errors=True)
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
+                          script_after_synth=after_synth(board, platform, config),
                           nextpnr_opts=placement_options(board.family, config))
     plan.extract(work)
     if board.family == "ecp5":
