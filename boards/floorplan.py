@@ -9,7 +9,8 @@ lane's words in the nearest free block RAM of an EBR row beside it. The build pi
 cells with nextpnr's ``BEL`` attribute; the logic between them is placed as before.
 
 Sites are named as nextpnr 0.11 names them (``X<x>/Y<y>/MULT18_<n>``, ``.../EBR<n>``). An
-ECP5's DSP and EBR sites come in groups every nine columns; only the 85F is mapped so far.
+ECP5's DSP and EBR sites come in groups of four every nine columns (eleven at the
+die's centre); the 85F and the 45F are mapped.
 """
 
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ DIES = {
     # 70 was used but five)
     "LFE5U-85F": Die(groups=(4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114),
                      dsp_rows=(10, 34, 58), ebr_rows=(22, 46, 70, 82)),
+    # from a placement of the 45F's (33 and 36 of its rows' 36 multiplier sites)
+    "LFE5U-45F": Die(groups=(4, 13, 22, 31, 42, 51, 60, 69, 78),
+                     dsp_rows=(22, 46), ebr_rows=(10, 34, 58)),
 }
 
 

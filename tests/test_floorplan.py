@@ -5,6 +5,8 @@ beside it, and the names it pins are the netlist's."""
 import re
 from collections import Counter
 
+import pytest
+
 from boards import ROOT, get_board
 from boards.build import after_synth
 from boards.floorplan import DIES, floorplan, lane_cells, yosys_commands
@@ -20,12 +22,17 @@ def _xy(site):
     return int(x), int(y)
 
 
-def test_every_lane_of_the_85f_has_its_own_sites_close_together():
-    plan = floorplan(LEAN_85F, "LFE5U-85F")
+LEAN_45F = DyadicConfig.load(ROOT / "configs" / "experiments" / "digits-lean-ecp5-45f.json")
+
+
+@pytest.mark.parametrize("config, device, lanes, rams", [
+    (LEAN_85F, "LFE5U-85F", 151, 121), (LEAN_45F, "LFE5U-45F", 69, 69)])
+def test_every_lane_has_its_own_sites_close_together(config, device, lanes, rams):
+    plan = floorplan(config, device)
     assert len(set(plan.values())) == len(plan)                    # no site twice
-    die = DIES["LFE5U-85F"]
+    die = DIES[device]
     for l in (1, 2):
-        t = LEAN_85F.tiling(l)
+        t = config.tiling(l)
         for a in range(t.rows):
             sites = [_xy(plan[lane_cells(l, a, b)[0]]) for b in range(t.cols)]
             assert len({y for _, y in sites}) == 1 and sites[0][1] in die.dsp_rows
@@ -36,14 +43,13 @@ def test_every_lane_of_the_85f_has_its_own_sites_close_together():
                 if ram:
                     rx, ry = _xy(ram)
                     assert ry in die.ebr_rows and abs(ry - y) == 12 and abs(rx - x) <= 12
-    # 151 multipliers and cell 1's 121 block RAMs
     kinds = Counter(site.rsplit("/", 1)[1][:3] for site in plan.values())
-    assert kinds == {"MUL": 151, "EBR": 121}
+    assert kinds == {"MUL": lanes, "EBR": rams}
 
 
 def test_no_floorplan_for_classic_cells_or_an_unmapped_die():
     assert floorplan(DyadicConfig.load(ROOT / "configs" / "digits8-ecp5.json"), "LFE5U-85F") == {}
-    assert floorplan(LEAN_85F, "LFE5U-12F") == {}
+    assert floorplan(LEAN_85F, "LFE5U-25F") == {}
     assert after_synth(get_board("icebreaker"), None, LEAN_85F) == ""
 
 

@@ -90,6 +90,17 @@ class HostWalk(wiring.Component):
         word = Signal(32)
         m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
                      self.word.eq(word[:self.config.master.bits])]
+        # s[i] and lam[i] in two steps, a group of 8 by i's low bits into registers and then
+        # the group: one N-way pick across the cell's state registers was the routed 85F's
+        # critical path (boards/README.md)
+        picked = {}
+        for name, values in (("s", self.s), ("lam", self.lam)):
+            groups = [Signal(values[0].shape(), name=f"{name}_group{g}")
+                      for g in range((N + 7) // 8)]
+            for g, reg in enumerate(groups):
+                m.d.sync += reg.eq(Array(values[j] for j in range(8 * g, min(N, 8 * g + 8)))[
+                    i[:3]])
+            picked[name] = Array(groups)[i[3:]] if len(groups) > 1 else groups[0]
         wait = Signal(range(max(rt.product_at + rt.tree, rt.land) + 2))
         done = Signal()
         m.d.sync += done.eq(0)
@@ -114,13 +125,16 @@ class HostWalk(wiring.Component):
                 with m.Elif(write):
                     m.next = "TAKE"
                 with m.Elif(state):
-                    m.d.sync += word.eq(Mux(vec, self.lam[i].as_signed(), self.s[i].as_signed()))
-                    m.next = "SEND"
+                    m.next = "PICK"
                 with m.Else():
                     m.d.comb += [self.issue.eq(1), self.op.eq(Mux(target == HostTarget.GRADS,
                                                                  LaneOp.READ_G, LaneOp.READ_W))]
                     m.d.sync += wait.eq(rt.product_at + rt.tree)
                     m.next = "READ"
+            with m.State("PICK"):            # i's group is in its register
+                m.d.comb += self.active.eq(1)
+                m.d.sync += word.eq(Mux(vec, picked["lam"], picked["s"]))
+                m.next = "SEND"
             with m.State("READ"):            # the word comes down its row lane's tree
                 m.d.comb += self.active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
