@@ -72,7 +72,8 @@ class Lane(wiring.Component):
 
         # operands, when the words arrive
         at_read = rt.address + rt.memory
-        op = delayed(m, self.op, at_read, "op", reset_less=False)
+        # (only ``issued`` needs a reset: it gates every write; the op beside it need not)
+        op = delayed(m, self.op, at_read, "op")
         w_op = mem.w >> c.weight_guard          # the operand: guard bits dropped (floor)
         a = Mux(op == LaneOp.GRADIENT, self.row,
                 Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
@@ -90,7 +91,7 @@ class Lane(wiring.Component):
                      upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(p)]
         back = rt.product_at + rt.writeback
         issued = delayed(m, self.issue, back, "issued", reset_less=False)
-        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op", reset_less=False)
+        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op")
         m.d.comb += [mem.wr_addr.eq(delayed(m, self.addr, back, "wr_addr")),
                      mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
                      mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |

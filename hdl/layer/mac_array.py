@@ -60,16 +60,18 @@ class MacArray(wiring.Component):
         R, C = self.tiling.rows, self.tiling.cols
         n = self.rt.address
         for a, row in enumerate(self.lanes):
-            issue, op, clear_g = (
-                delayed(m, v, n, f"{name}_row{a}_", reset_less=False, attrs={COPY_ATTR: 1})
-                for v, name in ((self.issue, "issue"), (self.op, "op"),
-                                (self.clear_g, "clear_g")))
+            # only the issue carries the reset: it gates every write a lane makes, and the
+            # reset net reaching every row's op was the floorplanned 45F's critical path
+            issue = delayed(m, self.issue, n, f"issue_row{a}_", reset_less=False,
+                            attrs={COPY_ATTR: 1})
+            op, clear_g = (delayed(m, v, n, f"{name}_row{a}_", attrs={COPY_ATTR: 1})
+                           for v, name in ((self.op, "op"), (self.clear_g, "clear_g")))
             addr = delayed(m, self.addr, n, f"addr_row{a}_", attrs={COPY_ATTR: 1})
             # a host write's word and lane hold still until it lands: a register per row
             # keeps the walk's logic off the lanes' write enables
             host_word = delayed(m, self.host_word, 1, f"host_word_row{a}_", attrs={COPY_ATTR: 1})
             host_here = delayed(m, self.host_lane[a * C:(a + 1) * C], 1, f"host_here_row{a}_",
-                                reset_less=False, attrs={COPY_ATTR: 1})
+                                attrs={COPY_ATTR: 1})
             for b, lane in enumerate(row):
                 m.submodules[f"lane{a}_{b}"] = lane
                 k = a * C + b
