@@ -302,13 +302,10 @@ def test_address_copies_survive_synthesis_only_with_the_keep_line(tmp_path, keep
     assert ffs == ["8" if keep else "4"]     # a 4-bit address, once per bank or shared
 
 
-def _sample_memory_cells(tmp_path, family, script, sizes, samples):
-    """The cells yosys maps a sample memory to (before LUT mapping)."""
-    from hdl.sample_memory import SampleMemory
+def _mapped_cells(tmp_path, design, family, script):
+    """The cells yosys maps ``design`` to (before LUT mapping), after ``script``."""
     from hdl.verilog import FamilyPlatform
-    cfg = DyadicConfig(sizes, parse_activations("relu", len(sizes) - 1), max_samples=samples)
-    mem = SampleMemory.for_platform(cfg, FamilyPlatform(family))
-    (tmp_path / "m.il").write_text(rtlil.convert(mem, platform=FamilyPlatform(family)))
+    (tmp_path / "m.il").write_text(rtlil.convert(design, platform=FamilyPlatform(family)))
     synth = {"ecp5": "synth_ecp5", "ice40": "synth_ice40 -spram"}[family]
     proc = subprocess.run([tool_paths(family)["YOSYS"], "-q", "-p",
                            f"read_rtlil m.il; {script}; {synth} -top top -run :map_luts; "
@@ -317,6 +314,15 @@ def _sample_memory_cells(tmp_path, family, script, sizes, samples):
     return {parts[1]: int(parts[0]) for parts in
             (line.split() for line in (tmp_path / "st.txt").read_text().splitlines())
             if len(parts) == 2 and parts[0].isdigit() and not parts[1].endswith("wires")}
+
+
+def _sample_memory_cells(tmp_path, family, script, sizes, samples):
+    """The cells yosys maps a sample memory to (before LUT mapping)."""
+    from hdl.sample_memory import SampleMemory
+    from hdl.verilog import FamilyPlatform
+    cfg = DyadicConfig(sizes, parse_activations("relu", len(sizes) - 1), max_samples=samples)
+    return _mapped_cells(tmp_path, SampleMemory.for_platform(cfg, FamilyPlatform(family)),
+                         family, script)
 
 
 def test_the_sample_memory_is_block_ram_alone_with_the_build_script(tmp_path):
@@ -337,19 +343,10 @@ def test_a_lane_memory_is_block_ram_alone_with_the_build_script(tmp_path):
     the two output registers (W, G)."""
     from firmware_py.contract.retiming import LEAN
     from hdl.layer.lane_memory import LaneMemory
-    from hdl.verilog import FamilyPlatform
     cfg = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
-    mem = LaneMemory(cfg, LEAN, 18)
-    (tmp_path / "m.il").write_text(rtlil.convert(mem, platform=FamilyPlatform("ecp5")))
 
     def cells(script):
-        proc = subprocess.run([tool_paths("ecp5")["YOSYS"], "-q", "-p",
-                               f"read_rtlil m.il; {script}; synth_ecp5 -top top -run :map_luts; "
-                               "tee -o st.txt stat"], cwd=tmp_path, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        return {parts[1]: int(parts[0]) for parts in
-                (line.split() for line in (tmp_path / "st.txt").read_text().splitlines())
-                if len(parts) == 2 and parts[0].isdigit() and not parts[1].endswith("wires")}
+        return _mapped_cells(tmp_path, LaneMemory(cfg, LEAN, 18), "ecp5", script)
 
     out_regs = cfg.master.bits + cfg.grad_bits + 1      # W, G and the clear flag
     plain, clean = cells(""), cells(NO_COLLISION)
