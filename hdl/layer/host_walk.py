@@ -90,18 +90,24 @@ class HostWalk(wiring.Component):
         word = Signal(32)
         m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
                      self.word.eq(word[:self.config.master.bits])]
-        # s[i] and lam[i] in two steps, a group of 8 by i's low bits into registers and then
-        # the group: one N-way pick across the cell's state registers was the routed 85F's
-        # critical path (boards/README.md)
-        picked = {}
-        for name, values in (("s", self.s), ("lam", self.lam)):
+        # every pick across the cell is made in two steps, a group by the index's low bits
+        # into registers and then the group: one pick of N state registers, and later of R
+        # row sums from trees spread over the die, was the routed 85F's critical path
+        # (boards/README.md). A group of 4 rows is one DSP row of a floorplanned die.
+        def pick(name, values, index, size):
             groups = [Signal(values[0].shape(), name=f"{name}_group{g}")
-                      for g in range((N + 7) // 8)]
+                      for g in range((len(values) + size - 1) // size)]
+            low = size.bit_length() - 1
             for g, reg in enumerate(groups):
-                m.d.sync += reg.eq(Array(values[j] for j in range(8 * g, min(N, 8 * g + 8)))[
-                    i[:3]])
-            picked[name] = Array(groups)[i[3:]] if len(groups) > 1 else groups[0]
-        wait = Signal(range(max(rt.product_at + rt.tree, rt.land) + 2))
+                members = [values[j] for j in range(size * g, min(len(values), size * g + size))]
+                m.d.sync += reg.eq(Array(members)[index[:low]] if len(members) > 1
+                                   else members[0])
+            return Array(groups)[index[low:]] if len(groups) > 1 else groups[0]
+
+        picked = {name: pick(name, values, i, 8) for name, values in (("s", self.s),
+                                                                      ("lam", self.lam))}
+        row_word = pick("row_sum", [self.row_sum[k] for k in range(R)], a, 4)
+        wait = Signal(range(max(rt.product_at + rt.tree + 1, rt.land) + 1))
         done = Signal()
         m.d.sync += done.eq(0)
         m.d.comb += self.host.done.eq(done)
@@ -129,7 +135,7 @@ class HostWalk(wiring.Component):
                 with m.Else():
                     m.d.comb += [self.issue.eq(1), self.op.eq(Mux(target == HostTarget.GRADS,
                                                                  LaneOp.READ_G, LaneOp.READ_W))]
-                    m.d.sync += wait.eq(rt.product_at + rt.tree)
+                    m.d.sync += wait.eq(rt.product_at + rt.tree + 1)   # + the group pick
                     m.next = "READ"
             with m.State("PICK"):            # i's group is in its register
                 m.d.comb += self.active.eq(1)
@@ -139,7 +145,7 @@ class HostWalk(wiring.Component):
                 m.d.comb += self.active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
-                    m.d.sync += word.eq(Array(self.row_sum[k] for k in range(R))[a].as_signed())
+                    m.d.sync += word.eq(row_word.as_signed())
                     m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.active.eq(1), self.host_o.valid.eq(1)]
