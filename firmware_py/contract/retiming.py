@@ -24,6 +24,8 @@ class Retiming:
     - ``finish``: the h/derivative-code register of the finish stage.
     - ``state``: the next-state chunk register.
     - ``writeback``: the G/W write-data register in front of the lane memory.
+    - ``link``: registers carrying a column finish's next lam down to the cell below,
+      whose lam registers sit elsewhere on the die.
     """
 
     address: int = 0
@@ -34,6 +36,7 @@ class Retiming:
     finish: int = 1
     state: int = 1
     writeback: int = 1
+    link: int = 0
 
     def __post_init__(self):
         for name, v in self.__dict__.items():
@@ -67,6 +70,12 @@ class Retiming:
         accumulate, finish, state register."""
         return self.product_at + self.tree + 1 + self.finish + self.state
 
+    @property
+    def lam_final(self) -> int:
+        """Cycles from a column tile's last adjoint issue to the next lam of the cell
+        below: as ``state_final``, and the link."""
+        return self.state_final + self.link
+
 
 LEAN = Retiming()
 
@@ -96,8 +105,8 @@ def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bo
       (``hdl/layer/operands.py``), however many registers then carry it; in
       relaxation the adjoint and gradient passes, which read this tick's codes, wait
       ``gap`` slots for row tile 0 (and, column-major, for the last row tile).
-    - A state result (s, or lam for the cell below) is final ``rt.state_final`` cycles
-      after its pass's last issue; commit copies it, so the tick lasts that long.
+    - A state result is final ``rt.state_final`` cycles after its pass's last issue (lam
+      for the cell below ``rt.lam_final``); commit copies it, so the tick lasts that long.
     - A written G or W word is readable ``rt.land`` cycles after its issue; the next
       tick may read tile k at its slot k, so the tick lasts until the last writing pass's
       start plus ``rt.land``; an update right after a gradient pass waits ``update_gap``
@@ -119,7 +128,7 @@ def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bo
     if fwd:
         need = max(need, F - 1 + rt.state_final)
     if bwd:
-        need = max(need, F + gap + T - 1 + rt.state_final)
+        need = max(need, F + gap + T - 1 + rt.lam_final)
     if update:
         need = max(need, update_at + rt.land)
     elif grad:

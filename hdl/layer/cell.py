@@ -126,7 +126,7 @@ class LeanCell(wiring.Component):
                      rfin.s.eq(s)]
         sat_lam = None
         if self.adjoint:
-            m.submodules.column_finish = cfin = ColumnFinish(c, T, M, mac.col_sum_bits)
+            m.submodules.column_finish = cfin = ColumnFinish(c, T, M, mac.col_sum_bits, rt.link)
             m.d.comb += [cfin.valid.eq(at_sums(seq.valid & (seq.op == LaneOp.ADJOINT), "bwd_sum")),
                          cfin.tj.eq(at_sums(seq.tj, "tj_sum")),
                          cfin.first.eq(at_sums(seq.first, "cfirst_sum")),

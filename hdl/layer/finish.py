@@ -3,7 +3,8 @@ the next state; a column tile's sums (the adjoint) -> the next lam of the cell b
 
 Sums start at half an LSB, so rounding them is a slice. Each stage takes two registers
 after its accumulator (``rt.finish``: h and code; ``rt.state``: the blended next state),
-so a result is final ``rt.state_final`` cycles after its tile's issue.
+so a result is final ``rt.state_final`` cycles after its tile's issue. A next lam then
+crosses ``rt.link`` registers to the cell below.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -14,6 +15,7 @@ from firmware_py.contract.config import DyadicConfig
 
 from ..cell_links import TargetLink
 from ..fixed import activate, euler_blend, saturate
+from .delay import delayed
 
 __all__ = ["RowFinish", "ColumnFinish"]
 
@@ -87,8 +89,8 @@ class ColumnFinish(wiring.Component):
     its current ``lam_below``; column lane b writes input tj * C + b (the bias column's
     sum is dropped)."""
 
-    def __init__(self, config: DyadicConfig, tiling, n_in: int, sum_bits: int):
-        self.config, self.tiling, self.n_in = config, tiling, n_in
+    def __init__(self, config: DyadicConfig, tiling, n_in: int, sum_bits: int, link: int = 0):
+        self.config, self.tiling, self.n_in, self.link = config, tiling, n_in, link
         self.acc_bits = sum_bits + tiling.ti.bit_length() + 1
         C, vec = tiling.cols, data.ArrayLayout
         super().__init__({
@@ -106,6 +108,9 @@ class ColumnFinish(wiring.Component):
         m.d.sync += [done.eq(self.valid & self.last), tj.eq(self.tj)]
         write, write_tj = Signal(), Signal(range(TJ))
         m.d.sync += [write.eq(done), write_tj.eq(tj)]
+        # the link: the cell below's lam registers are far (boards/README.md)
+        land = delayed(m, write, self.link, "land", reset_less=False)
+        land_tj = delayed(m, write_tj, self.link, "land_tj")
         for b in range(C):
             t_now, over = saturate(accs[b] >> c.weight.frac, c.sens)
             t = Signal(signed(c.sens.bits), name=f"t{b}", reset_less=True)
@@ -114,11 +119,11 @@ class ColumnFinish(wiring.Component):
             m.d.sync += [t.eq(t_now),
                          old.eq(Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
                                       for k in range(TJ))[tj])]
-            new = _blend(c, old, t, self.dt)
+            new = delayed(m, _blend(c, old, t, self.dt), self.link, f"lam_new{b}_")
             m.d.comb += self.saturated[b].eq(done & over & (tj < -(-(M - b) // C)))
             for k in range(TJ):
                 j = k * C + b
                 if j < M:
-                    with m.If(write & (write_tj == k)):
+                    with m.If(land & (land_tj == k)):
                         m.d.comb += [self.lam_out.value[j].eq(new), self.lam_out.we[j].eq(1)]
         return m
