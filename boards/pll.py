@@ -81,6 +81,9 @@ def ecp5_pll_params(f_in: float, f_req: float) -> ECP5PLLParams:
     return best
 
 
+HOLD_CYCLES = 16
+
+
 class _PLLBase(wiring.Component):
     """Drives the clock and reset of ``sync`` (defined by the parent); reset holds until lock."""
 
@@ -100,12 +103,15 @@ class _PLLBase(wiring.Component):
     def _domain(self, m, platform, clk_out, lock):
         if platform is not None:
             platform.add_clock_constraint(clk_out, self.f_out)
-        # reset is released a few cycles after lock (synchronised to the new clock)
-        locked = Signal(4)
-        m.d.comb += [ClockSignal("sync").eq(clk_out), ResetSignal("sync").eq(~locked[-1])]
+        # reset is released 16 cycles after lock (synchronised to the new clock): longer than
+        # any reset-less pipeline behind a source it holds (hdl/layer/__init__.py). It comes
+        # from a flip-flop, not a LUT: the net reaches every reset across the die.
+        locked = Signal(HOLD_CYCLES)
+        reset = Signal(init=1)
+        m.d.comb += [ClockSignal("sync").eq(clk_out), ResetSignal("sync").eq(reset)]
         m.domains.pll_rst = ClockDomain("pll_rst", reset_less=True, local=True)
         m.d.comb += ClockSignal("pll_rst").eq(clk_out)
-        m.d.pll_rst += locked.eq(Mux(lock, (locked << 1) | 1, 0))
+        m.d.pll_rst += [locked.eq(Mux(lock, (locked << 1) | 1, 0)), reset.eq(~locked[-1])]
 
 
 class ICE40PLL(_PLLBase):

@@ -108,7 +108,7 @@ class DyadicCore(wiring.Component):
             m.d.comb += [mem.rd_addr.eq(order.index), mem.rd_en.eq(1 if c.pipeline else
                                                                     run.commit)]
         if c.pipeline:
-            row = Signal.like(mem.rd_data)
+            row = Signal.like(mem.rd_data, reset_less=True)
             with m.If(run.commit):
                 m.d.sync += row.eq(mem.rd_data)
         else:

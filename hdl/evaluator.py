@@ -42,8 +42,8 @@ class Evaluator(wiring.Component):
         m = Module()
         c = self.config
         nL, b = c.sizes[-1], c.act.bits
-        s_held = Signal.like(self.s)
-        t_held = Signal.like(self.target)
+        s_held = Signal.like(self.s, reset_less=True)
+        t_held = Signal.like(self.target, reset_less=True)
         left = Signal(range(nL + EVAL_STAGES + 1))       # cycles until the walk is over
         m.d.comb += [self.ready.eq(left == 0), self.ready_next.eq(left <= 1)]
         with m.If(self.fire):

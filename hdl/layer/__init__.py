@@ -7,6 +7,13 @@ its ``lane_memory``, multiplier, ``gradient`` and ``update`` units, and the ``tr
 ``stats``. Register placement comes from ``firmware_py.contract.retiming``, the
 definition the cycle model reads too. The core builds these cells for a configuration
 with ``cell: "lean"``, and ``hdl/cell.py``'s for the others.
+
+Only control state carries the domain reset: the issue sequencer, the flags that gate a
+write, counters. Data (the state vectors, the stash's entry, picks, pipeline registers)
+powers up at its initial value like every FPGA flip-flop and needs none; the reset then
+reaches a few hundred flip-flops, not thousands across the die (a routed 85F's critical
+path, boards/README.md). The reset holds long enough after the clock locks
+(``boards/pll.py``) for the sources it holds to flush every pipeline behind them.
 """
 
 from .cell import LeanCell

@@ -75,7 +75,7 @@ class LeanCell(wiring.Component):
                      ctl.ready.eq(seq.ready), ctl.ready_next.eq(seq.ready_next)]
 
         # state: s and lam now; their next values come from the finish stage and above
-        s, lam, lam_next = (Signal(vec(signed(w), N), name=n) for w, n in (
+        s, lam, lam_next = (Signal(vec(signed(w), N), name=n, reset_less=True) for w, n in (
             (c.act.bits, "s"), (c.sens.bits, "lam"), (c.sens.bits, "lam_next")))
         m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
         lam_new = Signal.like(lam_next)

@@ -58,6 +58,10 @@ class RowFinish(wiring.Component):
         m.d.sync += [done.eq(self.valid & self.last), ti.eq(self.ti)]
         blend_now, blend_ti = Signal(), Signal(range(TI))     # the blend stage
         m.d.sync += [blend_now.eq(done & ~self.readout), blend_ti.eq(ti)]
+        # (data: only the control above carries the reset, see hdl/layer/__init__.py)
+        s_next, code_now = (Signal.like(port, reset_less=True) for port in (self.s_next,
+                                                                           self.code_now))
+        m.d.comb += [self.s_next.eq(s_next), self.code_now.eq(code_now)]
         for a in range(R):
             h, over = saturate(accs[a] >> c.weight.frac, c.act)
             f_now, code = activate(self.act, h, c.act.one)
@@ -76,11 +80,11 @@ class RowFinish(wiring.Component):
                 i = t * R + a
                 if i < N:
                     with m.If(done & (ti == t)):
-                        m.d.sync += self.code_now[i].eq(code)
+                        m.d.sync += code_now[i].eq(code)
                     with m.If(blend_now & (blend_ti == t)):
-                        m.d.sync += self.s_next[i].eq(new)
+                        m.d.sync += s_next[i].eq(new)
                     with m.If(self.set & (self.set_index == i)):
-                        m.d.sync += self.s_next[i].eq(self.set_value)
+                        m.d.sync += s_next[i].eq(self.set_value)
         return m
 
 

@@ -87,7 +87,7 @@ class HostWalk(wiring.Component):
                      self.lane.eq(Cat((a == k // C) & (b == k % C)
                                       for k in range(T.multipliers))),
                      self.index.eq(i)]
-        word = Signal(32)
+        word = Signal(32, reset_less=True)
         m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
                      self.word.eq(word[:self.config.master.bits])]
         # every pick across the cell is made in two steps, a group by the index's low bits
@@ -95,7 +95,7 @@ class HostWalk(wiring.Component):
         # row sums from trees spread over the die, was the routed 85F's critical path
         # (boards/README.md). A group of 4 rows is one DSP row of a floorplanned die.
         def pick(name, values, index, size):
-            groups = [Signal(values[0].shape(), name=f"{name}_group{g}")
+            groups = [Signal(values[0].shape(), name=f"{name}_group{g}", reset_less=True)
                       for g in range((len(values) + size - 1) // size)]
             low = size.bit_length() - 1
             for g, reg in enumerate(groups):

@@ -31,9 +31,11 @@ class Stash(wiring.Component):
         m.submodules.mem = mem
         wr, rd = mem.write_port(), mem.read_port()
         ptr = Signal(range(self.depth))
+        oldest = Signal(self.entry, reset_less=True)
+        m.d.comb += self.oldest.eq(oldest)
         m.d.comb += [wr.addr.eq(ptr), rd.addr.eq(ptr), wr.en.eq(self.commit),
                      wr.data.eq(self.new)]
         with m.If(self.commit):
-            m.d.sync += [self.oldest.eq(rd.data),
+            m.d.sync += [oldest.eq(rd.data),
                          ptr.eq(Mux(ptr == self.depth - 1, 0, ptr + 1))]
         return m

@@ -21,15 +21,15 @@ def _count(m, name, flags):
         return Const(0)
     groups = []
     for k in range(0, len(flags), GROUP):
-        g = Signal(range(GROUP + 1), name=f"{name}{k // GROUP}")
-        reg = Signal(len(flags[k:k + GROUP]), name=f"{name}_flags{k // GROUP}")
+        g = Signal(range(GROUP + 1), name=f"{name}{k // GROUP}", reset_less=True)
+        reg = Signal(len(flags[k:k + GROUP]), name=f"{name}_flags{k // GROUP}", reset_less=True)
         m.d.sync += [reg.eq(Cat(*flags[k:k + GROUP])), g.eq(sum(reg))]
         groups.append(g)
     if len(groups) == 1:
         return groups[0]
     # the groups' sum registered too: with the counter's adder behind it, in one cycle it
     # was the routed, floorplanned 85F's critical path (121 lanes, 8 groups)
-    total = Signal(range(len(flags) + 1), name=f"{name}_total")
+    total = Signal(range(len(flags) + 1), name=f"{name}_total", reset_less=True)
     m.d.sync += total.eq(sum(groups))
     return total
 
