@@ -66,9 +66,10 @@ class OutputError(wiring.Component):
             e = self.s[i] - y[i]
             e = e << shift if shift >= 0 else (e + (1 << (-shift - 1))) >> -shift
             v_sat, of_now = saturate(e, c.sens)
-            v = Signal(signed(c.sens.bits), name=f"err{i}")
-            of = Signal(name=f"err_of{i}")
-            blend = Signal(signed(c.sens.bits), name=f"err_blend{i}")
+            # (data: reset-less, hdl/layer/__init__.py)
+            v = Signal(signed(c.sens.bits), name=f"err{i}", reset_less=True)
+            of = Signal(name=f"err_of{i}", reset_less=True)
+            blend = Signal(signed(c.sens.bits), name=f"err_blend{i}", reset_less=True)
             new = euler_blend(self.lam[i], v, self.dt_shift) if c.fractional_dt else v
             stage += [v.eq(v_sat), of.eq(of_now), blend.eq(new)]
             m.d.comb += [self.lam_out.value[i].eq(blend), self.lam_out.we[i].eq(self.err_fire)]

@@ -154,7 +154,7 @@ class SampleReader(wiring.Component):
         bits = self.config.act.bits
         # the row is taken into a register and shifted out a lane at a time: no path from
         # the memory's (slow, multi-block) read data to the link, and no wide lane select
-        row = Signal(self.lanes * bits)
+        row = Signal(self.lanes * bits, reset_less=True)
         left = Signal(17)
         lane = Signal(range(self.lanes))
         m.d.comb += self.o_words.payload.eq(row[:bits])

@@ -9,7 +9,9 @@ Where the operand waits a cycle or more after its pick (``rt.address`` >= 1), th
 takes two: the tile's value is picked into a register, and the choice by the op (or the
 derivative code) is made from it the next cycle. The tile pick gathers a vector placed by
 the cell that makes it, the choice feeds lanes across the die: in one cycle the pair was
-the 45F's critical path (boards/README.md).
+the 45F's critical path (boards/README.md). Each lane's tile index (and op) is a copy of
+its own: one index register steering every lane's pick across the die was the routed
+85F's.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -20,6 +22,7 @@ from firmware_py.contract.config import DyadicConfig
 from firmware_py.contract.retiming import PICK, Retiming
 
 from ..fixed import apply_fprime
+from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .lane import OPERAND_BITS, LaneOp
 
@@ -49,13 +52,12 @@ class ColumnOperands(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         C, TJ, M, one = self.tiling.cols, self.tiling.tj, self.n_in, self.config.act.one
-        op, tj = delayed(m, self.op, PICK, "op"), delayed(m, self.tj, PICK, "tj")
         later = self.rt.address + self.rt.memory - PICK - 1
         staged = later >= 1
         bias = lambda j: Const(one if j == M else 0)       # noqa: E731
-        if staged:
-            op = delayed(m, op, 1, "op_chosen")
         for b in range(C):
+            op = delayed(m, self.op, PICK + staged, f"op{b}_", attrs={COPY_ATTR: 1})
+            tj = delayed(m, self.tj, PICK, f"tj{b}_", attrs={COPY_ATTR: 1})
             x = _tile_pick([self.s[j] for j in range(M)], C, TJ, b, tj, bias)
             g = Mux(self.relax, x,
                     _tile_pick([self.stash[j] for j in range(M)], C, TJ, b, tj, bias))
@@ -86,10 +88,10 @@ class RowOperands(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         R, TI, N = self.tiling.rows, self.tiling.ti, self.n_out
-        ti = delayed(m, self.ti, PICK, "ti")
         later = self.rt.address + self.rt.memory - PICK - 1
         staged = later >= 1
         for a in range(R):
+            ti = delayed(m, self.ti, PICK, f"ti{a}_", attrs={COPY_ATTR: 1})
             lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
             code = Mux(self.relax, _tile_pick([self.code_now[i] for i in range(N)], R, TI, a, ti),
                        _tile_pick([self.code_stash[i] for i in range(N)], R, TI, a, ti))
