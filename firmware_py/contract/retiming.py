@@ -21,6 +21,8 @@ class Retiming:
     - ``memory``: the lane memory's read latency (read register, then output register).
     - ``operand``, ``product``: registers in front of and behind each multiplier.
     - ``tree``: registers in a row or column adder tree.
+    - ``column_tree``: more registers in a column tree, whose inputs come from lanes on
+      every DSP row of the die (a row tree's lanes sit on one).
     - ``finish``: the h/derivative-code register of the finish stage.
     - ``state``: the next-state chunk register.
     - ``writeback``: the G/W write-data register in front of the lane memory.
@@ -33,6 +35,7 @@ class Retiming:
     operand: int = 1
     product: int = 1
     tree: int = 1
+    column_tree: int = 0
     finish: int = 1
     state: int = 1
     writeback: int = 1
@@ -73,8 +76,8 @@ class Retiming:
     @property
     def lam_final(self) -> int:
         """Cycles from a column tile's last adjoint issue to the next lam of the cell
-        below: as ``state_final``, and the link."""
-        return self.state_final + self.link
+        below: as ``state_final``, with the column tree's own registers and the link."""
+        return self.state_final + self.column_tree + self.link
 
 
 LEAN = Retiming()

@@ -115,8 +115,8 @@ class LeanCell(wiring.Component):
         # the finish stages see a tile's sums rt.product_at + rt.tree after its issue
         at_sum = rt.product_at + rt.tree
 
-        def at_sums(value, name):
-            return delayed(m, value, at_sum, name, reset_less=False)   # (control)
+        def at_sums(value, name, extra=0):
+            return delayed(m, value, at_sum + extra, name, reset_less=False)   # (control)
 
         fwd = at_sums(seq.valid & (seq.op == LaneOp.FORWARD), "fwd_sum")
         m.d.comb += [rfin.valid.eq(fwd), rfin.ti.eq(at_sums(seq.ti, "ti_sum")),
@@ -126,11 +126,13 @@ class LeanCell(wiring.Component):
                      rfin.s.eq(s)]
         sat_lam = None
         if self.adjoint:
+            late = rt.column_tree          # (the column sums come later)
             m.submodules.column_finish = cfin = ColumnFinish(c, T, M, mac.col_sum_bits, rt.link)
-            m.d.comb += [cfin.valid.eq(at_sums(seq.valid & (seq.op == LaneOp.ADJOINT), "bwd_sum")),
-                         cfin.tj.eq(at_sums(seq.tj, "tj_sum")),
-                         cfin.first.eq(at_sums(seq.first, "cfirst_sum")),
-                         cfin.last.eq(at_sums(seq.last, "clast_sum")),
+            bwd = seq.valid & (seq.op == LaneOp.ADJOINT)
+            m.d.comb += [cfin.valid.eq(at_sums(bwd, "bwd_sum", late)),
+                         cfin.tj.eq(at_sums(seq.tj, "tj_sum", late)),
+                         cfin.first.eq(at_sums(seq.first, "cfirst_sum", late)),
+                         cfin.last.eq(at_sums(seq.last, "clast_sum", late)),
                          cfin.sums.eq(mac.col_sum), cfin.dt.eq(dt),
                          cfin.lam_below.eq(self.below.lam)]
             wiring.connect(m, cfin.lam_out, wiring.flipped(self.lam_out))

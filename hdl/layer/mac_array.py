@@ -25,8 +25,8 @@ __all__ = ["MacArray"]
 
 class MacArray(wiring.Component):
     """Issue ``op`` at ``addr`` to every lane; ``row`` and ``col`` operands are due
-    ``rt.address + rt.memory`` cycles later; ``row_sum`` / ``col_sum`` come
-    ``rt.product_at + rt.tree`` cycles after the issue. Products are summed at the
+    ``rt.address + rt.memory`` cycles later; ``row_sum`` comes ``rt.product_at + rt.tree``
+    cycles after the issue, ``col_sum`` ``rt.column_tree`` later. Products are summed at the
     ``sum_bits`` they need (W x s, W x d, a word the host reads), not the multiplier's
     36. ``host_lane`` marks the lane a WRITE_W writes ``host_word`` into; both are taken a
     cycle after they are given, and must hold until the write lands."""
@@ -42,7 +42,8 @@ class MacArray(wiring.Component):
         self.lanes = [[Lane(config, lane_rt, tiling.tiles, memory, adjoint) for _ in range(C)]
                       for _ in range(R)]
         self.row_trees = [AdderTree(C, self.sum_bits, rt.tree) for _ in range(R)]
-        self.col_trees = [AdderTree(R, self.sum_bits, rt.tree) for _ in range(C)] \
+        self.col_trees = [AdderTree(R, self.sum_bits, rt.tree + rt.column_tree)
+                          for _ in range(C)] \
             if adjoint else []
         self.row_sum_bits = self.row_trees[0].total.shape().width
         self.col_sum_bits = self.sum_bits + (R - 1).bit_length()

@@ -63,7 +63,7 @@ def _run(rt, T, ticks):
     return log
 
 
-@pytest.mark.parametrize("rt", [LEAN, Retiming(address=1, tree=2, link=2)])
+@pytest.mark.parametrize("rt", [LEAN, Retiming(address=1, tree=2, column_tree=1, link=2)])
 @pytest.mark.parametrize("T", [Tiling(11, 11, 3, 6), Tiling(10, 3, 1, 11), Tiling(2, 2, 2, 1)])
 def test_every_tick_issues_its_passes_and_ends_on_time(rt, T):
     combos = [f for f in itertools.product((0, 1), repeat=5) if any(f[:4])]

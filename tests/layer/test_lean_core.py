@@ -68,10 +68,10 @@ def _run(cfg, bench):
 @pytest.mark.parametrize("sizes, multipliers, pipeline, retiming", [
     # the 85F's core around the cells (every tick condition and the commit registered)
     ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming()),
-    # a combinational core, a cell with more register stages, three layers, and a lam link
-    # long enough to decide when an adjoint tick may end
+    # a combinational core, a cell with more register stages, three layers, and column
+    # trees and a lam link long enough to decide when an adjoint tick may end
     ((4, 5, 3, 2), [[2, 2], [3, 4], [2, 3]], 0, Retiming(address=1, tree=2, product=2,
-                                                               link=2)),
+                                                               column_tree=2, link=2)),
 ])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
                                                                       pipeline, retiming):
