@@ -85,8 +85,8 @@ def tick_rule(config: DyadicConfig):
     tilings = {l: config.tiling(l) for l in range(1, config.L + 1)}
     if config.cell == "lean":
         def need(l, fwd, bwd, grad, relax, update):
-            return tick_work(config.retiming, tilings[l], fwd, bwd and l > 1, grad, update,
-                             relax).need
+            return tick_work(config.retiming.for_cell(tilings[l]), tilings[l], fwd,
+                             bwd and l > 1, grad, update, relax).need
     else:
         def need(l, fwd, bwd, grad, relax, update):
             return cell_work(tilings[l], fwd, bwd, grad, relax, update, config.pipeline,

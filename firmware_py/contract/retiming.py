@@ -8,6 +8,8 @@ here, never a branch in a component.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 __all__ = ["Retiming", "LEAN", "PICK", "MIN_TICK", "TickWork", "tick_work"]
@@ -23,6 +25,8 @@ class Retiming:
     - ``tree``: registers in a row or column adder tree.
     - ``column_tree``: more registers in a column tree, whose inputs come from lanes on
       every DSP row of the die (a row tree's lanes sit on one).
+    - ``tree_levels``: the adder levels one tree register may follow (0: any); a deeper
+      tree takes a register more for each further ``tree_levels`` (``for_cell``).
     - ``finish``: the h/derivative-code register of the finish stage.
     - ``state``: the next-state chunk register.
     - ``writeback``: the G/W write-data register in front of the lane memory.
@@ -36,6 +40,7 @@ class Retiming:
     product: int = 1
     tree: int = 1
     column_tree: int = 0
+    tree_levels: int = 0
     finish: int = 1
     state: int = 1
     writeback: int = 1
@@ -50,6 +55,21 @@ class Retiming:
         if self.operand < 1 or self.product < 1:
             raise ValueError("Retiming.operand and .product must be >= 1: the multiplier's "
                              "own registers")
+
+    def for_cell(self, tiling) -> Retiming:
+        """The register counts of a cell with this tiling: ``tree_levels`` resolved into
+        its row trees' registers (``tree``) and its column trees' (``column_tree`` more;
+        never fewer than a row tree's, so the column sums never come first)."""
+        if not self.tree_levels:
+            return self
+
+        def more(n):            # registers beyond one for a tree of n inputs
+            levels = math.ceil(math.log2(n)) if n > 1 else 0
+            return max(0, math.ceil(levels / self.tree_levels) - 1)
+        row, col = more(tiling.cols), more(tiling.rows)
+        return dataclasses.replace(self, tree=self.tree + row,
+                                   column_tree=self.column_tree + max(0, col - row),
+                                   tree_levels=0)
 
     @property
     def multiply(self) -> int:

@@ -37,10 +37,11 @@ class LeanCell(wiring.Component):
     def __init__(self, config: DyadicConfig, l: int):
         if config.cell != "lean":
             raise ValueError(f"a LeanCell needs a lean configuration (cell {config.cell!r})")
-        self.config, self.l, self.rt = config, l, config.retiming
+        self.config, self.l = config, l
         self.n_out, self.n_in = config.sizes[l], config.sizes[l - 1]
         self.act = config.activations[l - 1]
         self.tiling = config.tiling(l)
+        self.rt = config.retiming.for_cell(self.tiling)
         self.adjoint = l > 1
         self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
                             memory_for(self.tiling))

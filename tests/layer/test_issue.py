@@ -74,3 +74,14 @@ def test_every_tick_issues_its_passes_and_ends_on_time(rt, T):
         issued = slots[:len(want)]
         assert issued == want, flags
         assert not any(slots[len(want):]), flags
+
+
+def test_a_tree_takes_a_register_for_each_tree_levels_adder_levels():
+    rt = Retiming(address=1, tree_levels=3, link=1)
+    # 11 products (4 levels) in a row tree: two registers; no adjoint trees to match
+    assert rt.for_cell(Tiling(11, 11, 3, 6)) == Retiming(address=1, tree=2, link=1)
+    # 3 products (2 levels) in a row, 10 (4 levels) in a column: one more in the column
+    assert rt.for_cell(Tiling(10, 3, 1, 11)) == Retiming(address=1, column_tree=1, link=1)
+    # a column tree never has fewer registers than the row trees
+    assert rt.for_cell(Tiling(2, 16, 2, 1)) == Retiming(address=1, tree=2, link=1)
+    assert Retiming(tree=2).for_cell(Tiling(11, 11, 3, 6)) == Retiming(tree=2)

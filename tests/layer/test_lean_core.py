@@ -66,8 +66,9 @@ def _run(cfg, bench):
 
 
 @pytest.mark.parametrize("sizes, multipliers, pipeline, retiming", [
-    # the 85F's core around the cells (every tick condition and the commit registered)
-    ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming()),
+    # the 85F's core around the cells (every tick condition and the commit registered), and
+    # trees registered by their depth: the two cells' register counts differ
+    ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming(tree_levels=1)),
     # a combinational core, a cell with more register stages, three layers, and column
     # trees and a lam link long enough to decide when an adjoint tick may end
     ((4, 5, 3, 2), [[2, 2], [3, 4], [2, 3]], 0, Retiming(address=1, tree=2, product=2,
