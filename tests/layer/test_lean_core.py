@@ -135,5 +135,5 @@ def test_the_lean_digits_configuration_meets_the_cycle_targets():
     adjoint, gradient, update) within 120 cycles, batch 256 at >= 90 % (issue 21)."""
     cfg = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
     assert cfg.cell == "lean" and sum(cfg.tiling(l).multipliers for l in (1, 2)) == 151
-    assert stream_cycles(cfg, 1).cycles == 119
+    assert stream_cycles(cfg, 1).cycles <= 120
     assert stream_cycles(cfg, 256).utilization >= 0.90
