@@ -103,7 +103,7 @@ class _PLLBase(wiring.Component):
     def _domain(self, m, platform, clk_out, lock):
         if platform is not None:
             platform.add_clock_constraint(clk_out, self.f_out)
-        # reset is released 16 cycles after lock (synchronised to the new clock): longer than
+        # reset is released HOLD_CYCLES after lock (synchronised to the new clock): longer than
         # any reset-less pipeline behind a source it holds (hdl/layer/__init__.py). It comes
         # from a flip-flop, not a LUT: the net reaches every reset across the die.
         locked = Signal(HOLD_CYCLES)

@@ -12,7 +12,12 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-__all__ = ["Retiming", "LEAN", "PICK", "MIN_TICK", "TickWork", "tick_work"]
+__all__ = ["Retiming", "LEAN", "PICK", "MIN_TICK", "TickWork", "tick_work", "adder_levels"]
+
+
+def adder_levels(n: int) -> int:
+    """Levels of two-input adders in a tree summing ``n`` inputs (``hdl/layer/tree.py``)."""
+    return math.ceil(math.log2(n)) if n > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,7 @@ class Retiming:
             return self
 
         def more(n):            # registers beyond one for a tree of n inputs
-            levels = math.ceil(math.log2(n)) if n > 1 else 0
-            return max(0, math.ceil(levels / self.tree_levels) - 1)
+            return max(0, math.ceil(adder_levels(n) / self.tree_levels) - 1)
         row, col = more(tiling.cols), more(tiling.rows)
         return dataclasses.replace(self, tree=self.tree + row,
                                    column_tree=self.column_tree + max(0, col - row),

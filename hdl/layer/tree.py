@@ -1,11 +1,11 @@
 """A pipelined adder tree: a row's or a column's products summed, ``registers`` registers
 spread evenly over its levels (the last one at its output)."""
 
-import math
-
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from firmware_py.contract.retiming import adder_levels
 
 __all__ = ["AdderTree"]
 
@@ -15,7 +15,7 @@ class AdderTree(wiring.Component):
 
     def __init__(self, n: int, bits: int, registers: int):
         self.n, self.bits, self.registers = n, bits, registers
-        self.levels = math.ceil(math.log2(n)) if n > 1 else 0
+        self.levels = adder_levels(n)
         super().__init__({"inputs": In(data.ArrayLayout(signed(bits), n)),
                           "total": Out(signed(bits + self.levels))})
 

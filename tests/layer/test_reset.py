@@ -5,6 +5,7 @@ import dataclasses
 import json
 import subprocess
 
+from amaranth.back import rtlil
 from test_lane_arithmetic import LEAN_CFG
 
 from boards.build import tool_paths
@@ -13,7 +14,6 @@ from hdl.core import DyadicCore
 
 def _reset_bits(tmp_path, sizes):
     """Flip-flop bits whose synchronous reset is the domain's, after yosys's proc."""
-    from amaranth.back import rtlil
     cfg = dataclasses.replace(LEAN_CFG, sizes=sizes, multipliers=[[3, 3], [2, 3]],
                               max_batch=6, max_samples=16, targets="label")
     (tmp_path / "m.il").write_text(rtlil.convert(DyadicCore(cfg)))
