@@ -54,7 +54,11 @@ class OutputError(wiring.Component):
         with m.If(self.commit):
             m.d.sync += [line[0].eq(self.target_now)]
             m.d.sync += [b.eq(a) for a, b in zip(line, line[1:])]
-        m.d.comb += self.target.eq(Mux(self.relax, self.target_now, line[-1]))
+        # relax holds through a run: a copy here, so the target's pick does not start at
+        # the run control's mode across the die (boards/README.md)
+        relax = Signal(reset_less=True)
+        m.d.sync += relax.eq(self.relax)
+        m.d.comb += self.target.eq(Mux(relax, self.target_now, line[-1]))
         y = target_codes(c, self.target)
         shift = c.sens.frac - c.act.frac
         # s_L, lam_L and y hold still through a tick, so with the pipeline the error and

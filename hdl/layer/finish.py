@@ -15,6 +15,7 @@ from firmware_py.contract.config import DyadicConfig
 
 from ..cell_links import TargetLink
 from ..fixed import activate, euler_blend, saturate
+from ..tile_memory import COPY_ATTR
 from .delay import delayed
 
 __all__ = ["RowFinish", "ColumnFinish"]
@@ -27,8 +28,14 @@ def _accumulate(m, name, n, bits, valid, first, sums, half):
     return accs
 
 
-def _blend(config, old, new, dt):
-    return euler_blend(old, new, dt) if config.fractional_dt else new
+def _blend(m, config, old, new, dt, lane):
+    """The Euler blend, its shift from the lane's own copy of ``dt``: one register fanning
+    out to every lane's shifter was a routed 85F's critical path (boards/README.md). dt
+    changes at a run's first commit, cycles before the first blend, so the copy's cycle
+    costs nothing."""
+    if not config.fractional_dt:
+        return new
+    return euler_blend(old, new, delayed(m, dt, 1, f"dt{lane}_", attrs={COPY_ATTR: 1}))
 
 
 class RowFinish(wiring.Component):
@@ -72,7 +79,7 @@ class RowFinish(wiring.Component):
             m.d.sync += [f.eq(f_now),
                          s_old.eq(Array(self.s[t * R + a] if t * R + a < N else Const(0)
                                         for t in range(TI))[ti])]
-            new = _blend(c, s_old, f, self.dt)
+            new = _blend(m, c, s_old, f, self.dt, a)
             # (lane a holds a neuron in row tiles ti * R + a < N: a constant bound, since
             # ``ti * R`` would be a multiplier)
             m.d.comb += self.saturated[a].eq(done & over & (ti < -(-(N - a) // R)))
@@ -123,7 +130,7 @@ class ColumnFinish(wiring.Component):
             m.d.sync += [t.eq(t_now),
                          old.eq(Array(self.lam_below[k * C + b] if k * C + b < M else Const(0)
                                       for k in range(TJ))[tj])]
-            new = delayed(m, _blend(c, old, t, self.dt), self.link, f"lam_new{b}_")
+            new = delayed(m, _blend(m, c, old, t, self.dt, b), self.link, f"lam_new{b}_")
             m.d.comb += self.saturated[b].eq(done & over & (tj < -(-(M - b) // C)))
             for k in range(TJ):
                 j = k * C + b

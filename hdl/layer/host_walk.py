@@ -80,13 +80,24 @@ class HostWalk(wiring.Component):
             with m.Else():
                 next_row()
 
-        m.d.comb += [self.addr.eq(Array(Const(t * T.tj, range(T.tiles))
-                                        for t in range(T.ti))[ti] + tj),
-                     self.col.eq(b),
-                     # (a one-hot decode: ``a * C + b`` would be a multiplier)
-                     self.lane.eq(Cat((a == k // C) & (b == k % C)
-                                      for k in range(T.multipliers))),
-                     self.index.eq(i)]
+        # The datapath sees the walk's op from registers, one cycle after the FSM issues
+        # it: the op fans out to every lane's copy across the die, and the FSM's decode in
+        # front of that route was the routed 85F's critical path (boards/README.md). The
+        # host walk is outside the cycle model, so the cycle is free.
+        active, issue, op = Signal(), Signal(), Signal(LaneOp)
+        m.d.sync += [self.active.eq(active), self.issue.eq(issue)]        # (control)
+        for name, value in (("op", op),
+                            ("addr", Array(Const(t * T.tj, range(T.tiles))
+                                              for t in range(T.ti))[ti] + tj),
+                            ("col", b),
+                            # (a one-hot decode: ``a * C + b`` would be a multiplier)
+                            ("lane", Cat((a == k // C) & (b == k % C)
+                                            for k in range(T.multipliers)))):
+            port = getattr(self, name)
+            reg = Signal.like(port, name=f"{name}_reg", reset_less=True)
+            m.d.sync += reg.eq(value)
+            m.d.comb += port.eq(reg)
+        m.d.comb += self.index.eq(i)
         word = Signal(32, reset_less=True)
         m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
                      self.word.eq(word[:self.config.master.bits])]
@@ -107,7 +118,8 @@ class HostWalk(wiring.Component):
         picked = {name: pick(name, values, i, 8) for name, values in (("s", self.s),
                                                                       ("lam", self.lam))}
         row_word = pick("row_sum", [self.row_sum[k] for k in range(R)], a, 4)
-        wait = Signal(range(max(rt.product_at + rt.tree + 1, rt.land) + 1))
+        # a word's wait counts from the FSM's issue: + 1 for the op's register
+        wait = Signal(range(max(rt.product_at + rt.tree + 2, rt.land + 1) + 1))
         done = Signal()
         m.d.sync += done.eq(0)
         m.d.comb += self.host.done.eq(done)
@@ -121,7 +133,7 @@ class HostWalk(wiring.Component):
                                  skip.eq(self.host.offset), left.eq(self.host.count)]
                     m.next = "NEXT"
             with m.State("NEXT"):
-                m.d.comb += self.active.eq(1)
+                m.d.comb += active.eq(1)
                 with m.If(skip != 0):
                     m.d.sync += skip.eq(skip - 1)
                     advance()
@@ -133,44 +145,44 @@ class HostWalk(wiring.Component):
                 with m.Elif(state):
                     m.next = "PICK"
                 with m.Else():
-                    m.d.comb += [self.issue.eq(1), self.op.eq(Mux(target == HostTarget.GRADS,
-                                                                 LaneOp.READ_G, LaneOp.READ_W))]
-                    m.d.sync += wait.eq(rt.product_at + rt.tree + 1)   # + the group pick
+                    m.d.comb += [issue.eq(1), op.eq(Mux(target == HostTarget.GRADS,
+                                                       LaneOp.READ_G, LaneOp.READ_W))]
+                    m.d.sync += wait.eq(rt.product_at + rt.tree + 2)   # + the group pick
                     m.next = "READ"
             with m.State("PICK"):            # i's group is in its register
-                m.d.comb += self.active.eq(1)
+                m.d.comb += active.eq(1)
                 m.d.sync += word.eq(Mux(vec, picked["lam"], picked["s"]))
                 m.next = "SEND"
             with m.State("READ"):            # the word comes down its row lane's tree
-                m.d.comb += self.active.eq(1)
+                m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
                     m.d.sync += word.eq(row_word.as_signed())
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [self.active.eq(1), self.host_o.valid.eq(1)]
+                m.d.comb += [active.eq(1), self.host_o.valid.eq(1)]
                 with m.If(self.host_o.ready):
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
             with m.State("TAKE"):
-                m.d.comb += [self.active.eq(1), self.host_i.ready.eq(1)]
+                m.d.comb += [active.eq(1), self.host_i.ready.eq(1)]
                 with m.If(self.host_i.valid):
                     m.d.sync += word.eq(self.host_i.payload)
                     m.next = "STORE"
             with m.State("STORE"):
-                m.d.comb += self.active.eq(1)
+                m.d.comb += active.eq(1)
                 with m.If(state):
                     m.d.comb += [self.set_s.eq(~vec), self.set_lam.eq(vec), moved.eq(1)]
                     m.next = "NEXT"
                 with m.Elif(target == HostTarget.PARAMS):
-                    m.d.comb += [self.issue.eq(1), self.op.eq(LaneOp.WRITE_W)]
-                    m.d.sync += wait.eq(rt.land)
+                    m.d.comb += [issue.eq(1), op.eq(LaneOp.WRITE_W)]
+                    m.d.sync += wait.eq(rt.land + 1)
                     m.next = "LAND"
                 with m.Else():               # G is never written by the host
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
             with m.State("LAND"):            # the word and its lane hold still until it lands
-                m.d.comb += self.active.eq(1)
+                m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
                     m.d.comb += moved.eq(1)
