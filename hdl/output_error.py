@@ -54,10 +54,10 @@ class OutputError(wiring.Component):
         with m.If(self.commit):
             m.d.sync += [line[0].eq(self.target_now)]
             m.d.sync += [b.eq(a) for a, b in zip(line, line[1:])]
-        # relax holds through a run: a copy here, so the target's pick does not start at
-        # the run control's mode across the die (boards/README.md)
-        relax = Signal(reset_less=True)
-        m.d.sync += relax.eq(self.relax)
+        # relax and dt hold through a run: copies here, so the target's pick and the blend
+        # do not start at the run control's mode across the die (boards/README.md)
+        relax, dt = Signal(reset_less=True), Signal(4, reset_less=True)
+        m.d.sync += [relax.eq(self.relax), dt.eq(self.dt_shift)]
         m.d.comb += self.target.eq(Mux(relax, self.target_now, line[-1]))
         y = target_codes(c, self.target)
         shift = c.sens.frac - c.act.frac
@@ -74,7 +74,7 @@ class OutputError(wiring.Component):
             v = Signal(signed(c.sens.bits), name=f"err{i}", reset_less=True)
             of = Signal(name=f"err_of{i}", reset_less=True)
             blend = Signal(signed(c.sens.bits), name=f"err_blend{i}", reset_less=True)
-            new = euler_blend(self.lam[i], v, self.dt_shift) if c.fractional_dt else v
+            new = euler_blend(self.lam[i], v, dt) if c.fractional_dt else v
             stage += [v.eq(v_sat), of.eq(of_now), blend.eq(new)]
             m.d.comb += [self.lam_out.value[i].eq(blend), self.lam_out.we[i].eq(self.err_fire)]
             overflows.append(of)
