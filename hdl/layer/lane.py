@@ -10,6 +10,7 @@ from firmware_py.contract.config import LEAN_OPERAND_BITS, DyadicConfig
 from firmware_py.contract.retiming import Retiming
 
 from ..multiplier import BlockMultiplier
+from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .gradient import GradientUnit
 from .lane_memory import LaneMemory
@@ -73,7 +74,9 @@ class Lane(wiring.Component):
         # operands, when the words arrive
         at_read = rt.address + rt.memory
         # (only ``issued`` needs a reset: it gates every write; the op beside it need not)
-        op = delayed(m, self.op, at_read, "op")
+        # Each lane keeps its own op: merged across a row, one register drove the operand
+        # selects of lanes spread along a DSP row (the routed 85F's critical path).
+        op = delayed(m, self.op, at_read, "op", attrs={COPY_ATTR: 1})
         w_op = mem.w >> c.weight_guard          # the operand: guard bits dropped (floor)
         a = Mux(op == LaneOp.GRADIENT, self.row,
                 Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
@@ -91,7 +94,7 @@ class Lane(wiring.Component):
                      upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(p)]
         back = rt.product_at + rt.writeback
         issued = delayed(m, self.issue, back, "issued", reset_less=False)
-        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op")
+        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op", attrs={COPY_ATTR: 1})
         m.d.comb += [mem.wr_addr.eq(delayed(m, self.addr, back, "wr_addr")),
                      mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
                      mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |

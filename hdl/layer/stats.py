@@ -12,26 +12,36 @@ from .lane import LaneOp
 
 __all__ = ["CellStatistics"]
 
-GROUP = 16
+GROUP = 16      # flags counted in one register
+GROUPS = 4      # counts summed in one register
 
 
 def _count(m, name, flags):
     flags = list(flags)
     if not flags:
         return Const(0)
-    groups = []
+    counts = []                     # (register, the most it can hold)
     for k in range(0, len(flags), GROUP):
-        g = Signal(range(GROUP + 1), name=f"{name}{k // GROUP}", reset_less=True)
-        reg = Signal(len(flags[k:k + GROUP]), name=f"{name}_flags{k // GROUP}", reset_less=True)
-        m.d.sync += [reg.eq(Cat(*flags[k:k + GROUP])), g.eq(sum(reg))]
-        groups.append(g)
-    if len(groups) == 1:
-        return groups[0]
-    # the groups' sum registered too: with the counter's adder behind it, in one cycle it
-    # was the routed, floorplanned 85F's critical path (121 lanes, 8 groups)
-    total = Signal(range(len(flags) + 1), name=f"{name}_total", reset_less=True)
-    m.d.sync += total.eq(sum(groups))
-    return total
+        part = flags[k:k + GROUP]
+        g = Signal(range(len(part) + 1), name=f"{name}{k // GROUP}", reset_less=True)
+        reg = Signal(len(part), name=f"{name}_flags{k // GROUP}", reset_less=True)
+        m.d.sync += [reg.eq(Cat(*part)), g.eq(sum(reg))]
+        counts.append((g, len(part)))
+    # the counts summed at most GROUPS at a time, each sum registered: one sum of 8 groups
+    # spread over the die, with the counter's adder behind it, was the routed 85F's
+    # critical path (121 lanes); a count only arrives later
+    level = 0
+    while len(counts) > 1:
+        sums = []
+        for k in range(0, len(counts), GROUPS):
+            part = counts[k:k + GROUPS]
+            most = sum(n for _, n in part)
+            total = Signal(range(most + 1), name=f"{name}_sum{level}_{k // GROUPS}",
+                           reset_less=True)
+            m.d.sync += total.eq(sum(g for g, _ in part))
+            sums.append((total, most))
+        counts, level = sums, level + 1
+    return counts[0][0]
 
 
 class CellStatistics(wiring.Component):
