@@ -55,3 +55,17 @@ def test_nae3_is_not_all_equal_and_trains_in_the_icebreaker_formats():
     net = Network.random(sizes, cfg.activations, np.random.default_rng(2))
     run = train(FixedArith(cfg), net, data, epochs=epochs, batch=batch, lr=lr, seed=2)
     assert run.final["test_accuracy"] == 1.0
+
+
+def test_digits_trains_in_the_icebreaker_lean_formats():
+    """The formats planned for the iCEBreaker's digits network (docs/design/ice40-cells.md):
+    W|G words of 26 bits, so that a cell's lanes share one EBR memory, still reach the
+    issue's 95 % in the golden model."""
+    from firmware_py.contract.config import DyadicConfig
+    cfg = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")
+    sizes, _, epochs, batch, lr = TRAIN_DEFAULTS["digits"]
+    assert cfg.sizes == sizes and cfg.master.bits + cfg.grad.bits <= 26
+    net = Network.random(sizes, cfg.activations, np.random.default_rng(0))
+    run = train(FixedArith(cfg), net, load_dataset("digits"), epochs=epochs, batch=batch,
+                lr=lr, seed=0)
+    assert run.final["test_accuracy"] >= 0.95
