@@ -19,6 +19,7 @@ from firmware_py.contract.retiming import Retiming
 
 from ..cell_links import HostAccess, HostTarget
 from .lane import LaneOp
+from .mac_array import ROW_GROUP
 
 __all__ = ["HostWalk"]
 
@@ -104,7 +105,7 @@ class HostWalk(wiring.Component):
         # every pick across the cell is made in two steps, a group by the index's low bits
         # into registers and then the group: one pick of N state registers, and later of R
         # row sums from trees spread over the die, was the routed 85F's critical path
-        # (boards/README.md). A group of 4 rows is one DSP row of a floorplanned die.
+        # (boards/README.md). A group of rows is one DSP row of a floorplanned die (``ROW_GROUP``).
         def pick(name, values, index, size):
             groups = [Signal(values[0].shape(), name=f"{name}_group{g}", reset_less=True)
                       for g in range((len(values) + size - 1) // size)]
@@ -115,11 +116,17 @@ class HostWalk(wiring.Component):
                                    else members[0])
             return Array(groups)[index[low:]] if len(groups) > 1 else groups[0]
 
-        picked = {name: pick(name, values, i, 8) for name, values in (("s", self.s),
-                                                                      ("lam", self.lam))}
-        row_word = pick("row_sum", [self.row_sum[k] for k in range(R)], a, 4)
-        # a word's wait counts from the FSM's issue: + 1 for the op's register
-        wait = Signal(range(max(rt.product_at + rt.tree + 2, rt.land + 1) + 1))
+        # and the group's pick into a register too, so that the word register's load (the
+        # state machine's decode) starts from flip-flops
+        state_word = Signal(32, reset_less=True)
+        m.d.sync += state_word.eq(Mux(vec, pick("lam", self.lam, i, 8).as_signed(),
+                                      pick("s", self.s, i, 8).as_signed()))
+        row_word = Signal(32, reset_less=True)
+        m.d.sync += row_word.eq(pick("row_sum", [self.row_sum[k] for k in range(R)], a, ROW_GROUP)
+                                .as_signed())
+        # a word's wait counts from the FSM's issue: + 1 for the op's register, + 2 for the
+        # picks' registers
+        wait = Signal(range(max(rt.product_at + rt.tree + 3, rt.land + 1) + 1))
         done = Signal()
         m.d.sync += done.eq(0)
         m.d.comb += self.host.done.eq(done)
@@ -143,21 +150,24 @@ class HostWalk(wiring.Component):
                 with m.Elif(write):
                     m.next = "TAKE"
                 with m.Elif(state):
+                    m.d.sync += wait.eq(2)
                     m.next = "PICK"
                 with m.Else():
                     m.d.comb += [issue.eq(1), op.eq(Mux(target == HostTarget.GRADS,
                                                        LaneOp.READ_G, LaneOp.READ_W))]
-                    m.d.sync += wait.eq(rt.product_at + rt.tree + 2)   # + the group pick
+                    m.d.sync += wait.eq(rt.product_at + rt.tree + 3)   # + the picks
                     m.next = "READ"
-            with m.State("PICK"):            # i's group is in its register
+            with m.State("PICK"):            # i's group, then the word, into registers
                 m.d.comb += active.eq(1)
-                m.d.sync += word.eq(Mux(vec, picked["lam"], picked["s"]))
-                m.next = "SEND"
+                m.d.sync += wait.eq(wait - 1)
+                with m.If(wait == 1):
+                    m.d.sync += word.eq(state_word)
+                    m.next = "SEND"
             with m.State("READ"):            # the word comes down its row lane's tree
                 m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
-                    m.d.sync += word.eq(row_word.as_signed())
+                    m.d.sync += word.eq(row_word)
                     m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [active.eq(1), self.host_o.valid.eq(1)]
