@@ -70,11 +70,13 @@ class ColumnOperands(wiring.Component):
                 x, g = delayed(m, x, 1, f"x{b}_"), delayed(m, g, 1, f"g{b}_")
             for k in range(row_groups(self.tiling)):
                 op = delayed(m, self.op, PICK + staged, f"op{b}_{k}_", attrs={COPY_ATTR: 1})
+                # (the shift holds through a run: a copy a cycle late costs nothing)
+                shift = delayed(m, self.shift, 1, f"shift{b}_{k}_", attrs={COPY_ATTR: 1})
                 pick = Signal(signed(OPERAND_BITS), name=f"col{b}_{k}", reset_less=True,
                               attrs={COPY_ATTR: 1})
                 host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
                 m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
-                                        Mux(op == LaneOp.UPDATE, self.shift,
+                                        Mux(op == LaneOp.UPDATE, shift,
                                             Mux(host, self.host_col == b, g))))
                 m.d.comb += self.col[k][b].eq(delayed(m, pick, later - staged,
                                                       f"col{b}_{k}_"))
