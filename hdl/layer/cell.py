@@ -98,12 +98,13 @@ class LeanCell(wiring.Component):
         wiring.connect(m, wiring.flipped(self.host), walk.host)
         wiring.connect(m, wiring.flipped(self.host_i), walk.host_i)
         wiring.connect(m, walk.host_o, wiring.flipped(self.host_o))
-        # the datapath's ops: the tick's, or the host walk's while the datapath is idle
+        # the datapath's ops: the tick's, or the host walk's while the datapath is idle (an
+        # op and address count only in their issue's cycle: every stage carries them on)
         op = Signal(LaneOp)
-        m.d.comb += op.eq(Mux(walk.active, walk.op, seq.op))
+        m.d.comb += op.eq(Mux(walk.issue, walk.op, seq.op))
         m.d.comb += [
             mac.issue.eq(seq.valid | walk.issue), mac.op.eq(op),
-            mac.addr.eq(Mux(walk.active, walk.addr, seq.addr)),
+            mac.addr.eq(Mux(walk.issue, walk.addr, seq.addr)),
             mac.clear_g.eq((seq.op == LaneOp.GRADIENT) & Mux(ctl.commit, ctl.first, first)),
             mac.host_word.eq(walk.word), mac.host_lane.eq(walk.lane),
             cols.host_col.eq(walk.col),

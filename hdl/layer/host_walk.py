@@ -33,7 +33,6 @@ class HostWalk(wiring.Component):
         super().__init__({
             "host": In(HostAccess()),
             "host_i": In(stream.Signature(32)), "host_o": Out(stream.Signature(32)),
-            "active": Out(1),
             # to the datapath: one op, then the row sums it makes
             "issue": Out(1), "op": Out(LaneOp), "addr": Out(range(T.tiles)),
             "col": Out(range(T.cols)), "lane": Out(T.multipliers),
@@ -85,8 +84,8 @@ class HostWalk(wiring.Component):
         # it: the op fans out to every lane's copy across the die, and the FSM's decode in
         # front of that route was the routed 85F's critical path (boards/README.md). The
         # host walk is outside the cycle model, so the cycle is free.
-        active, issue, op = Signal(), Signal(), Signal(LaneOp)
-        m.d.sync += [self.active.eq(active), self.issue.eq(issue)]        # (control)
+        issue, op = Signal(), Signal(LaneOp)
+        m.d.sync += self.issue.eq(issue)        # (control)
         for name, value in (("op", op),
                             ("addr", Array(Const(t * T.tj, range(T.tiles))
                                               for t in range(T.ti))[ti] + tj),
@@ -140,7 +139,6 @@ class HostWalk(wiring.Component):
                                  skip.eq(self.host.offset), left.eq(self.host.count)]
                     m.next = "NEXT"
             with m.State("NEXT"):
-                m.d.comb += active.eq(1)
                 with m.If(skip != 0):
                     m.d.sync += skip.eq(skip - 1)
                     advance()
@@ -158,29 +156,26 @@ class HostWalk(wiring.Component):
                     m.d.sync += wait.eq(rt.product_at + rt.tree + 3)   # + the picks
                     m.next = "READ"
             with m.State("PICK"):            # i's group, then the word, into registers
-                m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
                     m.d.sync += word.eq(state_word)
                     m.next = "SEND"
             with m.State("READ"):            # the word comes down its row lane's tree
-                m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
                     m.d.sync += word.eq(row_word)
                     m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [active.eq(1), self.host_o.valid.eq(1)]
+                m.d.comb += self.host_o.valid.eq(1)
                 with m.If(self.host_o.ready):
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
             with m.State("TAKE"):
-                m.d.comb += [active.eq(1), self.host_i.ready.eq(1)]
+                m.d.comb += self.host_i.ready.eq(1)
                 with m.If(self.host_i.valid):
                     m.d.sync += word.eq(self.host_i.payload)
                     m.next = "STORE"
             with m.State("STORE"):
-                m.d.comb += active.eq(1)
                 with m.If(state):
                     m.d.comb += [self.set_s.eq(~vec), self.set_lam.eq(vec), moved.eq(1)]
                     m.next = "NEXT"
@@ -192,7 +187,6 @@ class HostWalk(wiring.Component):
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
             with m.State("LAND"):            # the word and its lane hold still until it lands
-                m.d.comb += active.eq(1)
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
                     m.d.comb += moved.eq(1)
