@@ -3,7 +3,9 @@ so no component branches on a pipeline depth."""
 
 from amaranth.hdl import Signal, Value
 
-__all__ = ["delayed"]
+from ..tile_memory import COPY_ATTR
+
+__all__ = ["delayed", "run_copy"]
 
 
 def delayed(m, value, n: int, name: str = "d", *, reset_less: bool = True, **kwargs):
@@ -19,3 +21,11 @@ def delayed(m, value, n: int, name: str = "d", *, reset_less: bool = True, **kwa
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def run_copy(m, value, name: str):
+    """A kept copy of a value that holds through a run (dt, relax, the update's shift),
+    placed beside the logic it feeds: one register fanning out across the die was a routed
+    85F's critical path (boards/README.md). The copy is a cycle late; such a value changes
+    only at a run's start, cycles before its first use."""
+    return delayed(m, value, 1, name, attrs={COPY_ATTR: 1})

@@ -15,8 +15,7 @@ from firmware_py.contract.config import DyadicConfig
 
 from ..cell_links import TargetLink
 from ..fixed import activate, euler_blend, saturate
-from ..tile_memory import COPY_ATTR
-from .delay import delayed
+from .delay import delayed, run_copy
 
 __all__ = ["RowFinish", "ColumnFinish"]
 
@@ -29,13 +28,10 @@ def _accumulate(m, name, n, bits, valid, first, sums, half):
 
 
 def _blend(m, config, old, new, dt, lane):
-    """The Euler blend, its shift from the lane's own copy of ``dt``: one register fanning
-    out to every lane's shifter was a routed 85F's critical path (boards/README.md). dt
-    changes at a run's first commit, cycles before the first blend, so the copy's cycle
-    costs nothing."""
+    """The Euler blend, its shift from the lane's own copy of ``dt``."""
     if not config.fractional_dt:
         return new
-    return euler_blend(old, new, delayed(m, dt, 1, f"dt{lane}_", attrs={COPY_ATTR: 1}))
+    return euler_blend(old, new, run_copy(m, dt, f"dt{lane}_"))
 
 
 class RowFinish(wiring.Component):

@@ -26,7 +26,7 @@ from firmware_py.contract.retiming import PICK, Retiming
 
 from ..fixed import apply_fprime
 from ..tile_memory import COPY_ATTR
-from .delay import delayed
+from .delay import delayed, run_copy
 from .lane import OPERAND_BITS, LaneOp
 from .mac_array import row_groups
 
@@ -70,8 +70,7 @@ class ColumnOperands(wiring.Component):
                 x, g = delayed(m, x, 1, f"x{b}_"), delayed(m, g, 1, f"g{b}_")
             for k in range(row_groups(self.tiling)):
                 op = delayed(m, self.op, PICK + staged, f"op{b}_{k}_", attrs={COPY_ATTR: 1})
-                # (the shift holds through a run: a copy a cycle late costs nothing)
-                shift = delayed(m, self.shift, 1, f"shift{b}_{k}_", attrs={COPY_ATTR: 1})
+                shift = run_copy(m, self.shift, f"shift{b}_{k}_")
                 pick = Signal(signed(OPERAND_BITS), name=f"col{b}_{k}", reset_less=True,
                               attrs={COPY_ATTR: 1})
                 host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column

@@ -12,8 +12,8 @@ from .lane import LaneOp
 
 __all__ = ["CellStatistics"]
 
-GROUP = 16      # flags counted in one register
-GROUPS = 4      # counts summed in one register
+GROUP = 16              # flags counted in one register
+COUNTS_PER_SUM = 4      # group counts summed in one register
 
 
 def _count(m, name, flags):
@@ -27,16 +27,16 @@ def _count(m, name, flags):
         reg = Signal(len(part), name=f"{name}_flags{k // GROUP}", reset_less=True)
         m.d.sync += [reg.eq(Cat(*part)), g.eq(sum(reg))]
         counts.append((g, len(part)))
-    # the counts summed at most GROUPS at a time, each sum registered: one sum of 8 groups
+    # the counts summed COUNTS_PER_SUM at a time, each sum registered: one sum of 8 groups
     # spread over the die, with the counter's adder behind it, was the routed 85F's
     # critical path (121 lanes); a count only arrives later
     level = 0
     while len(counts) > 1:
         sums = []
-        for k in range(0, len(counts), GROUPS):
-            part = counts[k:k + GROUPS]
+        for k in range(0, len(counts), COUNTS_PER_SUM):
+            part = counts[k:k + COUNTS_PER_SUM]
             most = sum(n for _, n in part)
-            total = Signal(range(most + 1), name=f"{name}_sum{level}_{k // GROUPS}",
+            total = Signal(range(most + 1), name=f"{name}_sum{level}_{k // COUNTS_PER_SUM}",
                            reset_less=True)
             m.d.sync += total.eq(sum(g for g, _ in part))
             sums.append((total, most))
