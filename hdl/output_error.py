@@ -9,7 +9,6 @@ from firmware_py.contract.config import DyadicConfig
 from .cell import tree_sum
 from .cell_links import TargetLink
 from .fixed import euler_blend, saturate
-from .layer.delay import run_copy
 
 __all__ = ["OutputError", "target_codes"]
 
@@ -55,8 +54,11 @@ class OutputError(wiring.Component):
         with m.If(self.commit):
             m.d.sync += [line[0].eq(self.target_now)]
             m.d.sync += [b.eq(a) for a, b in zip(line, line[1:])]
-        # (copies of the run's relax and dt: they come from the run control's mode)
-        relax, dt = run_copy(m, self.relax, "relax_"), run_copy(m, self.dt_shift, "dt_")
+        # relax and dt hold through a run: a register each here, so the target's pick and
+        # the blend do not start at the run control's mode across the die (one copy, so
+        # unlike ``layer.delay.run_copy`` nothing needs keeping apart)
+        relax, dt = Signal(reset_less=True), Signal(4, reset_less=True)
+        m.d.sync += [relax.eq(self.relax), dt.eq(self.dt_shift)]
         m.d.comb += self.target.eq(Mux(relax, self.target_now, line[-1]))
         y = target_codes(c, self.target)
         shift = c.sens.frac - c.act.frac

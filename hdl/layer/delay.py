@@ -24,7 +24,7 @@ def delayed(m, value, n: int, name: str = "d", *, reset_less: bool = True, **kwa
 
 
 def run_copy(m, value, name: str):
-    """A kept copy of a value that holds through a run (dt, relax, the update's shift),
+    """A kept copy of a value that holds through a run (dt, the update's shift),
     placed beside the logic it feeds: one register fanning out across the die was a routed
     85F's critical path (boards/README.md). The copy is a cycle late; such a value changes
     only at a run's start, cycles before its first use."""
