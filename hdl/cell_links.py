@@ -8,7 +8,17 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess", "CellStats"]
+__all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess", "CellStats",
+           "STATE_COMMITS", "state_commit"]
+
+# The commit loads every state register of a vector (a cell's s and lam, the core's sample
+# row), spread over the chip beside the lanes that read it: one copy of it a quarter.
+STATE_COMMITS = 4
+
+
+def state_commit(commits, i, n):
+    """The copy of the commit that loads element ``i`` of an ``n``-element vector."""
+    return commits[i * STATE_COMMITS // n]
 
 
 class VectorLink(wiring.Signature):
@@ -42,11 +52,14 @@ class TargetLink(wiring.Signature):
 
 
 class CellControl(wiring.Signature):
-    """From the control unit: ``commit`` ends a tick and starts the next with these flags."""
+    """From the control unit: ``commit`` ends a tick and starts the next with these flags.
+
+    ``commit_state`` are copies of ``commit`` for the state vectors (``state_commit``).
+    """
 
     def __init__(self):
         super().__init__({
-            "commit": Out(1),
+            "commit": Out(1), "commit_state": Out(1).array(STATE_COMMITS),
             "fwd": Out(1), "bwd": Out(1), "grad": Out(1),
             "first": Out(1),     # grad pass clears the accumulators (first sample, read-out)
             "update": Out(1),    # grad pass also applies W -= lr * G (last sample of a batch)

@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.contract.config import DyadicConfig
 
 from .cell import LayerCell, tree_sum
+from .cell_links import state_commit
 from .counters import Counters
 from .decoder import CommandDecoder
 from .epoch_sequencer import EpochSequencer, RunSequencer
@@ -109,8 +110,12 @@ class DyadicCore(wiring.Component):
                                                                     run.commit)]
         if c.pipeline:
             row = Signal.like(mem.rd_data, reset_less=True)
+            n = len(row.x)
+            for j in range(n):
+                with m.If(state_commit(run.row_commit, j, n)):
+                    m.d.sync += row.x[j].eq(mem.rd_data.x[j])
             with m.If(run.commit):
-                m.d.sync += row.eq(mem.rd_data)
+                m.d.sync += row.target.eq(mem.rd_data.target)
         else:
             row = mem.rd_data
         m.d.comb += cells[0].below.s.eq(row.x)   # (the inputs' codes are signed)

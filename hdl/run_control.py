@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
 
-from .cell_links import CellControl
+from .cell_links import STATE_COMMITS, CellControl
 
 __all__ = ["RunControl", "RunMode", "RunRequest"]
 
@@ -44,6 +44,7 @@ class RunControl(wiring.Component):
     ``step`` (the tick that starts takes a new sample), ``err_fire`` (the output error of
     the tick that ends is written) and ``eval_fire`` (it goes to the evaluator instead),
     ``relax`` and ``dt_shift`` of the run, and ``busy`` for every cycle a run occupies.
+    ``row_commit`` are copies of ``commit`` for the core's sample row (``state_commit``).
     """
 
     def __init__(self, config: DyadicConfig):
@@ -53,8 +54,9 @@ class RunControl(wiring.Component):
             "request": In(RunRequest()),
             "cells": Out(CellControl()).array(L),
             "eval_ready": In(1), "eval_ready_next": In(1),
-            "commit": Out(1), "prologue": Out(1), "step": Out(1), "err_fire": Out(1),
-            "eval_fire": Out(1), "relax": Out(1), "dt_shift": Out(4), "busy": Out(1),
+            "commit": Out(1), "row_commit": Out(1).array(STATE_COMMITS), "prologue": Out(1),
+            "step": Out(1), "err_fire": Out(1), "eval_fire": Out(1),
+            "relax": Out(1), "dt_shift": Out(4), "busy": Out(1),
         })
 
     def elaborate(self, platform):
@@ -125,8 +127,9 @@ class RunControl(wiring.Component):
         cond += last_tick.eq(last_now)
         ready = Cat(*(ctl.ready for ctl in self.cells), self.eval_ready).all()
         if Q:
-            # The commit is a register, predicted a cycle ahead, with a copy for each cell
-            # placed beside it: the commit fans out to every lane of the chip. It follows
+            # The commit is a register, predicted a cycle ahead, with copies for each cell
+            # and for each quarter of a state vector: the commit fans out to every lane of
+            # the chip. It follows
             # (SETUP is always followed by RUN's prologue commit; a cell is ready next
             # cycle when it says ready_next, unless this cycle commits; and only a commit,
             # the final one, leaves RUN):
@@ -134,19 +137,25 @@ class RunControl(wiring.Component):
             # Each copy feeds back its own output, so yosys cannot merge the copies.
             ahead = Cat(*(ctl.ready_next for ctl in self.cells), self.eval_ready_next).all()
             copies = [Signal(name=f"commit_cell{l}") for l in range(1, L + 1)]
-            for k in [commit, *copies]:
+            state = [[Signal(name=f"commit_cell{l}_state{g}") for g in range(STATE_COMMITS)]
+                     for l in range(1, L + 1)]
+            rows = [Signal(name=f"commit_row{g}") for g in range(STATE_COMMITS)]
+            for k in [commit, *copies, *sum(state, []), *rows]:
                 m.d.sync += k.eq(setup | (in_run & ~k & ahead))
         else:
             m.d.comb += commit.eq(in_run & (prologue | ready))
             copies = [commit] * L
+            state = [[commit] * STATE_COMMITS] * L
+            rows = [commit] * STATE_COMMITS
+        m.d.comb += [r.eq(k) for r, k in zip(self.row_commit, rows)]
         tick_done = commit & ~prologue
         m.d.comb += req.final.eq(tick_done & last_tick)
 
-        for l, (ctl, k) in enumerate(zip(self.cells, copies), 1):
+        for l, (ctl, k, ks) in enumerate(zip(self.cells, copies, state), 1):
             s_fwd = t_from(l - 1) & d_below(l - 1)
             s_grad = t_from(2 * L + 1 - l) & d_below(2 * L + 1 - l) & ~evaluate
             r_read = d == 0
-            m.d.comb += ctl.commit.eq(k)
+            m.d.comb += [ctl.commit.eq(k), *(a.eq(b) for a, b in zip(ctl.commit_state, ks))]
             cond += [
                 ctl.fwd.eq(~last_now & Mux(relax, 1, s_fwd)),
                 ctl.bwd.eq(~last_now & Mux(relax, ~r_read, s_grad)),

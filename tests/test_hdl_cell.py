@@ -157,9 +157,11 @@ async def commit(ctx, cell, dt_shift=0, lr_shift=0, **flags):
         ctx.set(getattr(cell.ctl, name), flags.get(name, 0))
     ctx.set(cell.ctl.dt_shift, dt_shift)
     ctx.set(cell.ctl.lr_shift, lr_shift)
-    ctx.set(cell.ctl.commit, 1)
+    for k in (cell.ctl.commit, *cell.ctl.commit_state):
+        ctx.set(k, 1)
     await ctx.tick()
-    ctx.set(cell.ctl.commit, 0)
+    for k in (cell.ctl.commit, *cell.ctl.commit_state):
+        ctx.set(k, 0)
     for name in FLAGS:
         ctx.set(getattr(cell.ctl, name), 0)
 

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
 
-from ..cell_links import CellControl, CellStats, HostAccess, TargetLink, VectorLink
+from ..cell_links import CellControl, CellStats, HostAccess, TargetLink, VectorLink, state_commit
 from .delay import delayed
 from .finish import ColumnFinish, RowFinish
 from .host_walk import HostWalk
@@ -143,8 +143,9 @@ class LeanCell(wiring.Component):
         # commit: the next state becomes the current one; the stash keeps this tick's pair
         m.d.comb += [stash.commit.eq(ctl.commit), stash.new.s.eq(self.below.s),
                      stash.new.code.eq(rfin.code_now)]
-        with m.If(ctl.commit):
-            m.d.sync += [s.eq(rfin.s_next), lam.eq(lam_new)]
+        for i in range(N):
+            with m.If(state_commit(ctl.commit_state, i, N)):
+                m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
         # host writes of s and lam: the current and the next value (the datapath is idle)
         m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam),
                      rfin.set.eq(walk.set_s),
