@@ -67,6 +67,9 @@ class IssueSequencer(wiring.Component):
         need = Signal(range(self.max_need + 1))
         count = Signal(range(self.max_need + 1))
         ready = Signal(init=1)          # an idle cell is ready
+        # ready_next is a register too: the run control predicts its commit copies from it,
+        # and those sit all over the die
+        ready_next = Signal(init=1)
         work = Array(Cat(Const(w.gap, len(gaps)), Const(w.update_gap, len(ugaps)),
                          Const(w.need, len(need))) for w in self.table)[index]
         new_gap, new_ugap, new_need = (work[:len(gaps)], work[len(gaps):len(gaps) + len(ugaps)],
@@ -74,10 +77,11 @@ class IssueSequencer(wiring.Component):
         with m.If(self.commit):
             m.d.sync += [flags[f].eq(new[f]) for f in FLAGS]
             m.d.sync += [gaps.eq(new_gap), ugaps.eq(new_ugap), need.eq(new_need), count.eq(1),
-                         ready.eq(new_need <= 1)]
+                         ready.eq(new_need <= 1), ready_next.eq(new_need <= 2)]
         with m.Elif(count < need):
-            m.d.sync += [count.eq(count + 1), ready.eq(count + 1 >= need)]
-        m.d.comb += [self.ready.eq(ready), self.ready_next.eq(ready | (count + 1 == need))]
+            m.d.sync += [count.eq(count + 1), ready.eq(count + 1 >= need),
+                         ready_next.eq(count + 2 >= need)]
+        m.d.comb += [self.ready.eq(ready), self.ready_next.eq(ready_next)]
 
         # the segment walk: the commit cycle starts it from the new flags
         f = {k: Mux(self.commit, new[k], flags[k]) for k in FLAGS}

@@ -51,6 +51,10 @@ def _run(rt, T, ticks):
                 await ctx.tick()
                 ctx.set(dut.commit, 0)
                 cycles += 1
+                # a cycle without commit: ready_next was next cycle's ready, neither late
+                # nor early (the run control predicts its commit from it)
+                if cycles > 1:
+                    assert ctx.get(dut.ready) == ready_next, (flags, cycles)
                 if ctx.get(dut.ready):
                     assert ready_next
                     break
