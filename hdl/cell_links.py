@@ -54,7 +54,8 @@ class TargetLink(wiring.Signature):
 class CellControl(wiring.Signature):
     """From the control unit: ``commit`` ends a tick and starts the next with these flags.
 
-    ``commit_state`` are copies of ``commit`` for the state vectors (``state_commit``).
+    ``commit`` drives the cell's issue; ``commit_state`` are copies of it for what a commit
+    loads elsewhere in the cell: its state vectors (``state_commit``), the stash, the flags.
     """
 
     def __init__(self):

@@ -64,11 +64,14 @@ class LeanCell(wiring.Component):
         N, M = self.n_out, self.n_in
         vec = data.ArrayLayout
 
-        # the tick's flags, latched at commit (the commit cycle's issue uses them directly)
+        # the tick's flags, latched at commit (the commit cycle's issue uses them directly).
+        # ctl.commit is the issue's own copy; the rest take the state's copies
         first, relax, readout = Signal(), Signal(), Signal()
         dt, lr = Signal(4), Signal(5)
         with m.If(ctl.commit):
-            m.d.sync += [first.eq(ctl.first), relax.eq(ctl.relax), readout.eq(ctl.readout),
+            m.d.sync += first.eq(ctl.first)
+        with m.If(ctl.commit_state[0]):
+            m.d.sync += [relax.eq(ctl.relax), readout.eq(ctl.readout),
                          dt.eq(ctl.dt_shift), lr.eq(ctl.lr_shift)]
         m.submodules.issue = seq = IssueSequencer(rt, T, self.adjoint)
         m.d.comb += [seq.commit.eq(ctl.commit), seq.fwd.eq(ctl.fwd), seq.bwd.eq(ctl.bwd),
@@ -141,7 +144,7 @@ class LeanCell(wiring.Component):
             sat_lam = cfin.saturated
 
         # commit: the next state becomes the current one; the stash keeps this tick's pair
-        m.d.comb += [stash.commit.eq(ctl.commit), stash.new.s.eq(self.below.s),
+        m.d.comb += [stash.commit.eq(ctl.commit_state[0]), stash.new.s.eq(self.below.s),
                      stash.new.code.eq(rfin.code_now)]
         for i in range(N):
             with m.If(state_commit(ctl.commit_state, i, N)):

@@ -104,7 +104,9 @@ class IssueSequencer(wiring.Component):
         left = Signal(range(max_gap + 1))          # gap slots left
         seg = Signal(Segment)
         m.d.comb += seg.eq(Mux(self.commit, first_after(0), seg_reg))
-        ti, tj = Mux(self.commit, 0, ti_reg), Mux(self.commit, 0, tj_reg)
+        # (a tick's passes end before it may: ti and tj are 0 again at every commit, and the
+        # commit, which reaches every cell from the run control, stays off their fan-out)
+        ti, tj = ti_reg, tj_reg
         column_major = seg == Segment.ADJOINT
         issuing = Cat(seg == s for s in OP_OF).any()
         end_of_pass = (ti == TI - 1) & (tj == TJ - 1)
