@@ -103,7 +103,17 @@ class IssueSequencer(wiring.Component):
         ti_reg, tj_reg = Signal(range(TI)), Signal(range(TJ))
         left = Signal(range(max_gap + 1))          # gap slots left
         seg = Signal(Segment)
-        m.d.comb += seg.eq(Mux(self.commit, first_after(0), seg_reg))
+        # A tick starts with a pass, never a gap (a gap follows a forward pass, the update's
+        # gap a gradient pass), so the commit cycle's segment needs only the new pass flags:
+        # the commit reaches the sequencer from across the die, and the segment feeds
+        # every row of lanes.
+        assert all(w.gap == 0 for k, w in enumerate(self.table) if not k & 1)
+        assert all(w.update_gap == 0 for k, w in enumerate(self.table) if not k >> 2 & 1)
+        start = Const(Segment.IDLE.value, Segment)
+        for s, flag in reversed(((Segment.FORWARD, "fwd"), (Segment.ADJOINT, "bwd"),
+                                 (Segment.GRADIENT, "grad"), (Segment.UPDATE, "update"))):
+            start = Mux(new[flag], s, start)
+        m.d.comb += seg.eq(Mux(self.commit, start, seg_reg))
         # (a tick's passes end before it may: ti and tj are 0 again at every commit, and the
         # commit, which reaches every cell from the run control, stays off their fan-out)
         ti, tj = ti_reg, tj_reg
