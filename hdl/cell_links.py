@@ -12,13 +12,15 @@ __all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess"
            "STATE_COMMITS", "state_commit"]
 
 # The commit loads every state register of a vector (a cell's s and lam, the core's sample
-# row), spread over the chip beside the lanes that read it: one copy of it a quarter.
+# row), and those sit beside the lanes that make or read them, over the whole die: a copy
+# of the commit for each quarter of those lanes.
 STATE_COMMITS = 4
 
 
-def state_commit(commits, i, n):
-    """The copy of the commit that loads element ``i`` of an ``n``-element vector."""
-    return commits[i * STATE_COMMITS // n]
+def state_commit(commits, lane, lanes):
+    """The copy of the commit for an element beside lane ``lane`` of ``lanes`` (element
+    i of a vector worked on ``lanes`` at a time sits beside lane i % lanes)."""
+    return commits[lane * STATE_COMMITS // lanes]
 
 
 class VectorLink(wiring.Signature):

@@ -110,9 +110,9 @@ class DyadicCore(wiring.Component):
                                                                     run.commit)]
         if c.pipeline:
             row = Signal.like(mem.rd_data, reset_less=True)
-            n = len(row.x)
-            for j in range(n):
-                with m.If(state_commit(run.row_commit, j, n)):
+            cols = c.tiling(1).cols       # (input j is cell 1's column lane j % cols's)
+            for j in range(len(row.x)):
+                with m.If(state_commit(run.row_commit, j % cols, cols)):
                     m.d.sync += row.x[j].eq(mem.rd_data.x[j])
             with m.If(run.commit):
                 m.d.sync += row.target.eq(mem.rd_data.target)

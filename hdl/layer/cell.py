@@ -147,7 +147,7 @@ class LeanCell(wiring.Component):
         m.d.comb += [stash.commit.eq(ctl.commit_state[0]), stash.new.s.eq(self.below.s),
                      stash.new.code.eq(rfin.code_now)]
         for i in range(N):
-            with m.If(state_commit(ctl.commit_state, i, N)):
+            with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
                 m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
         # host writes of s and lam: the current and the next value (the datapath is idle)
         m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam),

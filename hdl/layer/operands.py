@@ -11,10 +11,7 @@ derivative code) is made from it the next cycle. The tile pick gathers a vector 
 the cell that makes it, the choice feeds lanes across the die: in one cycle the pair was
 the 45F's critical path (boards/README.md). Each lane's tile index (and op) is a copy of
 its own: one index register steering every lane's pick across the die was the routed
-85F's. A column operand feeds one lane in every row of lanes, and the rows fill several DSP
-rows of the die: each group of ``ROW_GROUP`` rows gets its own copy of the pick register
-(one register driving eleven multipliers over three DSP rows was the routed 85F's
-critical path).
+85F's.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -26,9 +23,8 @@ from firmware_py.contract.retiming import PICK, Retiming
 
 from ..fixed import apply_fprime
 from ..tile_memory import COPY_ATTR
-from .delay import delayed, run_copy
+from .delay import delayed
 from .lane import OPERAND_BITS, LaneOp
-from .mac_array import row_groups
 
 __all__ = ["ColumnOperands", "RowOperands"]
 
@@ -51,9 +47,7 @@ class ColumnOperands(wiring.Component):
             "op": In(LaneOp), "tj": In(range(tiling.tj)), "relax": In(1),
             "s": In(vec), "stash": In(vec), "shift": In(signed(config.grad_bits)),
             "host_col": In(range(tiling.cols)),
-            # a copy for each group of ROW_GROUP rows of lanes
-            "col": Out(data.ArrayLayout(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols),
-                                        row_groups(tiling)))})
+            "col": Out(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols))})
 
     def elaborate(self, platform):
         m = Module()
@@ -68,17 +62,13 @@ class ColumnOperands(wiring.Component):
                     _tile_pick([self.stash[j] for j in range(M)], C, TJ, b, tj, bias))
             if staged:
                 x, g = delayed(m, x, 1, f"x{b}_"), delayed(m, g, 1, f"g{b}_")
-            for k in range(row_groups(self.tiling)):
-                op = delayed(m, self.op, PICK + staged, f"op{b}_{k}_", attrs={COPY_ATTR: 1})
-                shift = run_copy(m, self.shift, f"shift{b}_{k}_")
-                pick = Signal(signed(OPERAND_BITS), name=f"col{b}_{k}", reset_less=True,
-                              attrs={COPY_ATTR: 1})
-                host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
-                m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
-                                        Mux(op == LaneOp.UPDATE, shift,
-                                            Mux(host, self.host_col == b, g))))
-                m.d.comb += self.col[k][b].eq(delayed(m, pick, later - staged,
-                                                      f"col{b}_{k}_"))
+            op = delayed(m, self.op, PICK + staged, f"op{b}_", attrs={COPY_ATTR: 1})
+            pick = Signal(signed(OPERAND_BITS), name=f"col{b}", reset_less=True)
+            host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
+            m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
+                                    Mux(op == LaneOp.UPDATE, self.shift,
+                                        Mux(host, self.host_col == b, g))))
+            m.d.comb += self.col[b].eq(delayed(m, pick, later - staged, f"col{b}_"))
         return m
 
 
