@@ -17,7 +17,16 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
 
-from ..cell_links import CellControl, CellStats, HostAccess, TargetLink, VectorLink, state_commit
+from ..cell_links import (
+    STATE_COMMITS,
+    CellControl,
+    CellStats,
+    HostAccess,
+    TargetLink,
+    VectorLink,
+    state_commit,
+)
+from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .finish import ColumnFinish, RowFinish
 from .host_walk import HostWalk
@@ -149,15 +158,24 @@ class LeanCell(wiring.Component):
         for i in range(N):
             with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
                 m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
-        # host writes of s and lam: the current and the next value (the datapath is idle)
-        m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam),
-                     rfin.set.eq(walk.set_s),
-                     rfin.set_index.eq(walk.index), rfin.set_value.eq(walk.value)]
+        # host writes of s and lam: the current and the next value (the datapath is idle).
+        # They land a cycle late, from a strobe register an element and a copy of the word
+        # a quarter of the vector, beside the registers they write: the walk's index and
+        # word reach every state register of the cell, spread over the die.
+        m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam)]
+        set_s, set_lam = (Signal(N, name=n) for n in ("set_s", "set_lam"))
+        m.d.sync += [set_s.eq(Mux(walk.set_s, 1 << walk.index, 0)),
+                     set_lam.eq(Mux(walk.set_lam, 1 << walk.index, 0))]
+        values = [delayed(m, walk.value[:max(c.act.bits, c.sens.bits)], 1, f"set_value{k}_",
+                          attrs={COPY_ATTR: 1}) for k in range(STATE_COMMITS)]
+        m.d.comb += rfin.set.eq(set_s)
         for i in range(N):
-            with m.If(walk.set_s & (walk.index == i)):
-                m.d.sync += s[i].eq(walk.value)
-            with m.If(walk.set_lam & (walk.index == i)):
-                m.d.sync += [lam[i].eq(walk.value), lam_next[i].eq(walk.value)]
+            value = state_commit(values, i % T.rows, T.rows)
+            m.d.comb += rfin.set_value[i].eq(value)
+            with m.If(set_s[i]):
+                m.d.sync += s[i].eq(value)
+            with m.If(set_lam[i]):
+                m.d.sync += [lam[i].eq(value), lam_next[i].eq(value)]
 
         widths = {"sat_h": T.rows, "sat_grad": T.multipliers, "sat_weight": T.multipliers}
         if sat_lam is not None:

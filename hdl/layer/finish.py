@@ -49,8 +49,8 @@ class RowFinish(wiring.Component):
             "s": In(vec(signed(config.act.bits), n_out)),
             "s_next": Out(vec(signed(config.act.bits), n_out)),
             "code_now": Out(vec(2, n_out)), "saturated": Out(R),
-            # a host write of s_i (the datapath is idle)
-            "set": In(1), "set_index": In(range(n_out)), "set_value": In(signed(config.act.bits))})
+            # a host write of s_i (the datapath is idle): a strobe and a value an element
+            "set": In(n_out), "set_value": In(vec(signed(config.act.bits), n_out))})
 
     def elaborate(self, platform):
         m = Module()
@@ -86,8 +86,8 @@ class RowFinish(wiring.Component):
                         m.d.sync += code_now[i].eq(code)
                     with m.If(blend_now & (blend_ti == t)):
                         m.d.sync += s_next[i].eq(new)
-                    with m.If(self.set & (self.set_index == i)):
-                        m.d.sync += s_next[i].eq(self.set_value)
+                    with m.If(self.set[i]):
+                        m.d.sync += s_next[i].eq(self.set_value[i])
         return m
 
 
