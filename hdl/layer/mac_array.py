@@ -20,11 +20,16 @@ from .lane import OPERAND_BITS, Lane, LaneOp
 from .lane_memory import LaneMemory
 from .tree import AdderTree
 
-__all__ = ["MacArray", "ROW_GROUP"]
+__all__ = ["MacArray", "ROW_GROUP", "row_groups"]
 
 # Rows of lanes that sit together: a DSP row of a floorplanned 85F holds 4 rows of 11
-# lanes (boards/floorplan.py).
+# lanes (boards/floorplan.py). A value for every row (a column operand) gets a copy for
+# each group.
 ROW_GROUP = 4
+
+
+def row_groups(tiling) -> int:
+    return -(-tiling.rows // ROW_GROUP)
 
 
 class MacArray(wiring.Component):
@@ -55,7 +60,8 @@ class MacArray(wiring.Component):
             "issue": In(1), "op": In(LaneOp), "addr": In(range(tiling.tiles)),
             "clear_g": In(1), "host_word": In(signed(config.master.bits)), "host_lane": In(R * C),
             "row": In(data.ArrayLayout(signed(config.sens.bits), R)),
-            "col": In(data.ArrayLayout(signed(OPERAND_BITS), C)),
+            "col": In(data.ArrayLayout(data.ArrayLayout(signed(OPERAND_BITS), C),
+                                       row_groups(tiling))),      # a copy per row group
             "row_sum": Out(data.ArrayLayout(signed(self.row_sum_bits), R)),
             "col_sum": Out(data.ArrayLayout(signed(self.col_sum_bits), C)),
             "g_saturated": Out(R * C), "w_saturated": Out(R * C)})
@@ -82,7 +88,7 @@ class MacArray(wiring.Component):
                 k = a * C + b
                 m.d.comb += [lane.issue.eq(issue), lane.op.eq(op),
                              lane.addr.eq(addr), lane.clear_g.eq(clear_g),
-                             lane.row.eq(self.row[a]), lane.col.eq(self.col[b]),
+                             lane.row.eq(self.row[a]), lane.col.eq(self.col[a // ROW_GROUP][b]),
                              lane.host_word.eq(host_word), lane.host_here.eq(host_here[b]),
                              self.g_saturated[k].eq(lane.g_saturated),
                              self.w_saturated[k].eq(lane.w_saturated)]

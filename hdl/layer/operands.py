@@ -11,7 +11,10 @@ derivative code) is made from it the next cycle. The tile pick gathers a vector 
 the cell that makes it, the choice feeds lanes across the die: in one cycle the pair was
 the 45F's critical path (boards/README.md). Each lane's tile index (and op) is a copy of
 its own: one index register steering every lane's pick across the die was the routed
-85F's.
+85F's. A column operand feeds one lane in every row of lanes, over several DSP rows: the
+pick is made once and registered in a copy for each group of ``ROW_GROUP`` rows (one
+register driving eleven multipliers over three DSP rows was the routed 85F's critical
+path; a whole pick a group cost 1,940 LUT4 and was slower).
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -25,6 +28,7 @@ from ..fixed import apply_fprime
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .lane import OPERAND_BITS, LaneOp
+from .mac_array import row_groups
 
 __all__ = ["ColumnOperands", "RowOperands"]
 
@@ -47,7 +51,9 @@ class ColumnOperands(wiring.Component):
             "op": In(LaneOp), "tj": In(range(tiling.tj)), "relax": In(1),
             "s": In(vec), "stash": In(vec), "shift": In(signed(config.grad_bits)),
             "host_col": In(range(tiling.cols)),
-            "col": Out(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols))})
+            # a copy for each group of ROW_GROUP rows of lanes
+            "col": Out(data.ArrayLayout(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols),
+                                        row_groups(tiling)))})
 
     def elaborate(self, platform):
         m = Module()
@@ -63,12 +69,15 @@ class ColumnOperands(wiring.Component):
             if staged:
                 x, g = delayed(m, x, 1, f"x{b}_"), delayed(m, g, 1, f"g{b}_")
             op = delayed(m, self.op, PICK + staged, f"op{b}_", attrs={COPY_ATTR: 1})
-            pick = Signal(signed(OPERAND_BITS), name=f"col{b}", reset_less=True)
             host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)   # 1 in the host's column
-            m.d.sync += pick.eq(Mux(op == LaneOp.FORWARD, x,
-                                    Mux(op == LaneOp.UPDATE, self.shift,
-                                        Mux(host, self.host_col == b, g))))
-            m.d.comb += self.col[b].eq(delayed(m, pick, later - staged, f"col{b}_"))
+            choice = Mux(op == LaneOp.FORWARD, x,
+                         Mux(op == LaneOp.UPDATE, self.shift, Mux(host, self.host_col == b, g)))
+            for k in range(row_groups(self.tiling)):
+                pick = Signal(signed(OPERAND_BITS), name=f"col{b}_{k}", reset_less=True,
+                              attrs={COPY_ATTR: 1})
+                m.d.sync += pick.eq(choice)
+                m.d.comb += self.col[k][b].eq(delayed(m, pick, later - staged,
+                                                      f"col{b}_{k}_"))
         return m
 
 
