@@ -155,6 +155,10 @@ class SampleReader(wiring.Component):
         # the row is taken into a register and shifted out a lane at a time: no path from
         # the memory's (slow, multi-block) read data to the link, and no wide lane select
         row = Signal(self.lanes * bits, reset_less=True)
+        # the read data goes through a plain register first: the row is a shift register
+        # placed along its lanes, and the memory's blocks sit apart (a routed 85F's path)
+        data = Signal.like(row)
+        m.d.sync += data.eq(Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value()))
         left = Signal(17)
         lane = Signal(range(self.lanes))
         m.d.comb += self.o_words.payload.eq(row[:bits])
@@ -166,10 +170,13 @@ class SampleReader(wiring.Component):
             with m.State("READ"):           # the row's data comes the next cycle
                 m.d.comb += [self.active.eq(1), self.rd_en.eq(1)]
                 m.d.sync += lane.eq(0)
+                m.next = "HOLD"
+            with m.State("HOLD"):           # into ``data``
+                m.d.comb += self.active.eq(1)
                 m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += self.active.eq(1)
-                m.d.sync += row.eq(Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value()))
+                m.d.sync += row.eq(data)
                 m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.active.eq(1), self.o_words.valid.eq(1)]
