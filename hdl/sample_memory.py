@@ -158,7 +158,7 @@ class SampleReader(wiring.Component):
         # the read data goes through a plain register first: the row is a shift register
         # placed along its lanes, and the memory's blocks sit apart (a routed 85F's path)
         data = Signal.like(row)
-        m.d.sync += data.eq(self.rd_data.as_value())   # (x, then the target)
+        m.d.sync += data.eq(Cat(self.rd_data.x.as_value(), self.rd_data.target.as_value()))
         left = Signal(17)
         lane = Signal(range(self.lanes))
         m.d.comb += self.o_words.payload.eq(row[:bits])

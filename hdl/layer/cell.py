@@ -152,13 +152,16 @@ class LeanCell(wiring.Component):
             wiring.connect(m, cfin.lam_out, wiring.flipped(self.lam_out))
             sat_lam = cfin.saturated
 
-        # commit: the next state becomes the current one; the stash keeps this tick's pair.
-        # Host writes of s and lam (the current and the next value, while the datapath is
-        # idle) land a cycle late, from a strobe register an element and a copy of the word
-        # a quarter of the vector, beside the registers they write: the walk's index and
-        # word reach every state register of the cell, spread over the die.
+        # commit: the next state becomes the current one; the stash keeps this tick's pair
         m.d.comb += [stash.commit.eq(ctl.commit_state[0]), stash.new.s.eq(self.below.s),
                      stash.new.code.eq(rfin.code_now)]
+        for i in range(N):
+            with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
+                m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
+        # host writes of s and lam: the current and the next value (the datapath is idle).
+        # They land a cycle late, from a strobe register an element and a copy of the word
+        # a quarter of the vector, beside the registers they write: the walk's index and
+        # word reach every state register of the cell, spread over the die.
         m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam)]
         set_s, set_lam = (Signal(N, name=n) for n in ("set_s", "set_lam"))
         m.d.sync += [set_s.eq(Mux(walk.set_s, 1 << walk.index, 0)),
@@ -167,11 +170,8 @@ class LeanCell(wiring.Component):
                           attrs={COPY_ATTR: 1}) for k in range(STATE_COMMITS)]
         m.d.comb += rfin.set.eq(set_s)
         for i in range(N):
-            commit, value = (state_commit(v, i % T.rows, T.rows)
-                             for v in (ctl.commit_state, values))
+            value = state_commit(values, i % T.rows, T.rows)
             m.d.comb += rfin.set_value[i].eq(value)
-            with m.If(commit):
-                m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
             with m.If(set_s[i]):
                 m.d.sync += s[i].eq(value)
             with m.If(set_lam[i]):
