@@ -69,6 +69,7 @@ class Board:
     logic: int                  # LUT4 cells
     spram_kbit: int = 0         # single-port RAM the resident samples go to (iCE40 UP5K)
     baud: int = DEFAULT_BAUD    # the USB-UART bridge's fastest reliable rate
+    seed: int = 1               # nextpnr's placement seed for the default build (see below)
     programmers: tuple = field(default=())
 
     @property
@@ -99,6 +100,8 @@ class Board:
 # is 4 clocks a bit, and the receiver's start-bit detection alone costs up to a quarter
 # of one: 3 Mbaud (divider 8). The Tang Nano 20K's BL616 runs 3 Mbaud as its sibling's
 # BL702 does (divider 9 at 27 MHz), not measured on a 20K here.
+# A board's seed is part of its recipe: placement is deterministic for a netlist and a
+# seed, and the seeds of one lean 85F netlist spread over 12 MHz (boards/README.md).
 _ULX3S = dict(family="ecp5", clock_mhz=75.0, baud=3_000_000,
               programmers=(("openFPGALoader", "--board", "ulx3s", "{bitstream}"),
                            ("fujprog", "{bitstream}")))
@@ -118,8 +121,8 @@ BOARDS = {b.name: b for b in [
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits8-ecp5-25f.json",
           dsp=72, bram_kbit=1944, logic=43848, **_ULX3S),
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits8-ecp5.json",
-          dsp=156, bram_kbit=3744, logic=83640, **_ULX3S),
+          "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits-lean-ecp5.json",
+          dsp=156, bram_kbit=3744, logic=83640, seed=2, **_ULX3S),
     # no PLL yet: runs from the 27 MHz oscillator
     Board("tangnano20k", "Sipeed Tang Nano 20K (Gowin GW2AR-18)", "gowin",
           "boards.gowin:TangNano20kPlatform", "configs/xor.json", clock_mhz=27.0,

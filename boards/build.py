@@ -157,10 +157,11 @@ def nextpnr_options(family: str, seed: int, clock: float, router: str | None = N
 
 
 def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
-          out_root: Path = ROOT / "build" / "boards", seed: int = 1, log=_print,
+          out_root: Path = ROOT / "build" / "boards", seed: int | None = None, log=_print,
           router: str | None = None, baud: int | None = None,
           placer: str | None = None) -> dict:
     clock = clock_mhz or board.clock_mhz
+    seed = board.seed if seed is None else seed
     placer_default, router_default = default_flow(board.family, config)
     placer, router = placer or placer_default, router or router_default
     baud = baud or board.baud
@@ -327,7 +328,7 @@ def main(argv=None):
     p.add_argument("board", help="board name (see boards/__init__.py)")
     p.add_argument("--config", help="accelerator configuration JSON (default: the board's)")
     p.add_argument("--clock", type=float, help="clock to request from the PLL, MHz")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--seed", type=int, help="nextpnr placement seed (default: the board's)")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default: router2 for lean cells on ECP5, else "
                    "nextpnr's)")

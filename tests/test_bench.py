@@ -28,7 +28,8 @@ BOARDS = {
     # (a stand-in carrying the demo's 64-32-10, to be compared with PyTorch)
     "icebreaker": FakeBoard("icebreaker", "iCEBreaker", "ice40", "configs/digits-demo.json",
                             24.0),
-    "ulx3s-85f": FakeBoard("ulx3s-85f", "ULX3S-85F", "ecp5", "configs/digits8-ecp5.json", 75.0),
+    "ulx3s-85f": FakeBoard("ulx3s-85f", "ULX3S-85F", "ecp5",
+                           "configs/digits-lean-ecp5.json", 75.0),
     "ulx3s-12f": FakeBoard("ulx3s-12f", "ULX3S-12F", "ecp5", "configs/nonexistent.json", 75.0,
                            12288),
 }
@@ -42,7 +43,8 @@ def _rows():
     """Cycles rows as if the RTL counters equalled the cycle model."""
     rows = []
     for name, path in (("xor", "configs/xor.json"), ("digits-demo", "configs/digits-demo.json"),
-                       ("digits8-ecp5", "configs/digits8-ecp5.json")):
+                       ("digits-lean-ecp5", "configs/digits-lean-ecp5.json"),
+                       ("digits8-ecp5", "configs/experiments/digits8-ecp5.json")):
         cfg = _cfg(path)
         rows.append(bench.cycles_row(name, cfg, bench.model_counters(cfg), path=path))
     return rows
@@ -66,7 +68,7 @@ def _report(board, fmax, target, config_id=None, met=None):
 def test_collect_synthesis_report_failure_and_missing(tmp_path):
     _write(tmp_path / "icebreaker" / "report.json", _report("icebreaker", 27.3, 24.0))
     _write(tmp_path / "ulx3s-85f" / "failure.json",
-           {"board": "ulx3s-85f", "config": "configs/digits8-ecp5.json",
+           {"board": "ulx3s-85f", "config": "configs/digits-lean-ecp5.json",
             "reason": "the design does not fit (limits: 156 multipliers)",
             "resources": {"dsp": {"used": 170, "available": 156}}})
     syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
@@ -138,13 +140,13 @@ def test_ratio_and_board_clock():
 def test_plan_configs_follows_the_board_list():
     configs, board_cfg = bench.plan_configs(BOARDS)
     assert configs["xor"] == "configs/xor.json"
-    assert board_cfg == {"icebreaker": "digits-demo", "ulx3s-85f": "digits8-ecp5"}
+    assert board_cfg == {"icebreaker": "digits-demo", "ulx3s-85f": "digits-lean-ecp5"}
     quick = bench.plan_configs({"ulx3s-25f": BOARDS["ulx3s-85f"]}, quick=True)[1]
     assert quick == {}
 
 
 def test_cycles_row_from_counters():
-    xor, ice, ecp = _rows()
+    xor, ice, ecp, _ = _rows()
     assert xor["rtl_equals_model"]
     assert xor["cycles_per_batch"] == xor["stream_batch"]["model_cycles"]
     assert xor["ticks_per_batch"] == xor["ticks_expected"] == 4 + 2 * 2
@@ -156,10 +158,10 @@ def test_cycles_row_from_counters():
     assert not bench.cycles_row("xor", cfg, counters)["rtl_equals_model"]
 
 
-def _results(synthesis, cpu):
+def _results(synthesis, cpu, boards=BOARDS):
     rows = _rows()
-    _, board_cfg = bench.plan_configs(BOARDS)
-    thr = bench.throughput_rows(rows, synthesis, BOARDS, cpu, board_cfg)
+    _, board_cfg = bench.plan_configs(boards)
+    thr = bench.throughput_rows(rows, synthesis, boards, cpu, board_cfg)
     res = {"cycles": rows, "synthesis": synthesis,
            "throughput": {"pytorch_cpu": cpu, "gpu_anchor": bench.GPU_ANCHOR, "boards": thr,
                           "link_note": "note"},
@@ -190,11 +192,20 @@ def test_throughput_at_the_clock_the_bitstream_runs_at(tmp_path):
     assert ice["vs_gpu_latency"] == pytest.approx(38.2 / ice["online_step_us"])
     ulx = thr["ulx3s-85f"]
     assert ulx["build"] == "not built" and ulx["clock_mhz"] == 75.0
-    assert not ulx["comparable"]             # 64-20-10 is not PyTorch's 64-32-10
+    assert ulx["comparable"]                 # the lean 64-32-10 is PyTorch's network
+    # every multiplier busy every cycle: 151 x 75 MHz / 5,056 MACs a sample
+    assert ulx["physical_limit_samples_per_s"] == pytest.approx(151 * 75e6 / 5056)
     targets = {t["target"].split(" (")[0]: t for t in res["targets"]}
     assert targets["iCEBreaker Fmax"]["status"] == "met"
-    assert targets["ULX3S-85F digits training samples per second"]["status"].startswith(
-        "met at the target clock (unverified: not built)")
+    sps = targets["ULX3S-85F digits training samples per second"]
+    assert sps["status"].startswith("met at the target clock (unverified: not built)")
+    assert "physical limit 2.24 M/s (151 multipliers x 75 MHz" in sps["why"]
+    step = targets["ULX3S-85F batch-1 training step"]
+    assert step["status"] == "met" and step["measured"] == "120 cycles"
+    util = targets["ULX3S-85F multiplier utilization at batch 256"]
+    assert util["status"] == "met" and util["measured"] == "92.1%"
+    fmax = targets["ULX3S-85F Fmax"]
+    assert fmax["status"] == "MISSED" and "make bitstream BOARD=ulx3s-85f" in fmax["why"]
 
 
 def test_the_throughput_plot_draws_the_bench_rows(tmp_path):
@@ -297,14 +308,21 @@ def test_cli_bench_help_and_bad_section(capsys):
 def test_a_board_whose_build_failed_misses_its_throughput_targets(tmp_path):
     # no bitstream: a figure at the target clock must not count as met
     _write(tmp_path / "ulx3s-85f" / "failure.json",
-           {"board": "ulx3s-85f", "config": "configs/digits8-ecp5.json",
+           {"board": "ulx3s-85f", "config": "configs/digits-lean-ecp5.json",
             "reason": "does not fit: 133272/83640 TRELLIS_COMB"})
     syn = bench.collect_synthesis(tmp_path, BOARDS)
     res = _results(syn, {"status": "torch not installed (pip install torch==2.13.0)"})
     by = {t["target"].split(" (")[0]: t for t in res["targets"]}
-    name = "ULX3S-85F digits training samples per second"
-    assert by[name]["status"] == "MISSED" and "no bitstream meets" in by[name]["why"]
-    # its 64-20-10 is not compared with the anchor's 64-32-10 at all
+    for name in ("ULX3S-85F digits training samples per second",
+                 "ULX3S-85F batch-1 training step against the GPU anchor"):
+        assert by[name]["status"] == "MISSED" and "no bitstream meets" in by[name]["why"]
+    assert by["ULX3S-85F Fmax"]["status"] == "MISSED"
+    assert "does not fit: 133272/83640" in by["ULX3S-85F Fmax"]["why"]
+    # a 64-20-10 is not compared with the anchor's 64-32-10 at all
+    small = dict(BOARDS, **{"ulx3s-85f": FakeBoard("ulx3s-85f", "ULX3S-85F", "ecp5",
+                                                   "configs/experiments/digits8-ecp5.json",
+                                                   75.0)})
+    by = {t["target"].split(" (")[0]: t for t in _results(syn, {"status": "-"}, small)["targets"]}
     name = "ULX3S-85F batch-1 training step against the GPU anchor"
     assert by[name]["status"] == "NOT COMPARABLE" and "64-20-10" in by[name]["why"]
 
@@ -364,3 +382,15 @@ def test_sources_key_covers_what_a_build_reads_and_only_that(tmp_path):
     assert sources_key(out[1:]) != key
     assert build_sources({"x": type("M", (), {"__file__": str(ROOT / "hdl" / "core.py")})}) \
         == ["hdl/core.py"]
+
+
+def test_each_digits_board_reports_its_networks_golden_accuracy():
+    from firmware_py.ui.bench.accuracy import board_formats
+    paths = {"digits-lean-ecp5": ROOT / "configs/digits-lean-ecp5.json",
+             "xor": ROOT / "configs/xor.json"}
+    got = board_formats({"a": "digits-lean-ecp5", "b": "digits-lean-ecp5", "c": "xor"}, paths,
+                        epochs=1, log=lambda m: None)
+    assert set(got) == {"a", "b"}               # xor is not a digits network
+    assert got["a"] is got["b"]                 # one configuration is trained once
+    assert got["a"]["sizes"] == [64, 32, 10] and got["a"]["epochs"] == 1
+    assert 0.2 < got["a"]["test_accuracy"] <= 1.0      # above chance (10 %) after an epoch

@@ -60,11 +60,32 @@ def test_nextpnr_options_carry_seed_router_and_the_gowin_clock(capsys):
     lean = DyadicConfig.load(ROOT / "configs" / "digits-lean-ecp5.json")
     assert default_flow("ecp5", lean) == ("static", "router2")
     assert default_flow("ice40", lean) == (None, None)
-    assert default_flow("ecp5", DyadicConfig.load(ROOT / "configs" / "digits8-ecp5.json")) \
+    assert default_flow("ecp5", DyadicConfig.load(ROOT / "configs/experiments/digits8-ecp5.json")) \
         == (None, None)
     with pytest.raises(SystemExit):
         main(["ulx3s-85f", "--router", "router9"])
     assert "invalid choice: 'router9'" in capsys.readouterr().err
+
+
+def test_a_build_places_with_the_boards_seed_unless_told_another(monkeypatch, tmp_path):
+    """A board's recipe carries its seed: a fresh clone's default build is the one measured."""
+    import dataclasses
+
+    import boards.build as bb
+    seen = []
+
+    def stop(family, seed, *args, **kwargs):
+        seen.append(seed)
+        raise RuntimeError("stop before the tools")
+    monkeypatch.setattr(bb, "nextpnr_options", stop)
+    monkeypatch.setattr(bb, "BoardTop", lambda *args: None)     # never elaborated here
+    board = dataclasses.replace(get_board("ulx3s-85f"), seed=7)
+    cfg = DyadicConfig.load(ROOT / "configs" / "xor.json")
+    for seed in (None, 3):
+        with pytest.raises(RuntimeError, match="stop"):
+            bb.build(board, cfg, "configs/xor.json", out_root=tmp_path, seed=seed,
+                     log=lambda *_: None)
+    assert seen == [7, 3]
 
 
 # The iCEBreaker's default (digits on 8 DSPs) needs 133 kbit of W + G, more than the

@@ -48,7 +48,8 @@ def test_every_lane_has_its_own_sites_close_together(config, device, lanes, rams
 
 
 def test_no_floorplan_for_classic_cells_or_an_unmapped_die():
-    assert floorplan(DyadicConfig.load(ROOT / "configs" / "digits8-ecp5.json"), "LFE5U-85F") == {}
+    classic = DyadicConfig.load(ROOT / "configs/experiments/digits8-ecp5.json")
+    assert floorplan(classic, "LFE5U-85F") == {}
     assert floorplan(LEAN_85F, "LFE5U-25F") == {}
     assert after_synth(get_board("icebreaker"), None, LEAN_85F) == ""
 

@@ -44,3 +44,15 @@ def test_check_reports_a_stale_readme(tmp_path, monkeypatch, capsys):
     stale.write_text(json.dumps(results))
     assert readme.main([str(stale), "--check"]) == 1
     assert "python -m firmware_py.ui.readme" in capsys.readouterr().err
+
+
+def test_the_board_table_gives_each_boards_golden_accuracy():
+    results = json.loads(SNAPSHOT.read_text())
+    built = next(s for s in results["synthesis"] if s["status"].startswith("built"))
+    results["accuracy"]["boards"] = {built["board"]: {"test_accuracy": 0.97493}}
+    row = next(line for line in readme.render("boards", results).splitlines()
+               if line.startswith(f"| {built['title']}"))
+    assert row.split(" | ")[2] == "97.49%"
+    other = [line for line in readme.render("boards", results).splitlines()[2:]
+             if not line.startswith(f"| {built['title']}")]
+    assert all(line.split(" | ")[2] == "-" for line in other)

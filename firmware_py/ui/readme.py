@@ -117,19 +117,23 @@ def _num(v) -> str:
 
 
 def _boards(r: dict) -> str:
-    lines = ["| board | carries | multipliers | clock (Fmax) | logic | DSP | block RAM (+ SPRAM) "
-             "| samples held | link | on-chip epochs |", "|---" * 10 + "|"]
+    lines = ["| board | carries | digits accuracy (golden) | multipliers | clock (Fmax) | logic "
+             "| DSP | block RAM (+ SPRAM) | samples held | link | on-chip epochs |",
+             "|---" * 11 + "|"]
+    golden = (r.get("accuracy") or {}).get("boards", {})
     for s in r["synthesis"]:
+        acc = golden.get(s["board"])
+        acc = f"{acc['test_accuracy']:.2%}" if acc else "-"
         if not s["status"].startswith("built"):
-            lines.append(f"| {s['title']} | {s.get('default_config')} | | {s['status']} | "
-                         "| | | | | |")
+            lines.append(f"| {s['title']} | {s.get('default_config')} | {acc} | | "
+                         f"{s['status']} | | | | | | |")
             continue
         logic = "logic_cells" if "logic_cells" in s["resources"] else "luts"
         epochs = {True: "yes", False: "no (batches from the host)"}.get(s.get("trainer"), "-")
         baud = f"{s['baud'] / 1e6:g} Mbaud" if s.get("baud") else "-"
         tree = "" if s.get("this_tree") else " (built from another tree)"
         lines.append(
-            f"| {s['title']}{tree} | {s['config']} {'-'.join(map(str, s['sizes']))} | "
+            f"| {s['title']}{tree} | {s['config']} {'-'.join(map(str, s['sizes']))} | {acc} | "
             f"{sum(s['multipliers'])} | {s['target_mhz']:g} MHz ({s['fmax_mhz']:g}) | "
             f"{_res(s, logic)} | {_res(s, 'dsp')} | {_res(s, 'bram', 'spram')} | "
             f"{_num(s.get('samples'))} | {baud} | {epochs} |")

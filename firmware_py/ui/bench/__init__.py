@@ -31,7 +31,7 @@ from pathlib import Path
 from firmware_py import ROOT
 from firmware_py.contract.config import DyadicConfig
 
-from .accuracy import accuracy_runs
+from .accuracy import accuracy_runs, board_formats
 from .common import (
     GPU_ANCHOR,
     SMALL_DIGITS_CONFIG,
@@ -157,6 +157,9 @@ def run_bench(out_dir: Path, quick: bool = False, boards_dir: Path | None = None
                       f"digits {'-'.join(map(str, acc['sizes']))}, batch {acc['batch']}, "
                       f"lr {acc['lr']:g}, seed {acc['seed']}")
         acc["plot"] = str(plot)
+        clock("accuracy", "each board's digits network in its formats (golden model) ...")
+        acc["boards"] = board_formats(board_cfg, {n: ROOT / p for n, p in configs.items()},
+                                      epochs, log=lambda m: clock("accuracy", m))
         results["accuracy"] = acc
         clock("accuracy", f"test accuracy float64 {acc['float64']['test_accuracy']:.2%}, "
               f"fixed {acc['fixed']['test_accuracy']:.2%}, RTL {acc['rtl']['test_accuracy']:.2%}"

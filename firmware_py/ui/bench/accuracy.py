@@ -15,6 +15,35 @@ from firmware_py.model.network import Network, parse_activations
 from .common import _log, _Tally
 
 
+def board_formats(board_cfg: dict, paths: dict, epochs: int | None, seed: int = 0,
+                  log=_log) -> dict:
+    """The golden model's digits accuracy in each board's formats (the default recipe): what
+    a board's network reaches, whose RTL equals the golden model bit for bit."""
+    from firmware_py.model.datasets import load_dataset
+    from firmware_py.model.recipes import TRAIN_DEFAULTS
+    from firmware_py.model.training import train
+
+    sizes, act, epochs0, batch, lr = TRAIN_DEFAULTS["digits"]
+    epochs = epochs or epochs0
+    data = load_dataset("digits")
+    out, done = {}, {}
+    for board, name in board_cfg.items():
+        cfg = DyadicConfig.load(paths[name])
+        if (cfg.sizes[0], cfg.sizes[-1]) != (sizes[0], sizes[-1]):
+            continue        # not a digits network
+        if name not in done:
+            net = Network.random(cfg.sizes, cfg.activations, np.random.default_rng(seed))
+            t0 = time.perf_counter()
+            r = train(FixedArith(cfg), net, data, epochs=epochs, batch=batch, lr=lr, seed=seed)
+            done[name] = {"config": name, "sizes": list(cfg.sizes), "epochs": epochs,
+                          "test_accuracy": r.final["test_accuracy"],
+                          "seconds": round(time.perf_counter() - t0, 1)}
+            log(f"{name} {'-'.join(map(str, cfg.sizes))}: fixed point "
+                f"{r.final['test_accuracy']:.2%} ({done[name]['seconds']} s)")
+        out[board] = done[name]
+    return out
+
+
 def accuracy_runs(cfg: DyadicConfig, epochs: int | None, seed: int = 0, log=_log,
                   name: str = "") -> dict:
     """digits as `dyadic train` trains it, in float64, fixed point and on the RTL."""

@@ -64,6 +64,7 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
         "config": name, "path": path, "sizes": list(cfg.sizes),
         "activations": [str(x) for x in cfg.activations],
         "multipliers": [t.multipliers for t in tilings], "multipliers_total": mults,
+        "macs_per_sample": sum(work),
         "multipliers_configured": list(cfg.multipliers) if cfg.multipliers else None,
         "tiling": [{"rows": t.rows, "cols": t.cols, "tiles": t.tiles} for t in tilings],
         "config_id": f"{cfg.config_id:#010x}", "L": L, "batch": B, "half_batch": B2,

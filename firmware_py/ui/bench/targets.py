@@ -9,8 +9,12 @@ TARGETS = {
     "ulx3s_run_seconds": 1.0,       # below, a 30-epoch digits run on the ULX3S-85F, load in
     "xor_step_cycles": 24,          # at most, XOR 2-2-1 batch-4 training step, 4 multipliers
     "utilization": 0.85,            # at least, each configuration at its largest batch
-    "ulx3s_samples_per_s": 1e6,     # at least, ULX3S-85F digits training samples
+    "ulx3s_samples_per_s": 2e6,     # at least, ULX3S-85F digits training samples
     "ulx3s_vs_gpu_batch1": 10.0,    # at least, GPU anchor latency / ULX3S-85F latency
+    "ulx3s_batch1_cycles": 120,     # at most, ULX3S-85F batch-1 step with the update
+    "ulx3s_utilization": 0.90,      # at least, ULX3S-85F multipliers at its largest batch
+    "ulx3s_fmax_mhz": 75.0,         # at least, timing met by nextpnr at that clock
+    "ulx3s_accuracy": 0.97,         # at least, its network's golden digits test accuracy
     "icebreaker_fmax_mhz": 24.0,    # at least
 }
 
@@ -99,9 +103,24 @@ def evaluate_targets(results: dict) -> list[dict]:
             why += "; " + u["config_mismatch"]
         if _build_failed(u):
             why = f"no bitstream meets the clock (see synthesis); at that clock, {why}"
+        limit = u.get("physical_limit_samples_per_s")
+        if limit:
+            why += (f"; physical limit {fmt_rate(limit)} ({u['multipliers_total']} multipliers x "
+                    f"{u['clock_mhz']:g} MHz / MACs per sample), {sps / limit:.1%} of it")
         add("ULX3S-85F digits training samples per second",
             f">= {fmt_rate(TARGETS['ulx3s_samples_per_s'])}",
             f"{fmt_rate(sps)} ({u['clock_basis']}, {u['clock_mhz']:g} MHz)", status, why)
+        n = u["online_step_cycles"]
+        add("ULX3S-85F batch-1 training step (forward, adjoint, gradient, update)",
+            f"<= {TARGETS['ulx3s_batch1_cycles']} cycles", f"{n} cycles",
+            "met" if n <= TARGETS["ulx3s_batch1_cycles"] else "MISSED",
+            f"{u['online_step_us']:.2f} us at {u['clock_mhz']:g} MHz")
+        ub = u.get("batch_utilization")
+        if ub is not None:
+            add(f"ULX3S-85F multiplier utilization at batch {u['batch']}",
+                f">= {TARGETS['ulx3s_utilization']:.0%}", f"{ub:.1%}",
+                "met" if ub >= TARGETS["ulx3s_utilization"] else "MISSED",
+                "RTL counters (equal to the cycle model)")
         r = u["vs_gpu_latency"]
         ok = r is not None and r >= TARGETS["ulx3s_vs_gpu_batch1"]
         lim = GPU_ANCHOR["batch1_step_us"] / TARGETS["ulx3s_vs_gpu_batch1"]
@@ -126,6 +145,22 @@ def evaluate_targets(results: dict) -> list[dict]:
         for name in ("ULX3S-85F digits training samples per second",
                      "ULX3S-85F batch-1 training step against the GPU anchor"):
             add(name, "-", "-", "NOT MEASURED", "the ULX3S-85F's default configuration was not run")
+    s85 = syn.get("ulx3s-85f")
+    if s85:
+        f, goal = s85.get("fmax_mhz"), f">= {TARGETS['ulx3s_fmax_mhz']:g} MHz, timing met"
+        ok = f is not None and f >= TARGETS["ulx3s_fmax_mhz"] and bool(s85.get("timing_met"))
+        why = "" if ok else f"{s85['status']}: {s85.get('reason') or s85['build_command']}"
+        if ok and s85.get("this_tree") is False:
+            why = "built from another tree"
+        add(f"ULX3S-85F Fmax (place and route, {s85.get('config', s85['default_config'])})",
+            goal, f"{f:g} MHz" if f else "-", "met" if ok else "MISSED", why)
+    a85 = (results.get("accuracy") or {}).get("boards", {}).get("ulx3s-85f")
+    if a85:
+        a = a85["test_accuracy"]
+        add(f"ULX3S-85F network's digits test accuracy, golden model ({a85['config']} "
+            f"{'-'.join(map(str, a85['sizes']))}, {a85['epochs']} epochs)",
+            f">= {TARGETS['ulx3s_accuracy']:.0%}", f"{a:.2%}",
+            "met" if a >= TARGETS["ulx3s_accuracy"] else "MISSED")
     ice = syn.get("icebreaker")
     goal = f">= {TARGETS['icebreaker_fmax_mhz']:g} MHz"
     if ice is None:

@@ -136,6 +136,11 @@ def throughput_rows(cycles_rows: list, synthesis: list, boards: dict, torch_res:
             "fmax_mhz": (syn or {}).get("fmax_mhz"),
             "config_mismatch": mismatch,
             "cycles_per_sample_steady": steady, "samples_per_s": sps,
+            # every multiplier busy every cycle: the most a clock and a tiling can give
+            "multipliers_total": row["multipliers_total"],
+            "physical_limit_samples_per_s": hz * row["multipliers_total"]
+            / row["macs_per_sample"],
+            "batch_utilization": row["utilization_batch"],
             "batch": row["batch"], "samples_per_s_at_max_batch": sps_batch,
             "online_step_cycles": row["online_step_cycles"], "online_step_us": lat_us,
             **(ratios if same_net else dict.fromkeys(ratios)),
