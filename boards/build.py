@@ -197,7 +197,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     config_file = Path(config_name).resolve()
     if config_file.is_file() and config_file.is_relative_to(ROOT):
         files.append(config_file.relative_to(ROOT).as_posix())
-    key = sources_key(files)
+    key = sources_key(files, board)
     if board.family == "ecp5":
         _plain_names(work / "top.il")
     netlist = "top.syn.json" if board.family == "gowin" else "top.json"

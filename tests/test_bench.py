@@ -1,6 +1,7 @@
 """`dyadic bench`: the pure parts (no simulator runs): synthesis collection, ratios,
 targets and the report on synthetic results, the exactness sweep, the command line."""
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,16 +88,21 @@ def test_collect_synthesis_report_failure_and_missing(tmp_path):
 def test_collect_synthesis_flags_a_report_from_another_tree(tmp_path):
     from boards import sources_key
     files = ["hdl/core.py", "configs/nae3-ice40.json"]
-    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key(files), source_files=files)
+    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key(files, BOARDS["icebreaker"]),
+               source_files=files)
     _write(tmp_path / "icebreaker" / "report.json", now)
     _write(tmp_path / "ulx3s-12f" / "report.json",          # a file it read has changed
            dict(_report("ulx3s-12f", 80.0, 75.0), sources="0123456789abcdef",
                 source_files=files))
     _write(tmp_path / "ulx3s-85f" / "report.json",          # from a flow without a file list
-           dict(_report("ulx3s-85f", 80.0, 75.0), sources=sources_key(files)))
+           dict(_report("ulx3s-85f", 80.0, 75.0), sources=sources_key(files, BOARDS["ulx3s-85f"])))
     syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
     assert syn["icebreaker"]["this_tree"]
     assert not syn["ulx3s-12f"]["this_tree"] and not syn["ulx3s-85f"]["this_tree"]
+    # the board's own record is part of its key: a new default makes its report stale
+    moved = dict(BOARDS, icebreaker=dataclasses.replace(BOARDS["icebreaker"], clock_mhz=12.0))
+    assert not {s["board"]: s for s in bench.collect_synthesis(tmp_path, moved)}[
+        "icebreaker"]["this_tree"]
     md = bench.format_report({"synthesis": list(syn.values())})
     line = next(x for x in md.splitlines() if x.startswith("| ULX3S-12F |"))
     assert "another tree" in line
@@ -380,6 +386,14 @@ def test_sources_key_covers_what_a_build_reads_and_only_that(tmp_path):
     assert key == sources_key(list(reversed(out)))
     assert sources_key(out + ["hdl/not_there.py"]) != key
     assert sources_key(out[1:]) != key
+    # with its board, a build's key holds that board's record instead of the board table:
+    # another board's new default leaves it current, its own makes it stale
+    from boards import BOARDS, CATALOG
+    assert CATALOG in out
+    board = BOARDS["ulx3s-85f"]
+    mine = sources_key(out, board)
+    assert mine != key and mine == sources_key([f for f in out if f != CATALOG], board)
+    assert sources_key(out, dataclasses.replace(board, config="configs/xor.json")) != mine
     assert build_sources({"x": type("M", (), {"__file__": str(ROOT / "hdl" / "core.py")})}) \
         == ["hdl/core.py"]
 

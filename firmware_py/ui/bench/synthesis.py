@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 
-def _same_tree(data: dict) -> bool:
-    """Whether the files the build read are unchanged (a report without its file list is
-    from an older flow, so from another tree)."""
+def _same_tree(data: dict, board) -> bool:
+    """Whether the files the build read and its board's record are unchanged (a report
+    without its file list is from an older flow, so from another tree)."""
     from boards import sources_key
     files = data.get("source_files")
-    return bool(files) and data.get("sources") == sources_key(files)
+    return bool(files) and data.get("sources") == sources_key(files, board)
 
 
 def _datasheet_logic(entry: dict, logic: int) -> None:
@@ -54,7 +54,7 @@ def collect_synthesis(root: Path, boards: dict) -> list[dict]:
             if k in data:
                 entry[k] = data[k]
         _datasheet_logic(entry, board.logic)
-        entry["this_tree"] = _same_tree(data)
+        entry["this_tree"] = _same_tree(data, board)
         if data.get("target_mhz") is not None:
             entry["target_mhz"] = data["target_mhz"]
         if newest == rep:
