@@ -27,7 +27,7 @@ BOARDS = {b.name: b for b in [
           programmers=(("iceprog", "{bitstream}"),
                        ("openFPGALoader", "--board", "ice40_generic", "{bitstream}"))),
     Board("ulx3s-12f", "Radiona ULX3S, LFE5U-12F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/xor-pipelined.json",
+          "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/digits24-lean-5.json",
           dsp=28, bram_kbit=576, logic=12288, **_ULX3S),
     Board("ulx3s-25f", "Radiona ULX3S, LFE5U-25F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-lean-21.json",
