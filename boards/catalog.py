@@ -30,7 +30,7 @@ BOARDS = {b.name: b for b in [
           "amaranth_boards.ulx3s:ULX3S_12F_Platform", config="configs/digits24-lean-5.json",
           dsp=28, bram_kbit=576, logic=12288, **_ULX3S),
     Board("ulx3s-25f", "Radiona ULX3S, LFE5U-25F", platform_class=
-          "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-lean-14.json",
+          "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-lean-5.json",
           dsp=28, bram_kbit=1008, logic=24288, **_ULX3S),
     Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-lean-28.json",
