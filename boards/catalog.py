@@ -31,7 +31,7 @@ BOARDS = {b.name: b for b in [
           dsp=28, bram_kbit=576, logic=12288, **_ULX3S),
     Board("ulx3s-25f", "Radiona ULX3S, LFE5U-25F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_25F_Platform", config="configs/digits-lean-5.json",
-          dsp=28, bram_kbit=1008, logic=24288, seed=2, **_ULX3S),
+          dsp=28, bram_kbit=1008, logic=24288, **dict(_ULX3S, clock_mhz=72.0)),
     Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-lean-28.json",
           dsp=72, bram_kbit=1944, logic=43848, **dict(_ULX3S, clock_mhz=72.0)),
