@@ -34,7 +34,7 @@ BOARDS = {b.name: b for b in [
           dsp=28, bram_kbit=1008, logic=24288, **dict(_ULX3S, clock_mhz=72.0)),
     Board("ulx3s-45f", "Radiona ULX3S, LFE5U-45F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_45F_Platform", config="configs/digits-lean-28.json",
-          dsp=72, bram_kbit=1944, logic=43848, **dict(_ULX3S, clock_mhz=72.0)),
+          dsp=72, bram_kbit=1944, logic=43848, seed=3, **dict(_ULX3S, clock_mhz=69.0)),
     Board("ulx3s-85f", "Radiona ULX3S, LFE5U-85F", platform_class=
           "amaranth_boards.ulx3s:ULX3S_85F_Platform", config="configs/digits-lean-ecp5.json",
           dsp=156, bram_kbit=3744, logic=83640, seed=2, **_ULX3S),
