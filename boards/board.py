@@ -29,7 +29,7 @@ class Board:
     logic: int                  # LUT4 cells
     spram_kbit: int = 0         # single-port RAM the resident samples go to (iCE40 UP5K)
     baud: int = DEFAULT_BAUD    # the USB-UART bridge's fastest reliable rate
-    seed: int = 1               # nextpnr's placement seed for the default build (see below)
+    seed: int = 1               # nextpnr's placement seed for the default build (catalog.py)
     programmers: tuple = field(default=())
 
     @property

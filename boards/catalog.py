@@ -2,7 +2,7 @@
 to its ``Board``. Each default configuration is the largest one measured to fit and meet
 timing on that board (boards/README.md).
 
-A build's key (``boards.sources_key``) holds its own board's record, not this file: a
+A build's key (``boards.build.design_key``) is what the tools ran, not this file: a
 change to one board's entry leaves the other boards' bitstreams current.
 """
 

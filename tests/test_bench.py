@@ -86,23 +86,22 @@ def test_collect_synthesis_report_failure_and_missing(tmp_path):
 
 
 def test_collect_synthesis_flags_a_report_from_another_tree(tmp_path):
-    from boards import sources_key
-    files = ["hdl/core.py", "configs/nae3-ice40.json"]
-    now = dict(_report("icebreaker", 27.3, 24.0), sources=sources_key(files, BOARDS["icebreaker"]),
-               source_files=files)
-    _write(tmp_path / "icebreaker" / "report.json", now)
-    _write(tmp_path / "ulx3s-12f" / "report.json",          # a file it read has changed
-           dict(_report("ulx3s-12f", 80.0, 75.0), sources="0123456789abcdef",
-                source_files=files))
-    _write(tmp_path / "ulx3s-85f" / "report.json",          # from a flow without a file list
-           dict(_report("ulx3s-85f", 80.0, 75.0), sources=sources_key(files, BOARDS["ulx3s-85f"])))
-    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS)}
-    assert syn["icebreaker"]["this_tree"]
+    now = {name: f"{i:016x}" for i, name in enumerate(BOARDS)}      # this tree's keys
+    _write(tmp_path / "icebreaker" / "report.json",
+           dict(_report("icebreaker", 27.3, 24.0), design=now["icebreaker"]))
+    _write(tmp_path / "ulx3s-12f" / "report.json",          # another tree built it
+           dict(_report("ulx3s-12f", 80.0, 75.0), design="0123456789abcdef"))
+    _write(tmp_path / "ulx3s-85f" / "report.json",          # from a flow without a key
+           _report("ulx3s-85f", 80.0, 75.0))
+    asked = []
+
+    def key(board):
+        asked.append(board.name)
+        return now[board.name]
+    syn = {s["board"]: s for s in bench.collect_synthesis(tmp_path, BOARDS, key)}
+    assert syn["icebreaker"]["this_tree"] and syn["icebreaker"]["design"] == now["icebreaker"]
     assert not syn["ulx3s-12f"]["this_tree"] and not syn["ulx3s-85f"]["this_tree"]
-    # the board's own record is part of its key: a new default makes its report stale
-    moved = dict(BOARDS, icebreaker=dataclasses.replace(BOARDS["icebreaker"], clock_mhz=12.0))
-    assert not {s["board"]: s for s in bench.collect_synthesis(tmp_path, moved)}[
-        "icebreaker"]["this_tree"]
+    assert "ulx3s-85f" not in asked         # (planning the 85F's design takes 20 s)
     md = bench.format_report({"synthesis": list(syn.values())})
     line = next(x for x in md.splitlines() if x.startswith("| ULX3S-12F |"))
     assert "another tree" in line
@@ -367,35 +366,40 @@ def test_the_board_run_target_needs_the_clock_its_bitstream_runs_at(build, secon
              "path before resident sets"]["status"] == "met"
 
 
-def test_sources_key_covers_what_a_build_reads_and_only_that(tmp_path):
+def test_design_key_names_what_the_tools_run():
+    import os
+    import re
     import subprocess
     import sys
 
-    from boards import ROOT, build_sources, sources_key
-    # what a fresh process building the core imports: every gateware file on its path
+    from boards import BOARDS as REAL
+    from boards.build import design_key, plan_design
+    board, tiny = REAL["icebreaker"], _cfg("configs/tiny.json")
+    design = plan_design(board, tiny)
+    key = design_key(design, "ice40")
+    # the same in a fresh process with another string hash seed
     out = subprocess.run(
-        [sys.executable, "-c", "import boards.build, boards.gowin\n"
-         "from boards import build_sources\nprint('\\n'.join(build_sources()))"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for must in ("hdl/core.py", "hdl/cell.py", "hdl/top.py", "boards/build.py",
-                 "boards/gowin.py", "firmware_py/contract/config.py"):
-        assert must in out
-    assert not any(f.startswith(("tests/", "sim/", "firmware_py/model")) for f in out)
-    # a file's contents and its name are both in the key, and a missing file changes it
-    key = sources_key(out)
-    assert key == sources_key(list(reversed(out)))
-    assert sources_key(out + ["hdl/not_there.py"]) != key
-    assert sources_key(out[1:]) != key
-    # with its board, a build's key holds that board's record instead of the board table:
-    # another board's new default leaves it current, its own makes it stale
-    from boards import BOARDS, CATALOG
-    assert CATALOG in out
-    board = BOARDS["ulx3s-85f"]
-    mine = sources_key(out, board)
-    assert mine != key and mine == sources_key([f for f in out if f != CATALOG], board)
-    assert sources_key(out, dataclasses.replace(board, config="configs/xor.json")) != mine
-    assert build_sources({"x": type("M", (), {"__file__": str(ROOT / "hdl" / "core.py")})}) \
-        == ["hdl/core.py"]
+        [sys.executable, "-c", "from boards import BOARDS\n"
+         "from boards.build import design_key, plan_design\n"
+         "from firmware_py.contract.config import DyadicConfig\n"
+         "d = plan_design(BOARDS['icebreaker'], DyadicConfig.load('configs/tiny.json'))\n"
+         "print(design_key(d, 'ice40'))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env=dict(os.environ, PYTHONHASHSEED="7"))
+    assert out.stdout.strip() == key
+    assert design_key(design, "ecp5") != key            # another family's tools
+    # the netlist's source locations (a moved line of Python) do not count; its logic does
+    il = design.plan.files["top.il"]
+    assert re.search(r'attribute \\src "[^"]*:\d+"', il)
+    design.plan.files["top.il"] = re.sub(r'(attribute \\src "[^"]*:)\d+', r"\g<1>1", il)
+    assert design_key(design, "ice40") == key
+    design.plan.files["top.il"] = il.replace("connect", "connect ", 1)
+    assert design_key(design, "ice40") != key
+    # the recipe counts (another seed), what the tools never see does not (the board's
+    # title and capacity, other boards' records)
+    assert design_key(plan_design(board, tiny, seed=2), "ice40") != key
+    plain = dataclasses.replace(board, title="x", logic=1, bram_kbit=1)
+    assert design_key(plan_design(plain, tiny), "ice40") == key
 
 
 def test_each_digits_board_reports_its_networks_golden_accuracy():

@@ -19,7 +19,6 @@ from boards.build import (
     NO_SAMPLE_INIT,
     BuildError,
     _failure,
-    _plain_names,
     _public_names,
     _utilisation_from_log,
     default_flow,
@@ -27,6 +26,7 @@ from boards.build import (
     main,
     nextpnr_options,
     parse_nextpnr_report,
+    plain_names,
     tool_paths,
 )
 from boards.pll import PLLError, ecp5_pll_params, ice40_pll_params
@@ -276,33 +276,26 @@ def test_gowin_board_refuses_a_pll_clock(tmp_path, capsys):
     assert "27 MHz oscillator" in capsys.readouterr().err
 
 
-def test_public_names_lose_their_dollar_signs_and_strings_are_kept(tmp_path):
-    il = tmp_path / "top.il"
-    il.write_text('attribute \\src "core.py:1 $x"\n'
-                  'wire width 8 \\acc.above__s$128\n'
-                  'wire \\$signal$60\n'
-                  'connect \\acc.above__s$128 { \\$signal$60 $auto$7 }\n')
-    _plain_names(il)
-    assert il.read_text() == ('attribute \\src "core.py:1 $x"\n'
+def test_public_names_lose_their_dollar_signs_and_strings_are_kept():
+    il = ('attribute \\src "core.py:1 $x"\n'
+          'wire width 8 \\acc.above__s$128\n'
+          'wire \\$signal$60\n'
+          'connect \\acc.above__s$128 { \\$signal$60 $auto$7 }\n')
+    assert plain_names(il) == ('attribute \\src "core.py:1 $x"\n'
                               'wire width 8 \\acc.above__s__128\n'
                               'wire \\__signal__60\n'
                               'connect \\acc.above__s__128 { \\__signal__60 $auto$7 }\n')
 
 
-def test_public_names_are_kept_when_a_plain_name_is_taken(tmp_path):
-    il = tmp_path / "top.il"
+def test_public_names_are_kept_when_a_plain_name_is_taken():
     text = "wire \\a$1\nwire \\a__1\n"
-    il.write_text(text)
-    _plain_names(il)
-    assert il.read_text() == text
+    assert plain_names(text) == text
 
 
-def test_plain_names_keep_a_real_design_consistent(tmp_path):
-    il = tmp_path / "top.il"
-    il.write_text(rtlil.convert(DyadicCore(DyadicConfig.load("configs/xor-pipelined.json"))))
-    ids = _public_names(il.read_text())
-    _plain_names(il)
-    after = _public_names(il.read_text())
+def test_plain_names_keep_a_real_design_consistent():
+    il = rtlil.convert(DyadicCore(DyadicConfig.load("configs/xor-pipelined.json")))
+    ids = _public_names(il)
+    after = _public_names(plain_names(il))
     assert any("$" in n for n in ids) and not any("$" in n for n in after)
     assert len(after) == len(ids)
 

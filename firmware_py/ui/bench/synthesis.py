@@ -6,12 +6,16 @@ import json
 from pathlib import Path
 
 
-def _same_tree(data: dict, board) -> bool:
-    """Whether the files the build read and its board's record are unchanged (a report
-    without its file list is from an older flow, so from another tree)."""
-    from boards import sources_key
-    files = data.get("source_files")
-    return bool(files) and data.get("sources") == sources_key(files, board)
+def _default_key(board) -> str | None:
+    """The key of the board's default build on this tree (None if it cannot be planned)."""
+    from boards import BoardError
+    from boards.build import default_design_key
+    from boards.pll import PLLError
+    from firmware_py.contract.config import ConfigError
+    try:
+        return default_design_key(board)
+    except (BoardError, ConfigError, PLLError, OSError):   # a default this tree cannot build
+        return None
 
 
 def _datasheet_logic(entry: dict, logic: int) -> None:
@@ -23,8 +27,9 @@ def _datasheet_logic(entry: dict, logic: int) -> None:
             entry["resources"] = {**res, key: {**res[key], "available": logic}}
 
 
-def collect_synthesis(root: Path, boards: dict) -> list[dict]:
-    """Each board's build report: report.json, else failure.json, else "not built"."""
+def collect_synthesis(root: Path, boards: dict, design_key=_default_key) -> list[dict]:
+    """Each board's build report: report.json, else failure.json, else "not built".
+    ``design_key(board)``: the key of the board's default build on this tree."""
     out = []
     for name, board in boards.items():
         d = Path(root) / name
@@ -50,11 +55,13 @@ def collect_synthesis(root: Path, boards: dict) -> list[dict]:
         entry["source"] = str(newest)
         for k in ("device", "config", "config_id", "sizes", "multipliers", "fmax_mhz",
                   "timing_met", "clocks", "resources", "build_seconds", "seed", "bitstream",
-                  "trainer", "samples", "baud", "uart_divider", "sources"):
+                  "trainer", "samples", "baud", "uart_divider", "design"):
             if k in data:
                 entry[k] = data[k]
         _datasheet_logic(entry, board.logic)
-        entry["this_tree"] = _same_tree(data, board)
+        # the report is this tree's default build: what the tools ran is what they would
+        # run now (a report from an older flow has no key)
+        entry["this_tree"] = bool(data.get("design")) and data["design"] == design_key(board)
         if data.get("target_mhz") is not None:
             entry["target_mhz"] = data["target_mhz"]
         if newest == rep:
