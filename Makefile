@@ -20,7 +20,7 @@ SIM       ?= icarus
 WAVES     ?= 0
 SIM_ARGS  ?=
 
-.PHONY: help install demo test lint verilog sim bench bitstream program boards clean distclean
+.PHONY: help install demo test lint verilog sim bench bitstream breakdown program boards clean distclean
 
 help:
 	@echo "make demo     train digits on the simulated accelerator (Verilator), print accuracy"
@@ -29,6 +29,7 @@ help:
 	@echo "make verilog CONFIG=configs/xor.json   write the core's Verilog for a configuration"
 	@echo "make sim SIM=icarus|verilator [WAVES=1]  full randomized cocotb regression"
 	@echo "make bitstream BOARD=icebreaker|ulx3s-85f|...  bitstream + build/boards/<board>/report.json"
+	@echo "make breakdown BOARD=... [BOARD_ARGS=--config C]  synthesis only: logic per component"
 	@echo "make program BOARD=...   load the bitstream (openFPGALoader, iceprog or fujprog)"
 	@echo "make boards   list the boards and their default configurations"
 	@echo "make bench    exactness, cycles, throughput, accuracy, simulation speed, synthesis, end to end (QUICK=1: short)"
@@ -55,6 +56,9 @@ sim: $(STAMP)
 
 bitstream: $(STAMP)
 	@$(RUN) python -m boards.build $(BOARD) $(BOARD_ARGS)
+
+breakdown: $(STAMP)
+	@$(RUN) python -m boards.probes.breakdown $(BOARD) $(BOARD_ARGS)
 
 program: $(STAMP)
 	@$(RUN) python -m boards.program $(BOARD)

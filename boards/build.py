@@ -171,8 +171,9 @@ class Design(NamedTuple):
 
 def plan_design(board: Board, config: DyadicConfig, clock_mhz: float | None = None,
                 seed: int | None = None, placer: str | None = None, router: str | None = None,
-                baud: int | None = None) -> Design:
-    """The design of ``config`` on ``board``; the recipe's unset parts are the board's."""
+                baud: int | None = None, nextpnr_opts: str | None = None) -> Design:
+    """The design of ``config`` on ``board``; the recipe's unset parts are the board's.
+    ``nextpnr_opts`` replaces the build's (a probe's partial flow)."""
     clock = clock_mhz or board.clock_mhz
     seed = board.seed if seed is None else seed
     placer_default, router_default = default_flow(board.family, config)
@@ -187,7 +188,8 @@ def plan_design(board: Board, config: DyadicConfig, clock_mhz: float | None = No
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
                           script_after_synth=after_synth(board, platform, config),
-                          nextpnr_opts=nextpnr_options(board.family, seed, clock, router, placer))
+                          nextpnr_opts=nextpnr_opts or nextpnr_options(board.family, seed, clock,
+                                                                       router, placer))
     if board.family == "ecp5":
         plan.files["top.il"] = plain_names(plan.files["top.il"])
     return Design(top, platform, plan, clock, seed, placer, router)

@@ -396,3 +396,51 @@ def test_a_rate_the_clock_cannot_divide_to_is_refused(tmp_path, capsys):
         uart_divider(24e6, 12_000_000)                      # 2 clocks a bit
     assert main(["icebreaker", "--baud", "12000000", "--out", str(tmp_path)]) == 2
     assert "12000000 baud does not divide from a 24 MHz clock" in capsys.readouterr().err
+
+
+def test_breakdown_rolls_each_component_up_with_its_submodules():
+    from boards.probes.breakdown import format_rows, kind_of, rows
+    stat = {"modules": {
+        "\\top": {"num_cells_by_type": {"SB_LUT4": 1}},
+        "\\top.core": {"num_cells_by_type": {"SB_LUT4": 10, "SB_DFFE": 4, "SB_DFFSR": 1}},
+        "\\top.core.cell1$12": {"num_cells_by_type": {"SB_MAC16": 2, "SB_CARRY": 3}},
+        "\\top.core.cell1$12.lane0": {"num_cells_by_type": {"SB_RAM40_4K": 1, "SB_LUT4": 5}},
+        "\\top.uart": {"num_cells_by_type": {"SB_LUT4": 7, "$scopeinfo": 1}}}}
+    table = {r["component"]: r for r in rows(stat, depth=2)}
+    assert list(table) == ["top", "top.core", "top.core.cell1", "top.uart"]   # (no lane0)
+    assert table["top.core.cell1"] == {"component": "top.core.cell1", "level": 2, "lut": 5,
+                                       "ff": 0, "carry": 3, "dsp": 2, "bram": 1, "spram": 0,
+                                       "lutram": 0}
+    assert table["top.core"]["lut"] == 15 and table["top.core"]["ff"] == 5
+    assert table["top"]["lut"] == 23 and table["top"]["dsp"] == 2
+    assert kind_of("TRELLIS_FF") == "ff" and kind_of("DFFRE") == "ff"
+    assert kind_of("MULT18X18D") == "dsp" and kind_of("$scopeinfo") is None
+    text = format_rows(list(table.values()))
+    assert text.splitlines()[0].split() == ["component", "lut", "ff", "carry", "dsp", "bram"]
+    assert text.splitlines()[3].startswith("    cell1")
+
+
+def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
+    from boards.probes.breakdown import main as breakdown_main
+    assert breakdown_main(["icebreaker", "--config", "configs/tiny.json", "--depth", "4",
+                           "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "icebreaker" / "breakdown.json").read_text())
+    table = {r["component"]: r for r in result["rows"]}
+    tiny = DyadicConfig.load("configs/tiny.json")
+    # every cell multiplier is a DSP (a 16 x 16 SB_MAC16 or more), and every DSP belongs to
+    # a cell or the evaluator's squarer
+    cells = [table[f"top.acc.link.core.cell{l}"] for l in (1, 2)]
+    assert all(c["dsp"] >= tiny.tiling(l).multipliers for l, c in enumerate(cells, 1))
+    assert table["top"]["dsp"] == sum(c["dsp"] for c in cells) + \
+        table["top.acc.link.core.evaluator"]["dsp"]
+    # a component's count holds its children's
+    core = table["top.acc.link.core"]
+    children = [r for r in result["rows"] if r["component"].startswith("top.acc.link.core.")
+                and r["level"] == core["level"] + 1]
+    assert core["lut"] >= sum(r["lut"] for r in children) > 0
+
+
+def test_breakdown_refuses_a_wrong_board(capsys):
+    from boards.probes.breakdown import main as breakdown_main
+    assert breakdown_main(["icebreaker-2"]) == 2
+    assert "unknown board 'icebreaker-2'" in capsys.readouterr().err

@@ -19,16 +19,8 @@ import time
 from pathlib import Path
 
 from boards import ROOT, BoardError, check_fits, get_board
-from boards.build import (
-    SCRIPT_AFTER_READ,
-    SYNTH_OPTS,
-    BuildError,
-    _plain_names,
-    after_synth,
-    default_flow,
-    tool_paths,
-)
-from boards.top import BoardTop
+from boards.build import BuildError, default_flow, plan_design, tool_paths
+from boards.pll import PLLError
 from firmware_py.contract.config import ConfigError, DyadicConfig
 
 
@@ -45,17 +37,11 @@ def place(board_name: str, config_path: str | None, clock: float | None,
     config = DyadicConfig.load(config_path or board.config)
     check_fits(board, config)
     clock = clock or board.clock_mhz
-    platform = board.platform()
-    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, board.baud)
+    design = plan_design(board, config, clock,
+                         nextpnr_opts=placement_options(board.family, config))
     work = out_root / board.name
     shutil.rmtree(work, ignore_errors=True)
-    plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
-                          script_after_read=SCRIPT_AFTER_READ[board.family],
-                          script_after_synth=after_synth(board, platform, config),
-                          nextpnr_opts=placement_options(board.family, config))
-    plan.extract(work)
-    if board.family == "ecp5":
-        _plain_names(work / "top.il")
+    design.plan.extract(work)
     script = (work / "build_top.sh").read_text().splitlines()
     # the flow up to and including place and route; no packing (nothing is routed)
     keep = [ln for ln in script if "PACK" not in ln and "OPENFPGALOADER" not in ln]
@@ -90,7 +76,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         return place(args.board, args.config, args.clock, Path(args.out))
-    except (BoardError, BuildError, ConfigError) as e:
+    except (BoardError, BuildError, ConfigError, PLLError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
