@@ -46,6 +46,14 @@ def check_fits(board: Board, config: DyadicConfig):
             f"configuration needs {need['multipliers']} multipliers but {board.title} has "
             f"{board.dsp}; limits: {board.dsp} multipliers, {board.bram_kbit} kbit block RAM, "
             f"{board.logic} LUT4s (lower 'multipliers' in the configuration)")
+    if board.family == "ice40" and config.cell == "lean":
+        from hdl.layer.lane import operand_bits
+        from hdl.multiplier import ICE40_WIDTH
+        if operand_bits(config) > ICE40_WIDTH:
+            raise BoardError(
+                f"a lean lane of this configuration multiplies {operand_bits(config)}-bit "
+                f"operands, but {board.title}'s SB_MAC16 takes {ICE40_WIDTH} (one DSP a "
+                f"multiplier): lower grad_bits or weight_guard in the configuration")
     in_bram = need["param_kbit"] + (0 if board.spram_kbit else need["sample_kbit"])
     if in_bram > board.bram_kbit:
         raise BoardError(

@@ -17,9 +17,10 @@ from amaranth.lib.wiring import In, Out
 
 from .family import family_of
 
-__all__ = ["Multiplier", "BlockMultiplier"]
+__all__ = ["Multiplier", "BlockMultiplier", "ECP5_WIDTH", "ICE40_WIDTH"]
 
 ECP5_WIDTH = 18     # MULT18X18D operand width
+ICE40_WIDTH = 16    # SB_MAC16 operand width (a wider operand takes two or four)
 
 
 class Multiplier(wiring.Component):

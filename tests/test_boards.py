@@ -111,6 +111,15 @@ def test_oversized_configuration_names_the_limits(tmp_path, capsys):
     assert "limits:" in failure["reason"] and not (tmp_path / "icebreaker" / "work").exists()
 
 
+def test_a_lean_lane_on_the_ice40_takes_one_sb_mac16():
+    ice = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")   # 14-bit operands
+    check_fits(get_board("icebreaker"), ice)
+    wide = DyadicConfig.load("configs/digits-lean-5.json")                 # 18-bit G
+    with pytest.raises(BoardError, match="18-bit operands, but .* SB_MAC16 takes 16"):
+        check_fits(get_board("icebreaker"), wide)
+    check_fits(get_board("ulx3s-25f"), wide)                                # a MULT18X18D
+
+
 def test_memory_limit_is_checked():
     # (16-bit errors: the evaluator squares on a multiplier, the 8th)
     big = DyadicConfig(sizes=(256, 256, 256), activations=parse_activations("relu", 2),

@@ -16,16 +16,21 @@ from .gradient import GradientUnit
 from .lane_memory import LaneMemory
 from .update import ArrayUpdate
 
-__all__ = ["Lane", "LaneOp", "OPERAND_BITS", "check_widths"]
+__all__ = ["Lane", "LaneOp", "operand_bits", "check_widths"]
 
-OPERAND_BITS = LEAN_OPERAND_BITS        # the multiplier's operands (an ECP5 MULT18X18D)
+
+def operand_bits(config: DyadicConfig) -> int:
+    """A lane multiplier's operands: as wide as the widest value it multiplies (G and the
+    update's shift operand, the master weight, s, d). 18 bits fill an ECP5 MULT18X18D; 16
+    or fewer fit one iCE40 SB_MAC16, where 18 would take two."""
+    return max(config.grad_bits, config.master.bits, config.act.bits, config.sens.bits)
 
 
 def check_widths(config: DyadicConfig):
     """G (an update's multiplicand) and the master weight must fit a multiplier operand."""
-    if config.grad_bits > OPERAND_BITS or config.master.bits > OPERAND_BITS:
+    if operand_bits(config) > LEAN_OPERAND_BITS:
         raise ValueError(f"G ({config.grad_bits} bits) and the master weight "
-                         f"({config.master.bits} bits) must fit the {OPERAND_BITS}-bit "
+                         f"({config.master.bits} bits) must fit the {LEAN_OPERAND_BITS}-bit "
                          "multiplier")
 
 
@@ -49,11 +54,12 @@ class Lane(wiring.Component):
                  memory=LaneMemory, adjoint: bool = True):
         self.config, self.rt, self.depth, self.adjoint = config, rt, depth, adjoint
         check_widths(config)
-        self.p_bits = 2 * OPERAND_BITS
+        self.operand_bits = operand_bits(config)
+        self.p_bits = 2 * self.operand_bits
         self.memory = memory(config, rt, depth)
         super().__init__({
             "issue": In(1), "op": In(LaneOp), "addr": In(range(depth)), "clear_g": In(1),
-            "row": In(signed(config.sens.bits)), "col": In(signed(OPERAND_BITS)),
+            "row": In(signed(config.sens.bits)), "col": In(signed(self.operand_bits)),
             "host_word": In(signed(config.master.bits)), "host_here": In(1),
             "p": Out(signed(self.p_bits)), "g_saturated": Out(1), "w_saturated": Out(1)})
         # for testbenches: an issue reads the word a write-back writes in the same cycle
@@ -64,7 +70,8 @@ class Lane(wiring.Component):
         m = Module()
         rt, c = self.rt, self.config
         m.submodules.memory = mem = self.memory
-        m.submodules.mult = mult = BlockMultiplier(OPERAND_BITS, OPERAND_BITS, self.p_bits)
+        m.submodules.mult = mult = BlockMultiplier(self.operand_bits, self.operand_bits,
+                                                    self.p_bits)
         # a gradient product d x s is no wider than its operands
         grad_p = c.sens.bits + c.act.bits
         m.submodules.gradient = grad = GradientUnit(c, rt, grad_p)

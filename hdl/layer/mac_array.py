@@ -16,7 +16,7 @@ from firmware_py.contract.retiming import Retiming
 
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
-from .lane import OPERAND_BITS, Lane, LaneOp
+from .lane import Lane, LaneOp, operand_bits
 from .lane_memory import LaneMemory
 from .tree import AdderTree
 
@@ -60,7 +60,7 @@ class MacArray(wiring.Component):
             "issue": In(1), "op": In(LaneOp), "addr": In(range(tiling.tiles)),
             "clear_g": In(1), "host_word": In(signed(config.master.bits)), "host_lane": In(R * C),
             "row": In(data.ArrayLayout(signed(config.sens.bits), R)),
-            "col": In(data.ArrayLayout(data.ArrayLayout(signed(OPERAND_BITS), C),
+            "col": In(data.ArrayLayout(data.ArrayLayout(signed(operand_bits(config)), C),
                                        row_groups(tiling))),      # a copy per row group
             "row_sum": Out(data.ArrayLayout(signed(self.row_sum_bits), R)),
             "col_sum": Out(data.ArrayLayout(signed(self.col_sum_bits), C)),

@@ -27,7 +27,7 @@ from firmware_py.contract.retiming import PICK, Retiming
 from ..fixed import apply_fprime
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
-from .lane import OPERAND_BITS, LaneOp
+from .lane import LaneOp, operand_bits
 from .mac_array import row_groups
 
 __all__ = ["ColumnOperands", "RowOperands"]
@@ -52,8 +52,9 @@ class ColumnOperands(wiring.Component):
             "s": In(vec), "stash": In(vec), "shift": In(signed(config.grad_bits)),
             "host_col": In(range(tiling.cols)),
             # a copy for each group of ROW_GROUP rows of lanes
-            "col": Out(data.ArrayLayout(data.ArrayLayout(signed(OPERAND_BITS), tiling.cols),
-                                        row_groups(tiling)))})
+            "col": Out(data.ArrayLayout(
+                data.ArrayLayout(signed(operand_bits(config)), tiling.cols),
+                row_groups(tiling)))})
 
     def elaborate(self, platform):
         m = Module()
@@ -73,8 +74,8 @@ class ColumnOperands(wiring.Component):
             choice = Mux(op == LaneOp.FORWARD, x,
                          Mux(op == LaneOp.UPDATE, self.shift, Mux(host, self.host_col == b, g)))
             for k in range(row_groups(self.tiling)):
-                pick = Signal(signed(OPERAND_BITS), name=f"col{b}_{k}", reset_less=True,
-                              attrs={COPY_ATTR: 1})
+                pick = Signal(signed(operand_bits(self.config)), name=f"col{b}_{k}",
+                              reset_less=True, attrs={COPY_ATTR: 1})
                 m.d.sync += pick.eq(choice)
                 m.d.comb += self.col[k][b].eq(delayed(m, pick, later - staged,
                                                       f"col{b}_{k}_"))

@@ -65,18 +65,22 @@ def _run(cfg, bench):
     assert _LANES
 
 
-@pytest.mark.parametrize("sizes, multipliers, pipeline, retiming", [
+@pytest.mark.parametrize("sizes, multipliers, pipeline, retiming, formats", [
     # the 85F's core around the cells (every tick condition and the commit registered), and
     # trees registered by their depth: the two cells' register counts differ
-    ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming(tree_levels=1)),
+    ((5, 4, 3), [[2, 3], [3, 2]], 2, Retiming(tree_levels=1), {}),
     # a combinational core, a cell with more register stages, three layers, and column
     # trees and a lam link long enough to decide when an adjoint tick may end
     ((4, 5, 3, 2), [[2, 2], [3, 4], [2, 3]], 0, Retiming(address=1, tree=2, product=2,
-                                                               column_tree=2, link=2)),
-])
+                                                               column_tree=2, link=2), {}),
+    # the iCE40's formats (a 12-bit master weight, a 14-bit G: 14-bit lane operands) on
+    # its tiling's shape
+    ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(), dict(weight_guard=4, grad_bits=14)),
+], ids=["registered", "combinational", "ice40-formats"])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
-                                                                      pipeline, retiming):
-    cfg = _config(sizes, multipliers, pipeline=pipeline, retiming=retiming)
+                                                                      pipeline, retiming,
+                                                                      formats):
+    cfg = _config(sizes, multipliers, pipeline=pipeline, retiming=retiming, **formats)
     rng = np.random.default_rng(len(sizes) + pipeline)
 
     async def bench(run):
@@ -88,6 +92,7 @@ def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, mul
             await scenarios.evaluation(run, cfg, rng, count=7, first=2)
 
     _run(cfg, bench)
+    assert {lane.operand_bits for lane in _LANES} == {14 if formats else 18}
 
 
 def test_host_windows_and_saturation_on_a_lean_core():
