@@ -46,7 +46,7 @@ def check_fits(board: Board, config: DyadicConfig):
             f"configuration needs {need['multipliers']} multipliers but {board.title} has "
             f"{board.dsp}; limits: {board.dsp} multipliers, {board.bram_kbit} kbit block RAM, "
             f"{board.logic} LUT4s (lower 'multipliers' in the configuration)")
-    if board.family == "ice40" and config.cell == "lean":
+    if board.family == "ice40" and config.lean:
         from hdl.layer.lane import operand_bits
         from hdl.multiplier import ICE40_WIDTH
         if operand_bits(config) > ICE40_WIDTH:

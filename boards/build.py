@@ -139,7 +139,7 @@ def default_flow(family: str, config: DyadicConfig) -> tuple[str | None, str | N
     ECP5 designs are placed by the static (electrostatic) placer and routed by router2:
     on the 45F's lean design heap placement left router2 stuck above 17,000 overused wires,
     static placement let it converge (boards/README.md)."""
-    if family == "ecp5" and config.cell == "lean":
+    if family == "ecp5" and config.lean:
         return "static", "router2"
     return None, None
 

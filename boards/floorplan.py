@@ -57,7 +57,7 @@ def floorplan(config: DyadicConfig, device: str) -> dict[str, str]:
     the die is not mapped or the cells are not lean."""
     from hdl.layer.lane_memory import LaneMemory, memory_for
     die = DIES.get(device)
-    if die is None or config.cell != "lean":
+    if die is None or not config.lean:
         return {}
     # rows of lanes, cell by cell, first fit into the DSP rows (a row of lanes never split)
     free = {y: die.dsp_sites(y) for y in die.dsp_rows}

@@ -10,7 +10,7 @@ at the top.
 """
 
 from amaranth.hdl import Array, Cat, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
@@ -21,16 +21,17 @@ from .counters import Counters
 from .decoder import CommandDecoder
 from .epoch_sequencer import EpochSequencer, RunSequencer
 from .evaluator import Evaluator
-from .layer import LeanCell
+from .layer import LeanCell, SampleWordCell
 from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
 from .sample_order import SampleOrder, SequentialOrder
+from .sample_words import WordSampleMemory, WordSampleReader
 from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
 
-CELL_CLASSES = {"classic": LayerCell, "lean": LeanCell}
+CELL_CLASSES = {"classic": LayerCell, "lean": LeanCell, "lean-ice40": LeanCell}
 
 
 class DyadicCore(wiring.Component):
@@ -49,7 +50,10 @@ class DyadicCore(wiring.Component):
         Q = c.pipeline == 2
 
         Cell = CELL_CLASSES[c.cell]
-        cells = [Cell(c, l) for l in range(1, c.L + 1)]
+        # a lean-ice40 cell 1 reads its inputs from the sample memory's words
+        words = c.cell == "lean-ice40"
+        cells = [SampleWordCell(c) if words and l == 1 else Cell(c, l)
+                 for l in range(1, c.L + 1)]
         for l, cell in enumerate(cells, 1):
             m.submodules[f"cell{l}"] = cell
         for lo, hi in zip(cells, cells[1:]):
@@ -58,9 +62,10 @@ class DyadicCore(wiring.Component):
         top = cells[-1]
 
         m.submodules.decoder = dec = CommandDecoder(c)
-        m.submodules.samples = mem = SampleMemory.for_platform(c, platform)
+        m.submodules.samples = mem = (WordSampleMemory(c) if words else
+                                      SampleMemory.for_platform(c, platform))
         m.submodules.writer = writer = SampleWriter(c)
-        m.submodules.reader = reader = SampleReader(c)
+        m.submodules.reader = reader = WordSampleReader(c, mem) if words else SampleReader(c)
         m.submodules.order = order = (SampleOrder if c.trainer else SequentialOrder)(c)
         m.submodules.sequencer = seq = (EpochSequencer if c.trainer else RunSequencer)(c)
         m.submodules.run = run = RunControl(c)
@@ -97,33 +102,39 @@ class DyadicCore(wiring.Component):
             wiring.connect(m, reader.o_words, dec.sample_i)
         m.d.comb += [mem.wr_addr.eq(writer.wr_addr), mem.wr_en.eq(writer.wr_en),
                      mem.wr_data.eq(writer.wr_data), reader.rd_data.eq(mem.rd_data)]
+        if words:
+            m.d.comb += reader.label.eq(mem.label)
         m.d.comb += [order.load.eq(seq.order_load), order.first.eq(seq.order_first),
                      order.count.eq(seq.order_count), order.stride.eq(seq.order_stride),
                      order.offset.eq(seq.order_offset), order.step.eq(run.step)]
-        # A run reads the sample of the tick that starts at its commit. With the pipeline
-        # it is read ahead into a register, as the cells' stashes are: block RAM
-        # clock-to-output stays off the multiplier path and the output error's.
-        with m.If(reader.active):
-            m.d.comb += [mem.rd_addr.eq(reader.rd_addr), mem.rd_en.eq(reader.rd_en)]
-        with m.Else():
-            m.d.comb += [mem.rd_addr.eq(order.index), mem.rd_en.eq(1 if c.pipeline else
-                                                                    run.commit)]
-        if c.pipeline:
-            row = Signal.like(mem.rd_data, reset_less=True)
-            cols = c.tiling(1).cols       # (input j is cell 1's column lane j % cols's)
-            for j in range(len(row.x)):
-                with m.If(state_commit(run.row_commit, j % cols, cols)):
-                    m.d.sync += row.x[j].eq(mem.rd_data.x[j])
-            with m.If(run.commit):
-                m.d.sync += row.target.eq(mem.rd_data.target)
+        if words:
+            target = self.word_inputs(m, mem, reader, order, run, cells[0])
         else:
-            row = mem.rd_data
-        m.d.comb += cells[0].below.s.eq(row.x)   # (the inputs' codes are signed)
+            # A run reads the sample of the tick that starts at its commit. With the pipeline
+            # it is read ahead into a register, as the cells' stashes are: block RAM
+            # clock-to-output stays off the multiplier path and the output error's.
+            with m.If(reader.active):
+                m.d.comb += [mem.rd_addr.eq(reader.rd_addr), mem.rd_en.eq(reader.rd_en)]
+            with m.Else():
+                m.d.comb += [mem.rd_addr.eq(order.index), mem.rd_en.eq(1 if c.pipeline else
+                                                                        run.commit)]
+            if c.pipeline:
+                row = Signal.like(mem.rd_data, reset_less=True)
+                cols = c.tiling(1).cols       # (input j is cell 1's column lane j % cols's)
+                for j in range(len(row.x)):
+                    with m.If(state_commit(run.row_commit, j % cols, cols)):
+                        m.d.sync += row.x[j].eq(mem.rd_data.x[j])
+                with m.If(run.commit):
+                    m.d.sync += row.target.eq(mem.rd_data.target)
+            else:
+                row = mem.rd_data
+            m.d.comb += cells[0].below.s.eq(row.x)   # (the inputs' codes are signed)
+            target = row.target
 
         # -- the top: output error, or the evaluator --------------------------------------
         m.d.comb += [out.commit.eq(run.commit), out.err_fire.eq(run.err_fire),
                      out.relax.eq(run.relax), out.dt_shift.eq(run.dt_shift),
-                     out.target_now.eq(row.target), out.s.eq(top.above.s),
+                     out.target_now.eq(target), out.s.eq(top.above.s),
                      out.lam.eq(top.above.lam)]
         wiring.connect(m, out.lam_out, top.lam_in)
         if ev is not None:
@@ -177,3 +188,21 @@ class DyadicCore(wiring.Component):
                      dec.host_i.valid.eq(Array(p.valid for p in from_cells)[lidx]),
                      dec.host_i.payload.eq(Array(p.payload for p in from_cells)[lidx])]
         return m
+
+    def word_inputs(self, m, mem, reader, order, run, cell1):
+        """The run's sample for a cell 1 that reads it from the sample memory's words: its
+        index (the order's, a cycle old, as a row read is) taken at commit, and its label,
+        read beside it. The host's reader has the memory while it is active."""
+        held, index = Signal.like(order.index), Signal.like(order.index)
+        target = Signal(data.ArrayLayout(self.config.act.bits, 1), reset_less=True)
+        m.d.sync += held.eq(order.index)
+        with m.If(run.commit):
+            m.d.sync += [index.eq(held), target[0].eq(mem.label)]
+        with m.If(reader.active):
+            m.d.comb += [mem.rd_index.eq(reader.rd_index), mem.rd_tile.eq(reader.rd_tile),
+                         mem.rd_en.eq(reader.rd_en), mem.label_index.eq(reader.rd_index)]
+        with m.Else():
+            m.d.comb += [mem.rd_index.eq(cell1.word_index), mem.rd_tile.eq(cell1.word_tile),
+                         mem.rd_en.eq(1), mem.label_index.eq(order.index)]
+        m.d.comb += [cell1.index.eq(index), cell1.word.eq(mem.rd_data)]
+        return target

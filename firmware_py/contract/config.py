@@ -21,7 +21,7 @@ __all__ = ["DyadicConfig", "ConfigError", "TARGETS", "CELLS", "balanced_multipli
            "derived_config"]
 
 TARGETS = ("vector", "label")
-CELLS = ("classic", "lean")
+CELLS = ("classic", "lean", "lean-ice40")
 LEAN_OPERAND_BITS = 18      # a lean lane's multiplier operands (an ECP5 MULT18X18D)
 
 
@@ -99,7 +99,9 @@ class DyadicConfig:
     vectors and W|G in memories read a tile at a time, the bias as one more weight column,
     the update on the multipliers; ``pipeline`` then sets only the core around the cells,
     and ``retiming`` (register counts, ``contract.retiming.Retiming``) the cells' own
-    pipeline). ``trainer``: TRAIN and EVALUATE run on
+    pipeline), or ``"lean-ice40"`` (the same, with cell 1 reading its inputs a tile a word
+    from the sample memory instead of holding the sample: ``hdl/sample_words.py``; for a
+    device whose flip-flops are its logic cells). ``trainer``: TRAIN and EVALUATE run on
     chip (false: a device too small for them refuses them, and the host sends each batch).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
@@ -209,7 +211,7 @@ class DyadicConfig:
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if not 4 <= self.frame_words <= 65535:
             raise ConfigError("frame_words must be 4..65535")
-        if self.cell == "lean":
+        if self.lean:
             if self.serial_update:
                 raise ConfigError("a lean cell updates on its multipliers: serial_update "
                                   "is for the classic cell")
@@ -217,6 +219,16 @@ class DyadicConfig:
                 raise ConfigError(f"a lean cell multiplies G ({self.grad_bits} bits) and the "
                                   f"master weight ({self.master.bits} bits): both must fit "
                                   f"its {LEAN_OPERAND_BITS}-bit multiplier operands")
+        if self.cell == "lean-ice40" and (self.targets != "label" or not self.pipeline or
+                                          self.retiming.address + self.retiming.memory < 3):
+            raise ConfigError("a lean-ice40 cell 1 reads its inputs from the sample memory's "
+                              "words: it needs label targets, pipeline >= 1 and a cycle for "
+                              "the read (retiming address + memory >= 3)")
+
+    @property
+    def lean(self) -> bool:
+        """Built from the lean cells (``hdl/layer``), whichever variant."""
+        return self.cell in ("lean", "lean-ice40")
 
     @property
     def L(self) -> int:
@@ -263,7 +275,7 @@ class DyadicConfig:
     def weight_columns(self, l: int) -> int:
         """Columns of cell l's weight matrix: its inputs, and in a lean cell the bias
         (one more weight column, whose input is 1.0)."""
-        return self.sizes[l - 1] + (self.cell == "lean")
+        return self.sizes[l - 1] + self.lean
 
     def tiling(self, l: int) -> Tiling:
         """Tiling of layer cell l (1-based)."""

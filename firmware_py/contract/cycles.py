@@ -83,7 +83,7 @@ def tick_rule(config: DyadicConfig):
     the cycle rule of the configuration's cell (``cell_work``, or the lean cell's
     ``retiming.tick_work``)."""
     tilings = {l: config.tiling(l) for l in range(1, config.L + 1)}
-    if config.cell == "lean":
+    if config.lean:
         def need(l, fwd, bwd, grad, relax, update):
             return tick_work(config.retiming.for_cell(tilings[l]), tilings[l], fwd,
                              bwd and l > 1, grad, update, relax).need

@@ -6,7 +6,10 @@ its ``lane_memory``, multiplier, ``gradient`` and ``update`` units, and the ``tr
 ``finish`` (sums into the next state and the next lam below), ``stash``, ``host_walk`` and
 ``stats``. Register placement comes from ``firmware_py.contract.retiming``, the
 definition the cycle model reads too. The core builds these cells for a configuration
-with ``cell: "lean"``, and ``hdl/cell.py``'s for the others.
+with ``cell: "lean"``, and ``hdl/cell.py``'s for the others. With ``cell: "lean-ice40"``
+cell 1 is a ``SampleWordCell``: its column operands are read a tile a word from the sample
+memory (``operands.SampleColumns``, ``hdl/sample_words.py``) and its stash keeps sample
+indices, so no copy of a sample sits in flip-flops.
 
 Only control state carries the domain reset: the issue sequencer, the flags that gate a
 write, counters. Data (the state vectors, the stash's entry, picks, pipeline registers)
@@ -16,6 +19,6 @@ path, boards/README.md). The reset holds long enough after the clock locks
 (``boards/pll.py``) for the sources it holds to flush every pipeline behind them.
 """
 
-from .cell import LeanCell
+from .cell import LeanCell, SampleWordCell
 
-__all__ = ["LeanCell"]
+__all__ = ["LeanCell", "SampleWordCell"]

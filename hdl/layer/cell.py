@@ -34,17 +34,17 @@ from .issue import IssueSequencer
 from .lane import LaneOp
 from .lane_memory import memory_for
 from .mac_array import MacArray
-from .operands import ColumnOperands, RowOperands
-from .stash import Stash
+from .operands import ColumnOperands, RowOperands, SampleColumns
+from .stash import Stash, index_entry, row_entry
 from .stats import CellStatistics
 from .update import ShiftOperand
 
-__all__ = ["LeanCell"]
+__all__ = ["LeanCell", "SampleWordCell"]
 
 
 class LeanCell(wiring.Component):
     def __init__(self, config: DyadicConfig, l: int):
-        if config.cell != "lean":
+        if not config.lean:
             raise ValueError(f"a LeanCell needs a lean configuration (cell {config.cell!r})")
         self.config, self.l = config, l
         self.n_out, self.n_in = config.sizes[l], config.sizes[l - 1]
@@ -55,7 +55,7 @@ class LeanCell(wiring.Component):
         self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
                             memory_for(self.tiling))
         sens, act = config.sens.bits, config.act.bits
-        super().__init__({
+        super().__init__(self.input_ports() | {
             "ctl": In(CellControl()),
             "below": In(VectorLink(self.n_in, act, sens)),
             "above": Out(VectorLink(self.n_out, act, sens)),
@@ -98,11 +98,11 @@ class LeanCell(wiring.Component):
                 m.d.comb += lam_new[i].eq(self.lam_in.value[i])
         m.d.sync += lam_next.eq(lam_new)
 
-        m.submodules.stash = stash = Stash(2 * (c.L - self.l) + 1, M, N, c.act.bits)
+        m.submodules.stash = stash = Stash(2 * (c.L - self.l) + 1, self.stash_entry())
         m.submodules.shift = shift = ShiftOperand(c, c.grad_frac - c.master.frac + 31)
         m.d.comb += shift.s.eq(c.grad_frac - c.master.frac + lr)
 
-        m.submodules.cols = cols = ColumnOperands(c, rt, T, M)
+        m.submodules.cols = cols = self.columns()
         m.submodules.rows = rows = RowOperands(c, rt, T, N, self.act)
         m.submodules.mac = mac = self.mac
         m.submodules.row_finish = rfin = RowFinish(c, T, N, self.act, mac.row_sum_bits)
@@ -121,7 +121,7 @@ class LeanCell(wiring.Component):
             mac.host_word.eq(walk.word), mac.host_lane.eq(walk.lane),
             cols.host_col.eq(walk.col),
             cols.op.eq(op), cols.tj.eq(seq.tj), cols.relax.eq(relax),
-            cols.s.eq(self.below.s), cols.stash.eq(stash.oldest.s), cols.shift.eq(shift.b),
+            *self.column_inputs(cols, stash), cols.shift.eq(shift.b),
             rows.ti.eq(seq.ti), rows.relax.eq(relax), rows.lam.eq(lam),
             rows.code_now.eq(rfin.code_now), rows.code_stash.eq(stash.oldest.code),
             mac.row.eq(rows.row), mac.col.eq(cols.col)]
@@ -153,7 +153,7 @@ class LeanCell(wiring.Component):
             sat_lam = cfin.saturated
 
         # commit: the next state becomes the current one; the stash keeps this tick's pair
-        m.d.comb += [stash.commit.eq(ctl.commit_state[0]), stash.new.s.eq(self.below.s),
+        m.d.comb += [stash.commit.eq(ctl.commit_state[0]), self.stash_input(stash),
                      stash.new.code.eq(rfin.code_now)]
         for i in range(N):
             with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
@@ -188,3 +188,49 @@ class LeanCell(wiring.Component):
             m.d.comb += st.sat_lam.eq(sat_lam)
         wiring.connect(m, st.stats, wiring.flipped(self.stats))
         return m
+
+    # -- what cell 1 of a variant takes differently: where its inputs come from ------------
+    def input_ports(self) -> dict:
+        return {}
+
+    def stash_entry(self):
+        return row_entry(self.n_in, self.n_out, self.config.act.bits)
+
+    def columns(self):
+        return ColumnOperands(self.config, self.rt, self.tiling, self.n_in)
+
+    def column_inputs(self, cols, stash):
+        return [cols.s.eq(self.below.s), cols.stash.eq(stash.oldest.s)]
+
+    def stash_input(self, stash):
+        return stash.new.s.eq(self.below.s)
+
+
+class SampleWordCell(LeanCell):
+    """Cell 1 reading its inputs a tile a word from the sample memory
+    (``hdl/sample_words.py``) at the tick's sample ``index``, and stashing indices, not
+    samples (``"cell": "lean-ice40"``): no copy of a sample in flip-flops."""
+
+    def __init__(self, config: DyadicConfig, l: int = 1):
+        if l != 1:
+            raise ValueError("only cell 1 reads the sample memory")
+        super().__init__(config, l)
+
+    def input_ports(self):
+        c, T = self.config, self.config.tiling(1)
+        return {"index": In(range(c.samples)), "word_index": Out(range(c.samples)),
+                "word_tile": Out(range(T.tj)), "word": In(data.ArrayLayout(c.act.bits, T.cols))}
+
+    def stash_entry(self):
+        return index_entry(self.config.samples, self.n_out)
+
+    def columns(self):
+        return SampleColumns(self.config, self.rt, self.tiling, self.n_in)
+
+    def column_inputs(self, cols, stash):
+        return [cols.index.eq(self.index), cols.index_stash.eq(stash.oldest.index),
+                self.word_index.eq(cols.word_index), self.word_tile.eq(cols.word_tile),
+                cols.word.eq(self.word)]
+
+    def stash_input(self, stash):
+        return stash.new.index.eq(self.index)

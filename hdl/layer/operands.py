@@ -30,7 +30,7 @@ from .delay import delayed
 from .lane import LaneOp, operand_bits
 from .mac_array import row_groups
 
-__all__ = ["ColumnOperands", "RowOperands"]
+__all__ = ["ColumnOperands", "SampleColumns", "RowOperands"]
 
 
 def _tile_pick(values, lanes: int, tiles: int, lane: int, tile, fill=lambda i: Const(0)):
@@ -79,6 +79,56 @@ class ColumnOperands(wiring.Component):
                 m.d.sync += pick.eq(choice)
                 m.d.comb += self.col[k][b].eq(delayed(m, pick, later - staged,
                                                       f"col{b}_{k}_"))
+        return m
+
+
+class SampleColumns(wiring.Component):
+    """Cell 1's column operands read from the sample memory (``hdl/sample_words.py``), as
+    ``ColumnOperands`` picks them from the row it is given: column lane b of tile tj is
+    input j = tj * C + b of sample ``index`` (this tick's) or ``index_stash`` (the gradient
+    pass's, outside relaxation), the bias column's 1.0 at j = M, 0 beyond.
+
+    The word is asked for when ``ColumnOperands`` picks, a cycle after the issue (an issue
+    in a commit's cycle reads the new tick's index and stash), and comes the cycle after:
+    the memory's read register takes the place of the staged pick's, so the operand must
+    wait at least that long (``rt.address + rt.memory >= PICK + 2``)."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_in: int):
+        if rt.address + rt.memory < PICK + 2:
+            raise ValueError("a column read from the sample memory needs Retiming.address + "
+                             f"Retiming.memory >= {PICK + 2}")
+        self.config, self.rt, self.tiling, self.n_in = config, rt, tiling, n_in
+        super().__init__({
+            "op": In(LaneOp), "tj": In(range(tiling.tj)), "relax": In(1),
+            "index": In(range(config.samples)), "index_stash": In(range(config.samples)),
+            "shift": In(signed(config.grad_bits)), "host_col": In(range(tiling.cols)),
+            "word_index": Out(range(config.samples)), "word_tile": Out(range(tiling.tj)),
+            "word": In(data.ArrayLayout(config.act.bits, tiling.cols)),
+            "col": Out(data.ArrayLayout(
+                data.ArrayLayout(signed(operand_bits(config)), tiling.cols),
+                row_groups(tiling)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        C, M, one = self.tiling.cols, self.n_in, self.config.act.one
+        later = self.rt.address + self.rt.memory - PICK - 1
+        tj, op = delayed(m, self.tj, PICK, "tj"), delayed(m, self.op, PICK, "op")
+        stashed = (op == LaneOp.GRADIENT) & ~self.relax
+        m.d.comb += [self.word_tile.eq(tj),
+                     self.word_index.eq(Mux(stashed, self.index_stash, self.index))]
+        tj, op = delayed(m, tj, 1, "tj_read"), delayed(m, op, 1, "op_read")
+        host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)       # 1 in the host's column
+        for b in range(C):
+            # lane b holds an input up to tile (M - 1 - b) // C; the bias is input M
+            x = Mux(tj <= (M - 1 - b) // C, self.word[b].as_signed(),
+                    (tj == M // C) * one if b == M % C else 0)
+            choice = Mux((op == LaneOp.FORWARD) | (op == LaneOp.GRADIENT), x,
+                         Mux(op == LaneOp.UPDATE, self.shift, host & (self.host_col == b)))
+            for k in range(row_groups(self.tiling)):
+                pick = Signal(signed(operand_bits(self.config)), name=f"col{b}_{k}",
+                              reset_less=True)
+                m.d.sync += pick.eq(choice)
+                m.d.comb += self.col[k][b].eq(delayed(m, pick, later - 1, f"col{b}_{k}_"))
         return m
 
 

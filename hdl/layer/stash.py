@@ -14,14 +14,24 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixed import block_ram
 
-__all__ = ["Stash"]
+__all__ = ["Stash", "row_entry", "index_entry"]
+
+
+def row_entry(n_in: int, n_out: int, act_bits: int) -> data.StructLayout:
+    """An entry of s below (``n_in`` codes) and this cell's derivative codes."""
+    return data.StructLayout({"s": data.ArrayLayout(signed(act_bits), n_in),
+                              "code": data.ArrayLayout(2, n_out)})
+
+
+def index_entry(samples: int, n_out: int) -> data.StructLayout:
+    """The sample's index in place of its inputs, for a cell 1 that reads them from the
+    sample memory (``SampleColumns``): 11 bits instead of 512 on digits."""
+    return data.StructLayout({"index": range(samples), "code": data.ArrayLayout(2, n_out)})
 
 
 class Stash(wiring.Component):
-    def __init__(self, depth: int, n_in: int, n_out: int, act_bits: int):
-        self.depth = depth
-        self.entry = data.StructLayout({"s": data.ArrayLayout(signed(act_bits), n_in),
-                                        "code": data.ArrayLayout(2, n_out)})
+    def __init__(self, depth: int, entry: data.StructLayout):
+        self.depth, self.entry = depth, entry
         super().__init__({"commit": In(1), "new": In(self.entry), "oldest": Out(self.entry)})
 
     def elaborate(self, platform):

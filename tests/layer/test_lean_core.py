@@ -14,6 +14,7 @@ from firmware_py.contract.cycles import stream_cycles
 from firmware_py.contract.protocol import Opcode
 from firmware_py.contract.retiming import Retiming
 from firmware_py.device.commands import CoreCommands
+from firmware_py.model.arith import FixedArith
 from firmware_py.model.network import parse_activations
 from hdl.core import DyadicCore
 from hdl.layer.lane import Lane
@@ -76,7 +77,11 @@ def _run(cfg, bench):
     # the iCE40's formats (a 12-bit master weight, a 14-bit G: 14-bit lane operands) on
     # its tiling's shape
     ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(), dict(weight_guard=4, grad_bits=14)),
-], ids=["registered", "combinational", "ice40-formats"])
+    # and cell 1 reading its inputs from the sample memory's words (an odd input count: the
+    # bias shares the last word's tile)
+    ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(address=1),
+     dict(weight_guard=4, grad_bits=14, cell="lean-ice40")),
+], ids=["registered", "combinational", "ice40-formats", "lean-ice40"])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
                                                                       pipeline, retiming,
                                                                       formats):
@@ -90,6 +95,12 @@ def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, mul
         if cfg.L == 2:      # the trainer and the evaluator over lean cells: one case is enough
             await scenarios.epochs(run, cfg, rng, count=9, batch=4, epochs=2)
             await scenarios.evaluation(run, cfg, rng, count=7, first=2)
+        # the host reads the resident set back: from the words and the labels alike
+        cmds = CoreCommands(cfg)
+        X, Y = scenarios.random_samples(cfg, FixedArith(cfg), rng, 4)
+        await run(cmds.write_samples(X, Y, first=5))
+        Xr, labels = await run(cmds.read_samples(5, 4))
+        assert np.array_equal(Xr, X) and np.array_equal(labels, np.argmax(Y, axis=1))
 
     _run(cfg, bench)
     assert {lane.operand_bits for lane in _LANES} == {14 if formats else 18}
@@ -133,6 +144,16 @@ def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
     assert _config((3, 4, 2), [[4, 4], [2, 5]]).tiling(2) == (2, 5, 1, 1)
     with pytest.raises(ConfigError, match="cols 1..5"):
         _config((3, 4, 2), [[4, 4], [2, 6]])
+    # a cell 1 reading the sample memory's words: a label to read beside them, and a cycle
+    # for the read
+    ice = dict(cell="lean-ice40", retiming=Retiming(address=1), pipeline=2)
+    assert _config((3, 4, 2), [[2, 2], [2, 3]], **ice).lean
+    with pytest.raises(ConfigError, match="label targets, pipeline >= 1 and a cycle"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], **dict(ice, retiming=Retiming()))
+    with pytest.raises(ConfigError, match="label targets"):
+        dataclasses.replace(_config((3, 4, 2), [[2, 2], [2, 3]], **ice), targets="vector")
+    with pytest.raises(ConfigError, match="label targets"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], **dict(ice, pipeline=0))
 
 
 def test_the_lean_digits_configuration_meets_the_cycle_targets():
