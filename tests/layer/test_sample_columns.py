@@ -9,7 +9,7 @@ from amaranth.hdl import Module
 from amaranth.sim import Simulator
 from test_lane_arithmetic import LEAN_CFG
 
-from firmware_py.contract.retiming import LEAN, Retiming
+from firmware_py.contract.retiming import Retiming
 from hdl.layer.lane import LaneOp
 from hdl.layer.operands import ColumnOperands, SampleColumns
 
@@ -78,7 +78,3 @@ def test_a_tile_read_as_a_word_is_the_tile_picked_from_the_row(n_in, cols, rt):
     sim.run()
     assert set(checked) == set(USED)
 
-
-def test_a_word_read_needs_a_cycle_the_pick_does_not():
-    with pytest.raises(ValueError, match="address \\+ Retiming.memory >= 3"):
-        SampleColumns(LEAN_CFG, LEAN, LEAN_CFG.tiling(1), 64)
