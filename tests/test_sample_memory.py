@@ -29,6 +29,41 @@ def _samples(cfg, rng, n):
     return X, Y
 
 
+async def write_in_pieces(ctx, cfg, wr, X, Y):
+    """All of X, Y through ``SampleWriter`` ``wr``: in pieces, and one sample rewritten."""
+    for first, n in ((0, 7), (7, 3), (2, 1)):
+        words = pack_samples(cfg, X[first:first + n], Y[first:first + n])
+        ctx.set(wr.first, first)
+        ctx.set(wr.count, n)
+        ctx.set(wr.start, 1)
+        await ctx.tick()
+        ctx.set(wr.start, 0)
+        for w in words:
+            await stream_put(ctx, wr.i_words, w)
+        await ctx.tick().repeat(2 * cfg.lane_bytes + 4)    # the last word's bytes
+        assert ctx.get(wr.done)
+
+
+async def read_back(ctx, cfg, rd, X, Y):
+    """Two windows read back through reader ``rd``: every value as written."""
+    for first, n in ((0, 10), (4, 2)):
+        ctx.set(rd.first, first)
+        ctx.set(rd.count, n)
+        ctx.set(rd.start, 1)
+        await ctx.tick()
+        ctx.set(rd.start, 0)
+        values = [await stream_get(ctx, rd.o_words)
+                  for _ in range(n * (cfg.sizes[0] + cfg.target_lanes))]
+        Xr, Tr = unpack_samples(cfg, values, n)
+        assert np.array_equal(Xr, X[first:first + n])
+        want = Y[first:first + n]
+        if cfg.targets == "label":
+            want = np.argmax(want, axis=1)
+        assert np.array_equal(Tr, want)
+        await ctx.tick().repeat(2)
+        assert not ctx.get(rd.active)
+
+
 @pytest.mark.parametrize("bits, targets", [(8, "label"), (8, "vector"), (12, "vector"),
                                            (16, "label"), (18, "vector")])
 def test_packed_samples_in_rows_out(bits, targets):
@@ -45,33 +80,8 @@ def test_packed_samples_in_rows_out(bits, targets):
                  mem.rd_addr.eq(rd.rd_addr), mem.rd_en.eq(rd.rd_en), rd.rd_data.eq(mem.rd_data)]
 
     async def bench(ctx):
-        for first, n in ((0, 7), (7, 3), (2, 1)):        # pieces, and a rewrite
-            words = pack_samples(cfg, X[first:first + n], Y[first:first + n])
-            ctx.set(wr.first, first)
-            ctx.set(wr.count, n)
-            ctx.set(wr.start, 1)
-            await ctx.tick()
-            ctx.set(wr.start, 0)
-            for w in words:
-                await stream_put(ctx, wr.i_words, w)
-            await ctx.tick().repeat(2 * cfg.lane_bytes + 4)    # the last word's bytes
-            assert ctx.get(wr.done)
-        for first, n in ((0, 10), (4, 2)):
-            ctx.set(rd.first, first)
-            ctx.set(rd.count, n)
-            ctx.set(rd.start, 1)
-            await ctx.tick()
-            ctx.set(rd.start, 0)
-            values = [await stream_get(ctx, rd.o_words)
-                      for _ in range(n * (cfg.sizes[0] + cfg.target_lanes))]
-            Xr, Tr = unpack_samples(cfg, values, n)
-            assert np.array_equal(Xr, X[first:first + n])
-            want = Y[first:first + n]
-            if targets == "label":
-                want = np.argmax(want, axis=1)
-            assert np.array_equal(Tr, want)
-            await ctx.tick().repeat(2)
-            assert not ctx.get(rd.active)
+        await write_in_pieces(ctx, cfg, wr, X, Y)
+        await read_back(ctx, cfg, rd, X, Y)
 
     sim = Simulator(m)
     sim.add_clock(1e-6)

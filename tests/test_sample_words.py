@@ -6,12 +6,10 @@ import dataclasses
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.sim import Simulator
-from test_sample_memory import _cfg, _samples
+from test_sample_memory import _cfg, _samples, read_back, write_in_pieces
 
-from firmware_py.contract.protocol import pack_samples, unpack_samples
 from hdl.sample_memory import SampleWriter
 from hdl.sample_words import WordSampleMemory, WordSampleReader
-from sim.amaranth_tb import stream_get, stream_put
 
 
 def _words_cfg(n0=7, cols=2):
@@ -42,17 +40,7 @@ def test_a_tile_of_inputs_is_one_word_and_the_label_its_own_read():
     labels = np.argmax(Y, axis=1)
 
     async def bench(ctx):
-        for first, n in ((0, 7), (7, 3), (2, 1)):        # pieces, and a rewrite
-            words = pack_samples(cfg, X[first:first + n], Y[first:first + n])
-            ctx.set(wr.first, first)
-            ctx.set(wr.count, n)
-            ctx.set(wr.start, 1)
-            await ctx.tick()
-            ctx.set(wr.start, 0)
-            for w in words:
-                await stream_put(ctx, wr.i_words, w)
-            await ctx.tick().repeat(2 * cfg.lane_bytes + 4)
-            assert ctx.get(wr.done)
+        await write_in_pieces(ctx, cfg, wr, X, Y)
         # a run's reads: a tile's two inputs in one word, a cycle after its address
         for i, tj in ((3, 0), (3, 3), (9, 1), (0, 2)):
             ctx.set(probe["index"], i)
@@ -67,19 +55,7 @@ def test_a_tile_of_inputs_is_one_word_and_the_label_its_own_read():
             assert got[0] == want[0] and (want[1] is None or got[1] == want[1]), (i, tj)
             assert ctx.get(mem.label) == labels[i]
         # the host's read-back: every value, as the row memory's reader sends them
-        for first, n in ((0, 10), (4, 2)):
-            ctx.set(rd.first, first)
-            ctx.set(rd.count, n)
-            ctx.set(rd.start, 1)
-            await ctx.tick()
-            ctx.set(rd.start, 0)
-            values = [await stream_get(ctx, rd.o_words)
-                      for _ in range(n * (cfg.sizes[0] + cfg.target_lanes))]
-            Xr, Tr = unpack_samples(cfg, values, n)
-            assert np.array_equal(Xr, X[first:first + n])
-            assert np.array_equal(Tr, labels[first:first + n])
-            await ctx.tick().repeat(2)
-            assert not ctx.get(rd.active)
+        await read_back(ctx, cfg, rd, X, Y)
 
     sim = Simulator(m)
     sim.add_clock(1e-6)
