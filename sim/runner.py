@@ -130,10 +130,16 @@ LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weigh
                     sens=_LEAN.sens, grad_bits=_LEAN.grad_bits, cell=_LEAN.cell)
 
 
+# and the iCE40's: cell 1 reading the sample memory's words, 14-bit lane operands
+ICE40_LEAN = dict(LEAN_FORMATS, cell="lean-ice40", weight_guard=4, grad_bits=14,
+                  targets="label", retiming={"address": 1})
+
+
 def random_configs(n: int, seed: int):
     """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full,
     every other one with its products registered (``pipeline``); of each three, one with
-    the serial weight update and one on lean cells in their 8-bit formats."""
+    the serial weight update and one on lean cells in their 8-bit formats (of each six,
+    one of those ``lean-ice40``, with label targets)."""
     rng = random.Random(seed)
     acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
     out = []
@@ -147,7 +153,7 @@ def random_configs(n: int, seed: int):
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
                                 pipeline=(k + 1) % 2, serial_update=k % 3 == 1,
-                                **(LEAN_FORMATS if k % 3 == 2 else {})))
+                                **({2: ICE40_LEAN, 5: LEAN_FORMATS}.get(k % 6, {}))))
     return out
 
 

@@ -16,7 +16,8 @@ from sim.runner import LEAN_FORMATS, ROOT, random_configs, run_cocotb
 
 CONFIGS = {
     "tiny": DyadicConfig.load("configs/tiny.json"),
-    # depth 3 (5-5-2-2), a random multiplier count per cell: small enough for Icarus
+    # depth 3 (5-5-2-2), a random multiplier count per cell, lean-ice40 cells: small
+    # enough for Icarus
     "random": random_configs(3, seed=31)[2],
     "ice40": get_board("icebreaker").default_config(),   # 8-bit, pipelined, serial update
 }
@@ -65,4 +66,16 @@ def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
     # with the operand registers in the block (hdl/multiplier.py's BlockMultiplier)
     assert verilog.count('.REG_INPUTA_CLK("CLK0")') == 2 * 2 + 2 * 3
     tests, failures = run_cocotb(config, "icarus", seed=5, cases=1, family="ecp5")
+    assert tests == 5 and failures == 0
+
+
+def test_lean_ice40_core_bit_exact_in_icarus():
+    """A lean-ice40 core in the iCE40 netlist: cell 1 reading its inputs from the sample
+    memory's words (hdl/sample_words.py), 14-bit lane operands."""
+    from firmware_py.contract.retiming import Retiming
+    config = DyadicConfig((5, 4, 3), parse_activations("relu,identity", 2),
+                          multipliers=((3, 2), (2, 1)), max_batch=4, pipeline=2,
+                          targets="label", retiming=Retiming(address=1),
+                          **dict(LEAN_FORMATS, cell="lean-ice40", weight_guard=4, grad_bits=14))
+    tests, failures = run_cocotb(config, "icarus", seed=7, cases=1, family="ice40")
     assert tests == 5 and failures == 0
