@@ -178,13 +178,14 @@ def plan_design(board: Board, config: DyadicConfig, clock_mhz: float | None = No
     seed = board.seed if seed is None else seed
     placer_default, router_default = default_flow(board.family, config)
     placer, router = placer or placer_default, router or router_default
+    baud = baud or board.baud
     platform = board.platform()
     PLLS[board.family].solve(platform.default_clk_frequency, clock * 1e6)  # PLLError early
     try:
-        uart_divider(board.clock_hz(clock), baud or board.baud)
+        uart_divider(board.clock_hz(clock), baud)
     except ValueError as e:     # no UART divider for this rate at this clock
         raise BoardError(f"{board.name}: {e}") from None
-    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, baud or board.baud)
+    top = BoardTop(board.family, config, clock, platform.default_clk_frequency, baud)
     plan = platform.build(top, name="top", do_build=False, synth_opts=SYNTH_OPTS[board.family],
                           script_after_read=SCRIPT_AFTER_READ[board.family],
                           script_after_synth=after_synth(board, platform, config),
@@ -234,7 +235,6 @@ def build(board: Board, config: DyadicConfig, config_name: str, clock_mhz: float
           out_root: Path = ROOT / "build" / "boards", seed: int | None = None, log=_print,
           router: str | None = None, baud: int | None = None,
           placer: str | None = None) -> dict:
-    baud = baud or board.baud
     out = Path(out_root) / board.name
     try:
         check_fits(board, config)

@@ -31,7 +31,10 @@ from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
 
-CELL_CLASSES = {"classic": LayerCell, "lean": LeanCell, "lean-ice40": LeanCell}
+# a configuration's cells: cell 1's class and the others' (a lean-ice40 cell 1 reads its
+# inputs from the sample memory's words)
+CELL_CLASSES = {"classic": (LayerCell, LayerCell), "lean": (LeanCell, LeanCell),
+                "lean-ice40": (SampleWordCell, LeanCell)}
 
 
 class DyadicCore(wiring.Component):
@@ -49,11 +52,9 @@ class DyadicCore(wiring.Component):
         c = self.config
         Q = c.pipeline == 2
 
-        Cell = CELL_CLASSES[c.cell]
-        # a lean-ice40 cell 1 reads its inputs from the sample memory's words
-        words = c.cell == "lean-ice40"
-        cells = [SampleWordCell(c) if words and l == 1 else Cell(c, l)
-                 for l in range(1, c.L + 1)]
+        First, Rest = CELL_CLASSES[c.cell]
+        cells = [(First if l == 1 else Rest)(c, l) for l in range(1, c.L + 1)]
+        words = First is SampleWordCell
         for l, cell in enumerate(cells, 1):
             m.submodules[f"cell{l}"] = cell
         for lo, hi in zip(cells, cells[1:]):

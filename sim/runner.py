@@ -130,9 +130,12 @@ LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weigh
                     sens=_LEAN.sens, grad_bits=_LEAN.grad_bits, cell=_LEAN.cell)
 
 
-# and the iCE40's: cell 1 reading the sample memory's words, 14-bit lane operands
-ICE40_LEAN = dict(LEAN_FORMATS, cell="lean-ice40", weight_guard=4, grad_bits=14,
-                  targets="label", retiming={"address": 1})
+# and the iCE40's, as configs/experiments/digits-lean-ice40.json gives them: cell 1 reading
+# the sample memory's words (label targets, a cycle for the read), 14-bit lane operands
+_ICE40 = DyadicConfig.load(ROOT / "configs" / "experiments" / "digits-lean-ice40.json")
+ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.weight_guard,
+                     sens=_ICE40.sens, grad_bits=_ICE40.grad_bits, cell=_ICE40.cell,
+                     retiming=_ICE40.retiming, targets=_ICE40.targets)
 
 
 def random_configs(n: int, seed: int):
@@ -153,7 +156,7 @@ def random_configs(n: int, seed: int):
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
                                 pipeline=(k + 1) % 2, serial_update=k % 3 == 1,
-                                **({2: ICE40_LEAN, 5: LEAN_FORMATS}.get(k % 6, {}))))
+                                **({2: ICE40_FORMATS, 5: LEAN_FORMATS}.get(k % 6, {}))))
     return out
 
 

@@ -12,7 +12,7 @@ from boards import get_board
 from firmware_py.contract.config import DyadicConfig
 from firmware_py.model.network import parse_activations
 from hdl.verilog import cached_verilog
-from sim.runner import LEAN_FORMATS, ROOT, random_configs, run_cocotb
+from sim.runner import ICE40_FORMATS, LEAN_FORMATS, ROOT, random_configs, run_cocotb
 
 CONFIGS = {
     "tiny": DyadicConfig.load("configs/tiny.json"),
@@ -72,10 +72,8 @@ def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
 def test_lean_ice40_core_bit_exact_in_icarus():
     """A lean-ice40 core in the iCE40 netlist: cell 1 reading its inputs from the sample
     memory's words (hdl/sample_words.py), 14-bit lane operands."""
-    from firmware_py.contract.retiming import Retiming
     config = DyadicConfig((5, 4, 3), parse_activations("relu,identity", 2),
                           multipliers=((3, 2), (2, 1)), max_batch=4, pipeline=2,
-                          targets="label", retiming=Retiming(address=1),
-                          **dict(LEAN_FORMATS, cell="lean-ice40", weight_guard=4, grad_bits=14))
+                          **ICE40_FORMATS)
     tests, failures = run_cocotb(config, "icarus", seed=7, cases=1, family="ice40")
     assert tests == 5 and failures == 0

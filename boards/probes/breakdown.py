@@ -35,7 +35,6 @@ KINDS = {
     "lut": ("SB_LUT4", "LUT4", "LUT3", "LUT2", "LUT1"),
     "ff": ("SB_DFF", "TRELLIS_FF", "DFF"),
     "carry": ("SB_CARRY", "CCU2C", "ALU"),
-    "mux": ("PFUMX", "L6MUX21", "MUX2_LUT5", "MUX2_LUT6", "MUX2_LUT7", "MUX2_LUT8"),
     "dsp": ("SB_MAC16", "MULT18X18D", "MULT18X18", "MULT9X9", "MULTALU18X18",
             "MULTADDALU18X18", "ALU54D"),
     "bram": ("SB_RAM40_4K", "DP16KD", "SDPB", "DPB", "DPX9B", "SDPX9B", "SP", "SPX9"),

@@ -15,6 +15,7 @@ from firmware_py.model.arith import FixedArith
 from hdl.layer.lane import Lane, LaneOp
 from hdl.layer.lane_memory import DistributedLaneMemory, LaneMemory
 from hdl.layer.update import shift_operand, step_shift
+from sim.runner import ICE40_FORMATS
 
 IDLE = {"issue": 0}
 
@@ -52,7 +53,8 @@ def _lane_program(c, rt, depth, d, x, k, probe):
 
 # the iCE40 formats (configs/experiments/digits-lean-ice40.json): a 12-bit master weight and
 # a 14-bit G, so 14-bit operands, one SB_MAC16 a lane
-ICE40_CFG = dataclasses.replace(LEAN_CFG, weight_guard=4, grad_bits=14)
+ICE40_CFG = dataclasses.replace(LEAN_CFG, weight_guard=ICE40_FORMATS["weight_guard"],
+                                grad_bits=ICE40_FORMATS["grad_bits"])
 
 
 @pytest.mark.parametrize("memory", [LaneMemory, DistributedLaneMemory])

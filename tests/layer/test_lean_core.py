@@ -20,7 +20,7 @@ from hdl.core import DyadicCore
 from hdl.layer.lane import Lane
 from sim import scenarios
 from sim.amaranth_tb import call
-from sim.runner import ROOT
+from sim.runner import ICE40_FORMATS, ROOT
 
 
 def _config(sizes, multipliers, **kw):
@@ -30,6 +30,8 @@ def _config(sizes, multipliers, **kw):
                                max_batch=6, max_samples=12, targets="label", **kw)
 
 
+# the iCE40's G and master weight (a 12-bit master weight, a 14-bit G)
+ICE40_WIDTHS = {k: ICE40_FORMATS[k] for k in ("weight_guard", "grad_bits")}
 _LANES = []       # every lane the test elaborates
 
 
@@ -76,11 +78,11 @@ def _run(cfg, bench):
                                                                column_tree=2, link=2), {}),
     # the iCE40's formats (a 12-bit master weight, a 14-bit G: 14-bit lane operands) on
     # its tiling's shape
-    ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(), dict(weight_guard=4, grad_bits=14)),
+    ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(), ICE40_WIDTHS),
     # and cell 1 reading its inputs from the sample memory's words (an odd input count: the
     # bias shares the last word's tile)
-    ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(address=1),
-     dict(weight_guard=4, grad_bits=14, cell="lean-ice40")),
+    ((5, 4, 3), [[3, 2], [2, 1]], 2, ICE40_FORMATS["retiming"],
+     dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"])),
 ], ids=["registered", "combinational", "ice40-formats", "lean-ice40"])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
                                                                       pipeline, retiming,
