@@ -8,8 +8,8 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["VectorLink", "TargetLink", "CellControl", "HostTarget", "HostAccess", "CellStats",
-           "STATE_COMMITS", "state_commit"]
+__all__ = ["VectorLink", "TargetLink", "TileTargetLink", "CellControl", "HostTarget",
+           "HostAccess", "CellStats", "STATE_COMMITS", "state_commit"]
 
 # The commit loads every state register of a vector (a cell's s and lam, the core's sample
 # row), and those sit beside the lanes that make or read them, over the whole die: a copy
@@ -51,6 +51,20 @@ class TargetLink(wiring.Signature):
 
     def __eq__(self, other):
         return isinstance(other, TargetLink) and (self.n, self.width) == (other.n, other.width)
+
+
+class TileTargetLink(wiring.Signature):
+    """Next sensitivities written into the block RAM of the layer below
+    (``hdl/layer/state_banks.py``): the elements ``mask`` of word ``word``, ``rows``
+    elements a word."""
+
+    def __init__(self, n: int, rows: int, width: int = 16):
+        self.key = (n, rows, width)
+        super().__init__({"mask": Out(rows), "word": Out(range(-(-n // rows))),
+                          "value": Out(data.ArrayLayout(signed(width), rows))})
+
+    def __eq__(self, other):
+        return isinstance(other, TileTargetLink) and self.key == other.key
 
 
 class CellControl(wiring.Signature):

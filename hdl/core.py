@@ -21,7 +21,7 @@ from .counters import Counters
 from .decoder import CommandDecoder
 from .epoch_sequencer import EpochSequencer, RunSequencer
 from .evaluator import Evaluator
-from .layer import LeanCell, SampleWordCell
+from .layer import SampleInputs, lean_cell_class
 from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
@@ -31,10 +31,6 @@ from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
 
-# a configuration's cells: cell 1's class and the others' (a lean-ice40 cell 1 reads its
-# inputs from the sample memory's words)
-CELL_CLASSES = {"classic": (LayerCell, LayerCell), "lean": (LeanCell, LeanCell),
-                "lean-ice40": (SampleWordCell, LeanCell)}
 
 
 class DyadicCore(wiring.Component):
@@ -52,9 +48,9 @@ class DyadicCore(wiring.Component):
         c = self.config
         Q = c.pipeline == 2
 
-        First, Rest = CELL_CLASSES[c.cell]
-        cells = [(First if l == 1 else Rest)(c, l) for l in range(1, c.L + 1)]
-        words = First is SampleWordCell
+        cells = [(LayerCell if c.cell == "classic" else lean_cell_class(c, l))(c, l)
+                 for l in range(1, c.L + 1)]
+        words = isinstance(cells[0], SampleInputs)
         for l, cell in enumerate(cells, 1):
             m.submodules[f"cell{l}"] = cell
         for lo, hi in zip(cells, cells[1:]):

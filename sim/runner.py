@@ -135,7 +135,20 @@ LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weigh
 _ICE40 = DyadicConfig.load(ROOT / "configs" / "experiments" / "digits-lean-ice40.json")
 ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.weight_guard,
                      sens=_ICE40.sens, grad_bits=_ICE40.grad_bits, cell=_ICE40.cell,
-                     retiming=_ICE40.retiming, targets=_ICE40.targets)
+                     retiming=_ICE40.retiming, targets=_ICE40.targets,
+                     fractional_dt=_ICE40.fractional_dt)
+
+
+def _ice40_tilings(sizes, rng):
+    """[rows, cols] for each cell of a lean-ice40 network: a cell's column lanes divide the
+    row lanes of the cell below (it reads that cell's s a word of rows at a time)."""
+    out, below = [], None
+    for n_out, n_in in zip(sizes[1:], sizes):
+        rows = rng.randint(1, n_out)
+        cols = rng.choice([d for d in range(1, n_in + 2) if below is None or below % d == 0])
+        out.append((rows, cols))
+        below = rows
+    return tuple(out)
 
 
 def random_configs(n: int, seed: int):
@@ -153,6 +166,8 @@ def random_configs(n: int, seed: int):
         for n_out, n_in in zip(sizes[1:], sizes):
             full = n_out * n_in
             mults.append((1, full, rng.randint(1, full))[k % 3])
+        if k % 6 == 2:
+            mults = _ice40_tilings(sizes, random.Random(seed * 1009 + k))
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
                                 pipeline=(k + 1) % 2, serial_update=k % 3 == 1,

@@ -137,7 +137,11 @@ def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bo
     - A written G or W word is readable ``rt.land`` cycles after its issue; the next
       tick may read tile k at its slot k, so the tick lasts until the last writing pass's
       start plus ``rt.land``; an update right after a gradient pass waits ``update_gap``
-      slots so that it reads each tile's new G.
+      slots so that it reads each tile's new G. A tick that starts with the adjoint
+      (column-major: tile (ti, tj) at slot tj TI + ti, up to (TI - 1)(TJ - 1) slots
+      before its row-major slot) after a gradient pass first waits ``gap`` slots, as
+      many as a tile's write could still be on its way (only in small tilings: the
+      gradient pass's T slots cover the rest).
     """
     T, TI, TJ = tiling.tiles, tiling.ti, tiling.tj
     code_at = rt.product_at + rt.tree + 1 + rt.finish
@@ -147,6 +151,10 @@ def tick_work(rt: Retiming, tiling, fwd: bool, bwd: bool, grad: bool, update: bo
         gap = max(0, TJ - 1 + code_at - PICK - F)
         if bwd:
             gap = max(gap, code_at - PICK - TI)
+    elif bwd and not fwd:
+        # (the last tick's gradient pass started at least max(T, land) cycles before it
+        # ended, and wrote tile k k slots after its start)
+        gap = max(0, (TI - 1) * (TJ - 1) + rt.land - max(T, rt.land))
     update_gap = max(0, rt.land - T) if grad and update else 0
     grad_at = F + gap + (T if bwd else 0)
     update_at = grad_at + (T if grad else 0) + update_gap

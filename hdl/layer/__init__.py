@@ -19,6 +19,15 @@ path, boards/README.md). The reset holds long enough after the clock locks
 (``boards/pll.py``) for the sources it holds to flush every pipeline behind them.
 """
 
-from .cell import LeanCell, SampleWordCell
+from .cell import (
+    HiddenIceCell,
+    HiddenSampleWordCell,
+    IceCell,
+    LeanCell,
+    SampleInputs,
+    SampleWordCell,
+    lean_cell_class,
+)
 
-__all__ = ["LeanCell", "SampleWordCell"]
+__all__ = ["LeanCell", "SampleWordCell", "HiddenSampleWordCell", "IceCell", "HiddenIceCell",
+           "SampleInputs", "lean_cell_class"]

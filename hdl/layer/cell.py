@@ -23,23 +23,26 @@ from ..cell_links import (
     CellStats,
     HostAccess,
     TargetLink,
+    TileTargetLink,
     VectorLink,
     state_commit,
 )
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
-from .finish import ColumnFinish, RowFinish
-from .host_walk import HostWalk
+from .finish import ColumnFinish, ColumnTileFinish, RowFinish, RowTileFinish
+from .host_walk import BankedHostWalk, HostWalk
 from .issue import IssueSequencer
 from .lane import LaneOp
 from .lane_memory import memory_for
 from .mac_array import MacArray
-from .operands import ColumnOperands, RowOperands, SampleColumns
-from .stash import Stash, index_entry, row_entry
+from .operands import BankColumns, BankRows, ColumnOperands, RowOperands, SampleColumns
+from .stash import RegisterStash, Stash, bank_entry, index_entry, row_entry
+from .state_banks import StateBanks, StateLink, banks_below
 from .stats import CellStatistics
 from .update import ShiftOperand
 
-__all__ = ["LeanCell", "SampleWordCell"]
+__all__ = ["LeanCell", "SampleWordCell", "HiddenSampleWordCell", "IceCell", "HiddenIceCell",
+           "lean_cell_class"]
 
 
 class LeanCell(wiring.Component):
@@ -54,13 +57,12 @@ class LeanCell(wiring.Component):
         self.adjoint = l > 1
         self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
                             memory_for(self.tiling))
-        sens, act = config.sens.bits, config.act.bits
         super().__init__(self.input_ports() | {
             "ctl": In(CellControl()),
-            "below": In(VectorLink(self.n_in, act, sens)),
-            "above": Out(VectorLink(self.n_out, act, sens)),
-            "lam_in": In(TargetLink(self.n_out, sens)),
-            "lam_out": Out(TargetLink(self.n_in, sens)),
+            "below": In(self.below_link()),
+            "above": Out(self.above_link()),
+            "lam_in": In(self.lam_in_link()),
+            "lam_out": Out(self.lam_out_link()),
             "host": In(HostAccess()),
             "host_i": In(stream.Signature(32)),
             "host_o": Out(stream.Signature(32)),
@@ -90,23 +92,18 @@ class LeanCell(wiring.Component):
         # state: s and lam now; their next values come from the finish stage and above
         s, lam, lam_next = (Signal(vec(signed(w), N), name=n, reset_less=True) for w, n in (
             (c.act.bits, "s"), (c.sens.bits, "lam"), (c.sens.bits, "lam_next")))
-        m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
-        lam_new = Signal.like(lam_next)
-        m.d.comb += lam_new.eq(lam_next)
-        for i in range(N):
-            with m.If(self.lam_in.we[i]):
-                m.d.comb += lam_new[i].eq(self.lam_in.value[i])
-        m.d.sync += lam_next.eq(lam_new)
+        self.link_above(m, s, lam)
+        lam_new = self.next_lam(m, lam_next)
 
-        m.submodules.stash = stash = Stash(2 * (c.L - self.l) + 1, self.stash_entry())
+        m.submodules.stash = stash = self.stash(2 * (c.L - self.l) + 1)
         m.submodules.shift = shift = ShiftOperand(c, c.grad_frac - c.master.frac + 31)
         m.d.comb += shift.s.eq(c.grad_frac - c.master.frac + lr)
 
         m.submodules.cols = cols = self.columns()
-        m.submodules.rows = rows = RowOperands(c, rt, T, N, self.act)
+        m.submodules.rows = rows = self.row_operands()
         m.submodules.mac = mac = self.mac
-        m.submodules.row_finish = rfin = RowFinish(c, T, N, self.act, mac.row_sum_bits)
-        m.submodules.host_walk = walk = HostWalk(c, rt, T, N, M, mac.row_sum_bits)
+        m.submodules.row_finish = rfin = self.row_finish()
+        m.submodules.host_walk = walk = self.host_walk()
         wiring.connect(m, wiring.flipped(self.host), walk.host)
         wiring.connect(m, wiring.flipped(self.host_i), walk.host_i)
         wiring.connect(m, walk.host_o, wiring.flipped(self.host_o))
@@ -122,7 +119,7 @@ class LeanCell(wiring.Component):
             cols.host_col.eq(walk.col),
             cols.op.eq(op), cols.tj.eq(seq.tj), cols.relax.eq(relax),
             *self.column_inputs(cols, stash), cols.shift.eq(shift.b),
-            rows.ti.eq(seq.ti), rows.relax.eq(relax), rows.lam.eq(lam),
+            rows.ti.eq(seq.ti), rows.relax.eq(relax), *self.rows_lam(rows, lam),
             rows.code_now.eq(rfin.code_now), rows.code_stash.eq(stash.oldest.code),
             mac.row.eq(rows.row), mac.col.eq(cols.col)]
 
@@ -136,19 +133,18 @@ class LeanCell(wiring.Component):
         m.d.comb += [rfin.valid.eq(fwd), rfin.ti.eq(at_sums(seq.ti, "ti_sum")),
                      rfin.first.eq(at_sums(seq.first, "first_sum")),
                      rfin.last.eq(at_sums(seq.last, "last_sum")),
-                     rfin.sums.eq(mac.row_sum), rfin.dt.eq(dt), rfin.readout.eq(readout),
-                     rfin.s.eq(s)]
+                     rfin.sums.eq(mac.row_sum), rfin.dt.eq(dt), rfin.readout.eq(readout)]
+        self.finish_from(m, rfin, s)
         sat_lam = None
         if self.adjoint:
             late = rt.column_tree          # (the column sums come later)
-            m.submodules.column_finish = cfin = ColumnFinish(c, T, M, mac.col_sum_bits, rt.link)
+            m.submodules.column_finish = cfin = self.column_finish()
             bwd = seq.valid & (seq.op == LaneOp.ADJOINT)
             m.d.comb += [cfin.valid.eq(at_sums(bwd, "bwd_sum", late)),
                          cfin.tj.eq(at_sums(seq.tj, "tj_sum", late)),
                          cfin.first.eq(at_sums(seq.first, "cfirst_sum", late)),
                          cfin.last.eq(at_sums(seq.last, "clast_sum", late)),
-                         cfin.sums.eq(mac.col_sum), cfin.dt.eq(dt),
-                         cfin.lam_below.eq(self.below.lam)]
+                         cfin.sums.eq(mac.col_sum), cfin.dt.eq(dt), *self.lam_below(cfin)]
             wiring.connect(m, cfin.lam_out, wiring.flipped(self.lam_out))
             sat_lam = cfin.saturated
 
@@ -157,25 +153,21 @@ class LeanCell(wiring.Component):
                      stash.new.code.eq(rfin.code_now)]
         for i in range(N):
             with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
-                m.d.sync += [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
+                m.d.sync += self.commit_state(s, lam, lam_new, rfin, i)
         # host writes of s and lam: the current and the next value (the datapath is idle).
         # They land a cycle late, from a strobe register an element and a copy of the word
         # a quarter of the vector, beside the registers they write: the walk's index and
         # word reach every state register of the cell, spread over the die.
-        m.d.comb += [walk.row_sum.eq(mac.row_sum), walk.s.eq(s), walk.lam.eq(lam)]
+        m.d.comb += [walk.row_sum.eq(mac.row_sum), *self.walk_state(walk, s, lam)]
         set_s, set_lam = (Signal(N, name=n) for n in ("set_s", "set_lam"))
         m.d.sync += [set_s.eq(Mux(walk.set_s, 1 << walk.index, 0)),
                      set_lam.eq(Mux(walk.set_lam, 1 << walk.index, 0))]
         values = [delayed(m, walk.value[:max(c.act.bits, c.sens.bits)], 1, f"set_value{k}_",
                           attrs={COPY_ATTR: 1}) for k in range(STATE_COMMITS)]
-        m.d.comb += rfin.set.eq(set_s)
+        self.keep_state(m, rfin, rows, walk, set_s, set_lam, values)
         for i in range(N):
             value = state_commit(values, i % T.rows, T.rows)
-            m.d.comb += rfin.set_value[i].eq(value)
-            with m.If(set_s[i]):
-                m.d.sync += s[i].eq(value)
-            with m.If(set_lam[i]):
-                m.d.sync += [lam[i].eq(value), lam_next[i].eq(value)]
+            self.set_element(m, s, lam, lam_next, rfin, set_s, set_lam, i, value)
 
         widths = {"sat_h": T.rows, "sat_grad": T.multipliers, "sat_weight": T.multipliers}
         if sat_lam is not None:
@@ -189,9 +181,79 @@ class LeanCell(wiring.Component):
         wiring.connect(m, st.stats, wiring.flipped(self.stats))
         return m
 
-    # -- what cell 1 of a variant takes differently: where its inputs come from ------------
+    # -- where the cell's state lives: registers, read whole by the cell above -----------
+    def above_link(self):
+        return VectorLink(self.n_out, self.config.act.bits, self.config.sens.bits)
+
+    def lam_in_link(self):
+        return TargetLink(self.n_out, self.config.sens.bits)
+
+    def link_above(self, m, s, lam):
+        m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
+
+    def next_lam(self, m, lam_next):
+        """lam next with this cycle's writes from above in it: what a commit takes."""
+        lam_new = Signal.like(lam_next)
+        m.d.comb += lam_new.eq(lam_next)
+        for i in range(self.n_out):
+            with m.If(self.lam_in.we[i]):
+                m.d.comb += lam_new[i].eq(self.lam_in.value[i])
+        m.d.sync += lam_next.eq(lam_new)
+        return lam_new
+
+    def row_operands(self):
+        return RowOperands(self.config, self.rt, self.tiling, self.n_out, self.act)
+
+    def rows_lam(self, rows, lam):
+        return [rows.lam.eq(lam)]
+
+    def row_finish(self):
+        return RowFinish(self.config, self.tiling, self.n_out, self.act, self.mac.row_sum_bits)
+
+    def host_walk(self):
+        return HostWalk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
+                        self.mac.row_sum_bits)
+
+    def finish_from(self, m, rfin, s):
+        m.d.comb += rfin.s.eq(s)
+
+    def commit_state(self, s, lam, lam_new, rfin, i):
+        return [s[i].eq(rfin.s_next[i]), lam[i].eq(lam_new[i])]
+
+    def walk_state(self, walk, s, lam):
+        return [walk.s.eq(s), walk.lam.eq(lam)]
+
+    def keep_state(self, m, rfin, rows, walk, set_s, set_lam, values):
+        """What holds the state beside the registers: here the host's strobes to the
+        finish, which holds the next s."""
+        m.d.comb += rfin.set.eq(set_s)
+
+    def set_element(self, m, s, lam, lam_next, rfin, set_s, set_lam, i, value):
+        m.d.comb += rfin.set_value[i].eq(value)
+        with m.If(set_s[i]):
+            m.d.sync += s[i].eq(value)
+        with m.If(set_lam[i]):
+            m.d.sync += [lam[i].eq(value), lam_next[i].eq(value)]
+
+    # -- where its inputs come from: the s below, whole; where the next lam below goes -----
+    def below_link(self):
+        return VectorLink(self.n_in, self.config.act.bits, self.config.sens.bits)
+
+    def lam_out_link(self):
+        return TargetLink(self.n_in, self.config.sens.bits)
+
+    def column_finish(self):
+        return ColumnFinish(self.config, self.tiling, self.n_in, self.mac.col_sum_bits,
+                            self.rt.link)
+
+    def lam_below(self, cfin):
+        return [cfin.lam_below.eq(self.below.lam)]
+
     def input_ports(self) -> dict:
         return {}
+
+    def stash(self, depth):
+        return Stash(depth, self.stash_entry())
 
     def stash_entry(self):
         return row_entry(self.n_in, self.n_out, self.config.act.bits)
@@ -206,10 +268,130 @@ class LeanCell(wiring.Component):
         return stash.new.s.eq(self.below.s)
 
 
-class SampleWordCell(LeanCell):
+# -- the iCE40's variants (``"cell": "lean-ice40"``), where every state bit in a flip-flop
+# costs a logic cell: what a cell's state and inputs are kept in, chosen by its place in
+# the chain (``lean_cell_class``) --------------------------------------------------------
+
+class BankedState:
+    """A hidden cell's s and lam in block RAM (``StateBanks``), a row tile a word: the cell
+    above reads s a word a tile, and writes the next lam a word at a time."""
+
+    def above_link(self):
+        c = self.config
+        return StateLink(self.n_out, self.tiling.rows, banks_below(c, self.l), c.act.bits)
+
+    def lam_in_link(self):
+        return TileTargetLink(self.n_out, self.tiling.rows, self.config.sens.bits)
+
+    def link_above(self, m, s, lam):
+        pass
+
+    def next_lam(self, m, lam_next):
+        return None
+
+    def row_operands(self):
+        return BankRows(self.config, self.rt, self.tiling, self.n_out, self.act)
+
+    def rows_lam(self, rows, lam):
+        return []
+
+    def row_finish(self):
+        return RowTileFinish(self.config, self.tiling, self.n_out, self.act,
+                             self.mac.row_sum_bits)
+
+    def host_walk(self):
+        return BankedHostWalk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
+                              self.mac.row_sum_bits)
+
+    def finish_from(self, m, rfin, s):
+        pass
+
+    def commit_state(self, s, lam, lam_new, rfin, i):
+        return []
+
+    def walk_state(self, walk, s, lam):
+        return []
+
+    def keep_state(self, m, rfin, rows, walk, set_s, set_lam, values):
+        c, T = self.config, self.tiling
+        m.submodules.s_banks = s_banks = StateBanks(self.n_out, T.rows,
+                                                    banks_below(c, self.l), c.act.bits)
+        m.submodules.lam_banks = lam_banks = StateBanks(self.n_out, T.rows, 2, c.sens.bits)
+        # the host reads the banks from its window's start to its end (the datapath, and
+        # so the cell above, is idle); its writes land a cycle late, as a register's do
+        host = Signal()
+        with m.If(self.host.start):
+            m.d.sync += host.eq(1)
+        with m.Elif(walk.host.done):
+            m.d.sync += host.eq(0)
+        at = [delayed(m, walk.s_ti, 1, "set_ti"), delayed(m, walk.s_lane, 1, "set_lane")]
+        for banks, strobe in ((s_banks, walk.set_s), (lam_banks, walk.set_lam)):
+            m.d.comb += [banks.commit.eq(self.ctl.commit_state[0]), banks.host.eq(host),
+                         banks.host_ti.eq(walk.s_ti),
+                         banks.set.eq(delayed(m, strobe, 1, "set_bank", reset_less=False)),
+                         banks.set_ti.eq(at[0]), banks.set_lane.eq(at[1]),
+                         banks.set_value.eq(values[0])]
+        m.d.comb += [
+            # s: the finish's row tiles in, the cell above's reads out
+            s_banks.wr_mask.eq(rfin.wr.replicate(T.rows)), s_banks.wr_word.eq(rfin.wr_ti),
+            s_banks.wr_data.eq(rfin.wr_data), walk.s_word.eq(s_banks.rd_data),
+            self.above.bank.eq(s_banks.bank), s_banks.rd_bank.eq(self.above.rd_bank),
+            s_banks.rd_word.eq(self.above.rd_word), self.above.data.eq(s_banks.rd_data),
+            # lam: the cell above's words in, the row operands' reads out
+            lam_banks.wr_mask.eq(self.lam_in.mask), lam_banks.wr_word.eq(self.lam_in.word),
+            lam_banks.wr_data.eq(self.lam_in.value), walk.lam_word.eq(lam_banks.rd_data),
+            lam_banks.rd_bank.eq(lam_banks.bank), lam_banks.rd_word.eq(rows.lam_word),
+            rows.lam.eq(lam_banks.rd_data)]
+
+    def set_element(self, m, s, lam, lam_next, rfin, set_s, set_lam, i, value):
+        pass
+
+
+class BankInputs:
+    """A cell above a ``BankedState`` one: its column operands are words of the s below
+    (``BankColumns``), its stash keeps bank numbers, and its next lam below goes a word
+    at a time (``ColumnTileFinish``)."""
+
+    def _rows_below(self):
+        return self.config.tiling(self.l - 1).rows
+
+    def below_link(self):
+        c = self.config
+        return StateLink(self.n_in, self._rows_below(), banks_below(c, self.l - 1), c.act.bits)
+
+    def lam_out_link(self):
+        return TileTargetLink(self.n_in, self._rows_below(), self.config.sens.bits)
+
+    def column_finish(self):
+        return ColumnTileFinish(self.config, self.tiling, self.n_in, self.mac.col_sum_bits,
+                                self.rt.link, self._rows_below())
+
+    def lam_below(self, cfin):
+        return []
+
+    def stash(self, depth):
+        return RegisterStash(depth, self.stash_entry())
+
+    def stash_entry(self):
+        return bank_entry(banks_below(self.config, self.l - 1), self.n_out)
+
+    def columns(self):
+        return BankColumns(self.config, self.rt, self.tiling, self.n_in, self._rows_below(),
+                           banks_below(self.config, self.l - 1))
+
+    def column_inputs(self, cols, stash):
+        return [cols.bank.eq(self.below.bank), cols.bank_stash.eq(stash.oldest.bank),
+                self.below.rd_bank.eq(cols.rd_bank), self.below.rd_word.eq(cols.rd_word),
+                cols.word.eq(self.below.data)]
+
+    def stash_input(self, stash):
+        return stash.new.bank.eq(self.below.bank)
+
+
+class SampleInputs:
     """Cell 1 reading its inputs a tile a word from the sample memory
     (``hdl/sample_words.py``) at the tick's sample ``index``, and stashing indices, not
-    samples (``"cell": "lean-ice40"``): no copy of a sample in flip-flops."""
+    samples: no copy of a sample in flip-flops."""
 
     def __init__(self, config: DyadicConfig, l: int = 1):
         if l != 1:
@@ -220,6 +402,9 @@ class SampleWordCell(LeanCell):
         c, T = self.config, self.config.tiling(1)
         return {"index": In(range(c.samples)), "word_index": Out(range(c.samples)),
                 "word_tile": Out(range(T.tj)), "word": In(data.ArrayLayout(c.act.bits, T.cols))}
+
+    def stash(self, depth):
+        return RegisterStash(depth, self.stash_entry())
 
     def stash_entry(self):
         return index_entry(self.config.samples, self.n_out)
@@ -234,3 +419,29 @@ class SampleWordCell(LeanCell):
 
     def stash_input(self, stash):
         return stash.new.index.eq(self.index)
+
+
+class SampleWordCell(SampleInputs, LeanCell):
+    """Cell 1 of a one-layer ``lean-ice40`` network."""
+
+
+class HiddenSampleWordCell(BankedState, SampleInputs, LeanCell):
+    """Cell 1 of a deeper ``lean-ice40`` network."""
+
+
+class IceCell(BankInputs, LeanCell):
+    """The top cell of a ``lean-ice40`` network of two layers or more."""
+
+
+class HiddenIceCell(BankedState, BankInputs, LeanCell):
+    """A ``lean-ice40`` cell between cell 1 and the top."""
+
+
+def lean_cell_class(config: DyadicConfig, l: int):
+    """The class of cell l of a lean configuration."""
+    if config.cell == "lean":
+        return LeanCell
+    hidden = l < config.L
+    if l == 1:
+        return HiddenSampleWordCell if hidden else SampleWordCell
+    return HiddenIceCell if hidden else IceCell

@@ -21,7 +21,7 @@ from ..cell_links import HostAccess, HostTarget
 from .lane import LaneOp
 from .mac_array import ROW_GROUP
 
-__all__ = ["HostWalk"]
+__all__ = ["HostWalk", "BankedHostWalk"]
 
 
 class HostWalk(wiring.Component):
@@ -39,8 +39,7 @@ class HostWalk(wiring.Component):
             "word": Out(signed(config.master.bits)),
             "row_sum": In(vec(signed(sum_bits), T.rows)),
             # the state registers
-            "s": In(vec(signed(config.act.bits), n_out)),
-            "lam": In(vec(signed(config.sens.bits), n_out)),
+            **self.s_ports(),
             "set_s": Out(1), "set_lam": Out(1), "index": Out(range(n_out)),
             "value": Out(32)})
 
@@ -118,8 +117,8 @@ class HostWalk(wiring.Component):
         # and the group's pick into a register too, so that the word register's load (the
         # state machine's decode) starts from flip-flops
         state_word = Signal(32, reset_less=True)
-        m.d.sync += state_word.eq(Mux(vec, pick("lam", self.lam, i, 8).as_signed(),
-                                      pick("s", self.s, i, 8).as_signed()))
+        m.d.sync += state_word.eq(Mux(vec, self.lam_element(m, pick, i, ti, a).as_signed(),
+                                      self.s_element(m, pick, i, ti, a).as_signed()))
         row_word = Signal(32, reset_less=True)
         m.d.sync += row_word.eq(pick("row_sum", [self.row_sum[k] for k in range(R)], a, ROW_GROUP)
                                 .as_signed())
@@ -195,3 +194,36 @@ class HostWalk(wiring.Component):
             m.d.sync += left.eq(left - 1)
             advance()
         return m
+
+    # -- where s is read: its registers here, a block RAM's word in ``BankedHostWalk`` ----
+    def s_ports(self):
+        vec = data.ArrayLayout
+        return {"s": In(vec(signed(self.config.act.bits), self.n_out)),
+                "lam": In(vec(signed(self.config.sens.bits), self.n_out))}
+
+    def s_element(self, m, pick, i, ti, a):
+        """s_i, a cycle after i is set (``pick``: a group's pick into registers)."""
+        return pick("s", self.s, i, 8)
+
+    def lam_element(self, m, pick, i, ti, a):
+        return pick("lam", self.lam, i, 8)
+
+
+class BankedHostWalk(HostWalk):
+    """The walk of a cell whose s and lam are in block RAM (``StateBanks``): element i is
+    element ``s_lane`` of word ``s_ti`` of the current bank, read a cycle after the walk
+    reaches it; a write goes there too (the cell takes ``set_s`` or ``set_lam`` with
+    ``s_ti`` and ``s_lane``)."""
+
+    def s_ports(self):
+        T, vec = self.tiling, data.ArrayLayout
+        return {"s_word": In(vec(signed(self.config.act.bits), T.rows)),
+                "lam_word": In(vec(signed(self.config.sens.bits), T.rows)),
+                "s_ti": Out(range(T.ti)), "s_lane": Out(range(T.rows))}
+
+    def s_element(self, m, pick, i, ti, a):
+        return Array(self.s_word[k] for k in range(self.tiling.rows))[a]
+
+    def lam_element(self, m, pick, i, ti, a):
+        m.d.comb += [self.s_ti.eq(ti), self.s_lane.eq(a)]
+        return Array(self.lam_word[k] for k in range(self.tiling.rows))[a]

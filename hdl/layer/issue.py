@@ -103,16 +103,18 @@ class IssueSequencer(wiring.Component):
         ti_reg, tj_reg = Signal(range(TI)), Signal(range(TJ))
         left = Signal(range(max_gap + 1))          # gap slots left
         seg = Signal(Segment)
-        # A tick starts with a pass, never a gap (a gap follows a forward pass, the update's
-        # gap a gradient pass), so the commit cycle's segment needs only the new pass flags:
-        # the commit reaches the sequencer from across the die, and the segment feeds
-        # every row of lanes.
-        assert all(w.gap == 0 for k, w in enumerate(self.table) if not k & 1)
+        # A tick starts with a pass (a gap follows a forward pass, the update's gap a
+        # gradient pass), so the commit cycle's segment needs only the new pass flags: the
+        # commit reaches the sequencer from across the die, and the segment feeds every row
+        # of lanes. Only a small tiling's adjoint-first tick starts with a gap (``lead``).
+        lead = any(w.gap for k, w in enumerate(self.table) if not k & 1)
         assert all(w.update_gap == 0 for k, w in enumerate(self.table) if not k >> 2 & 1)
         start = Const(Segment.IDLE.value, Segment)
         for s, flag in reversed(((Segment.FORWARD, "fwd"), (Segment.ADJOINT, "bwd"),
                                  (Segment.GRADIENT, "grad"), (Segment.UPDATE, "update"))):
             start = Mux(new[flag], s, start)
+            if lead and s == Segment.ADJOINT:
+                start = Mux(new["bwd"] & (new_gap != 0), Segment.GAP, start)
         m.d.comb += seg.eq(Mux(self.commit, start, seg_reg))
         # (a tick's passes end before it may: ti and tj are 0 again at every commit, and the
         # commit, which reaches every cell from the run control, stays off their fan-out)
@@ -146,8 +148,9 @@ class IssueSequencer(wiring.Component):
                 m.d.sync += [tj_reg.eq(Mux(tj == TJ - 1, 0, tj + 1)),
                              ti_reg.eq(Mux(tj == TJ - 1, ti + 1, ti)), seg_reg.eq(seg)]
         with m.Elif((seg == Segment.GAP) | (seg == Segment.UPDATE_GAP)):
-            # (a tick never starts with a gap: ``left`` was loaded as the gap began)
-            m.d.sync += [left.eq(left - 1), seg_reg.eq(Mux(left == 1, nxt, seg))]
+            # (``left`` was loaded as the gap began, or is the new tick's for a lead)
+            now = Mux(self.commit, new_gap, left) if lead else left
+            m.d.sync += [left.eq(now - 1), seg_reg.eq(Mux(now == 1, nxt, seg))]
         with m.Else():
             m.d.sync += seg_reg.eq(seg)
         return m

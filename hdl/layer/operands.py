@@ -30,7 +30,7 @@ from .delay import delayed
 from .lane import LaneOp, operand_bits
 from .mac_array import row_groups
 
-__all__ = ["ColumnOperands", "SampleColumns", "RowOperands"]
+__all__ = ["ColumnOperands", "SampleColumns", "BankColumns", "RowOperands", "BankRows"]
 
 
 def _tile_pick(values, lanes: int, tiles: int, lane: int, tile, fill=lambda i: Const(0)):
@@ -100,27 +100,39 @@ class SampleColumns(wiring.Component):
         self.config, self.rt, self.tiling, self.n_in = config, rt, tiling, n_in
         super().__init__({
             "op": In(LaneOp), "tj": In(range(tiling.tj)), "relax": In(1),
-            "index": In(range(config.samples)), "index_stash": In(range(config.samples)),
+            **self.source_ports(),
             "shift": In(signed(config.grad_bits)), "host_col": In(range(tiling.cols)),
-            "word_index": Out(range(config.samples)), "word_tile": Out(range(tiling.tj)),
-            "word": In(data.ArrayLayout(config.act.bits, tiling.cols)),
             "col": Out(data.ArrayLayout(
                 data.ArrayLayout(signed(operand_bits(config)), tiling.cols),
                 row_groups(tiling)))})
+
+    # -- where the words come from: the sample memory here, a state's banks below --------
+    def source_ports(self):
+        c, T = self.config, self.tiling
+        return {"index": In(range(c.samples)), "index_stash": In(range(c.samples)),
+                "word_index": Out(range(c.samples)), "word_tile": Out(range(T.tj)),
+                "word": In(data.ArrayLayout(c.act.bits, T.cols))}
+
+    def address(self, m, tj, stashed):
+        """The word of tile ``tj`` (of the stashed sample if ``stashed``)."""
+        m.d.comb += [self.word_tile.eq(tj),
+                     self.word_index.eq(Mux(stashed, self.index_stash, self.index))]
+
+    def element(self, tj, b):
+        """Column lane b's input in the word read for tile ``tj``."""
+        return self.word[b].as_signed()
 
     def elaborate(self, platform):
         m = Module()
         C, M, one = self.tiling.cols, self.n_in, self.config.act.one
         later = self.rt.address + self.rt.memory - PICK - 1
         tj, op = delayed(m, self.tj, PICK, "tj"), delayed(m, self.op, PICK, "op")
-        stashed = (op == LaneOp.GRADIENT) & ~self.relax
-        m.d.comb += [self.word_tile.eq(tj),
-                     self.word_index.eq(Mux(stashed, self.index_stash, self.index))]
+        self.address(m, tj, (op == LaneOp.GRADIENT) & ~self.relax)
         tj, op = delayed(m, tj, 1, "tj_read"), delayed(m, op, 1, "op_read")
         host = (op == LaneOp.READ_W) | (op == LaneOp.READ_G)       # 1 in the host's column
         for b in range(C):
             # lane b holds an input up to tile (M - 1 - b) // C; the bias is input M
-            x = Mux(tj <= (M - 1 - b) // C, self.word[b].as_signed(),
+            x = Mux(tj <= (M - 1 - b) // C, self.element(tj, b),
                     (tj == M // C) * one if b == M % C else 0)
             choice = Mux((op == LaneOp.FORWARD) | (op == LaneOp.GRADIENT), x,
                          Mux(op == LaneOp.UPDATE, self.shift, host & (self.host_col == b)))
@@ -132,6 +144,45 @@ class SampleColumns(wiring.Component):
         return m
 
 
+class BankColumns(SampleColumns):
+    """The column operands of a cell whose inputs are the s of the cell below kept in block
+    RAM (``state_banks.StateBanks``, R elements a word): tile tj's C inputs are elements
+    (tj % K) C .. of word tj // K (K = R / C, so a tile never spans two words), in the
+    current ``bank`` or, for the gradient pass outside relaxation, the stashed one."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_in: int, rows_below: int,
+                 banks: int):
+        if rows_below % tiling.cols:
+            raise ValueError(f"the {tiling.cols} column lanes must divide the {rows_below} "
+                             f"elements of a word below")
+        self.rows_below, self.banks = rows_below, banks
+        self.per_word = rows_below // tiling.cols
+        super().__init__(config, rt, tiling, n_in)
+
+    def source_ports(self):
+        B, words = self.banks, -(-self.n_in // self.rows_below)
+        return {"bank": In(range(B)), "bank_stash": In(range(B)),
+                "rd_bank": Out(range(B)), "rd_word": Out(range(words)),
+                "word": In(data.ArrayLayout(signed(self.config.act.bits), self.rows_below))}
+
+    def _of_tile(self, tj, f, shape):
+        return Array(Const(f(t), shape) for t in range(self.tiling.tj))[tj]
+
+    def address(self, m, tj, stashed):
+        K, last = self.per_word, -(-self.n_in // self.rows_below) - 1
+        # (the bias tile reads a word it does not use)
+        m.d.comb += [self.rd_bank.eq(Mux(stashed, self.bank_stash, self.bank)),
+                     self.rd_word.eq(self._of_tile(tj, lambda t: min(t // K, last),
+                                                   self.rd_word.shape()))]
+
+    def element(self, tj, b):
+        K, C = self.per_word, self.tiling.cols
+        if K == 1:
+            return self.word[b]
+        at = self._of_tile(tj, lambda t: t % K, range(K))
+        return Array(self.word[o * C + b] for o in range(K))[at]
+
+
 class RowOperands(wiring.Component):
     """Row lane a of tile ti: d_i = f'(h_i) lam_i, i = ti * R + a (0 beyond the layer),
     from the stashed derivative codes, or this tick's in relaxation."""
@@ -140,7 +191,7 @@ class RowOperands(wiring.Component):
         self.config, self.rt, self.tiling, self.n_out, self.act = config, rt, tiling, n_out, act
         super().__init__({
             "ti": In(range(tiling.ti)), "relax": In(1),
-            "lam": In(data.ArrayLayout(signed(config.sens.bits), n_out)),
+            **self.lam_ports(),
             "code_now": In(data.ArrayLayout(2, n_out)),
             "code_stash": In(data.ArrayLayout(2, n_out)),
             "row": Out(data.ArrayLayout(signed(config.sens.bits), tiling.rows))})
@@ -152,12 +203,49 @@ class RowOperands(wiring.Component):
         staged = later >= 1
         for a in range(R):
             ti = delayed(m, self.ti, PICK, f"ti{a}_", attrs={COPY_ATTR: 1})
-            lam = _tile_pick([self.lam[i] for i in range(N)], R, TI, a, ti)
+            lam = self.lam_pick(m, a, ti)
             code = Mux(self.relax, _tile_pick([self.code_now[i] for i in range(N)], R, TI, a, ti),
                        _tile_pick([self.code_stash[i] for i in range(N)], R, TI, a, ti))
             if staged:
-                lam, code = delayed(m, lam, 1, f"lam{a}_"), delayed(m, code, 1, f"code{a}_")
+                lam, code = self.staged_lam(m, a, lam), delayed(m, code, 1, f"code{a}_")
             d = Signal(signed(self.config.sens.bits), name=f"d{a}", reset_less=True)
             m.d.sync += d.eq(apply_fprime(self.act, code, lam))
             m.d.comb += self.row[a].eq(delayed(m, d, later - staged, f"d{a}_"))
         return m
+
+    # -- where lam comes from: registers here, a block RAM's word in ``BankRows`` ---------
+    def lam_ports(self):
+        return {"lam": In(data.ArrayLayout(signed(self.config.sens.bits), self.n_out))}
+
+    def lam_pick(self, m, a, ti):
+        """Row lane a's lam in row tile ``ti``, picked a cycle after the issue."""
+        return _tile_pick([self.lam[i] for i in range(self.n_out)], self.tiling.rows,
+                          self.tiling.ti, a, ti)
+
+    def staged_lam(self, m, a, lam):
+        return delayed(m, lam, 1, f"lam{a}_")
+
+
+class BankRows(RowOperands):
+    """The row operands of a cell whose lam is in block RAM (``state_banks.StateBanks``, a
+    row tile a word): word ``ti`` is asked for when ``RowOperands`` picks and comes the
+    cycle after, in place of the staged pick."""
+
+    def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_out: int, act):
+        if rt.address + rt.memory < PICK + 2:
+            raise ValueError("a row operand read from block RAM needs Retiming.address + "
+                             f"Retiming.memory >= {PICK + 2}")
+        super().__init__(config, rt, tiling, n_out, act)
+
+    def lam_ports(self):
+        T = self.tiling
+        return {"lam_word": Out(range(T.ti)),
+                "lam": In(data.ArrayLayout(signed(self.config.sens.bits), T.rows))}
+
+    def lam_pick(self, m, a, ti):
+        if a == 0:
+            m.d.comb += self.lam_word.eq(ti)
+        return None
+
+    def staged_lam(self, m, a, lam):
+        return self.lam[a]

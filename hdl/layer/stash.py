@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixed import block_ram
 
-__all__ = ["Stash", "row_entry", "index_entry"]
+__all__ = ["Stash", "RegisterStash", "row_entry", "index_entry", "bank_entry"]
 
 
 def row_entry(n_in: int, n_out: int, act_bits: int) -> data.StructLayout:
@@ -29,6 +29,12 @@ def index_entry(samples: int, n_out: int) -> data.StructLayout:
     return data.StructLayout({"index": range(samples), "code": data.ArrayLayout(2, n_out)})
 
 
+def bank_entry(banks: int, n_out: int) -> data.StructLayout:
+    """The bank of the block RAM below that holds the tick's s (``state_banks``), in place
+    of a copy of it."""
+    return data.StructLayout({"bank": range(banks), "code": data.ArrayLayout(2, n_out)})
+
+
 class Stash(wiring.Component):
     def __init__(self, depth: int, entry: data.StructLayout):
         self.depth, self.entry = depth, entry
@@ -36,8 +42,7 @@ class Stash(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        mem = Memory(shape=self.entry, depth=self.depth, init=[],
-                     attrs=block_ram(self.entry.size, self.depth))
+        mem = Memory(shape=self.entry, depth=self.depth, init=[], attrs=self.attrs())
         m.submodules.mem = mem
         wr, rd = mem.write_port(), mem.read_port()
         ptr = Signal(range(self.depth))
@@ -49,3 +54,14 @@ class Stash(wiring.Component):
             m.d.sync += [oldest.eq(rd.data),
                          ptr.eq(Mux(ptr == self.depth - 1, 0, ptr + 1))]
         return m
+
+    def attrs(self):
+        return block_ram(self.entry.size, self.depth)
+
+
+class RegisterStash(Stash):
+    """A stash left to flip-flops: on an iCE40 a stash of bank numbers or sample indices
+    is a few dozen bits, which would take a block RAM of 4 kbit each 16 bits wide."""
+
+    def attrs(self):
+        return {}

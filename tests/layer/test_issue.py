@@ -68,7 +68,9 @@ def _run(rt, T, ticks):
 
 
 @pytest.mark.parametrize("rt", [LEAN, Retiming(address=1, tree=2, column_tree=1, link=2)])
-@pytest.mark.parametrize("T", [Tiling(11, 11, 3, 6), Tiling(10, 3, 1, 11), Tiling(2, 2, 2, 1)])
+# (2 x 4 tiles: an adjoint-first tick starts with a gap, tick_work's lead)
+@pytest.mark.parametrize("T", [Tiling(11, 11, 3, 6), Tiling(10, 3, 1, 11), Tiling(2, 2, 2, 1),
+                               Tiling(2, 2, 2, 4)])
 def test_every_tick_issues_its_passes_and_ends_on_time(rt, T):
     combos = [f for f in itertools.product((0, 1), repeat=5) if any(f[:4])]
     log = _run(rt, T, combos)
@@ -89,3 +91,32 @@ def test_a_tree_takes_a_register_for_each_tree_levels_adder_levels():
     # a column tree never has fewer registers than the row trees
     assert rt.for_cell(Tiling(2, 16, 2, 1)) == Retiming(address=1, tree=2, link=1)
     assert Retiming(tree=2).for_cell(Tiling(11, 11, 3, 6)) == Retiming(tree=2)
+
+
+@pytest.mark.parametrize("rt", [LEAN, Retiming(address=1), Retiming(memory=3, writeback=2)])
+def test_no_tick_reads_a_tile_before_the_last_ticks_write_of_it_lands(rt):
+    """The contract's own promise, for every small tiling: a tile the last tick's gradient
+    or update pass wrote (issue at its slot, readable ``land`` cycles later) is read by
+    the next tick's first pass no earlier, in that pass's order (the adjoint's is
+    column-major)."""
+    for ti, tj in itertools.product(range(1, 6), repeat=2):
+        T = Tiling(1, 1, ti, tj)
+        r = rt.for_cell(T)
+        rows = [i * tj + j for i in range(ti) for j in range(tj)]
+        cols = [i * tj + j for j in range(tj) for i in range(ti)]
+        for last in itertools.product((0, 1), repeat=4):
+            fwd, bwd, grad, update = last
+            if not grad:
+                continue
+            w = tick_work(r, T, fwd, bwd, grad, update, False)
+            start = w.issue - T.tiles          # the last writing pass
+            landed = {k: start + slot + r.land for slot, k in enumerate(rows)}
+            for nxt in itertools.product((0, 1), repeat=3):
+                n_fwd, n_bwd, n_grad = nxt
+                if not any(nxt) or update:     # (after an update a stream has no work)
+                    continue
+                n = tick_work(r, T, n_fwd, n_bwd, n_grad, False, False)
+                order = rows if n_fwd else (cols if n_bwd else rows)
+                first = 0 if n_fwd else n.gap
+                for slot, k in enumerate(order):
+                    assert w.need + first + slot >= landed[k], (ti, tj, last, nxt, k)

@@ -82,8 +82,12 @@ def _run(cfg, bench):
     # and cell 1 reading its inputs from the sample memory's words (an odd input count: the
     # bias shares the last word's tile)
     ((5, 4, 3), [[3, 2], [2, 1]], 2, ICE40_FORMATS["retiming"],
-     dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"])),
-], ids=["registered", "combinational", "ice40-formats", "lean-ice40"])
+     dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"], fractional_dt=False)),
+    # and three layers: cell 2 keeps its state in block RAM too, and reads cell 1's two
+    # tiles a word (4 row lanes below, 2 column lanes), cell 3 cell 2's one
+    ((5, 6, 4, 3), [[4, 2], [2, 2], [3, 2]], 2, ICE40_FORMATS["retiming"],
+     dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"], fractional_dt=False)),
+], ids=["registered", "combinational", "ice40-formats", "lean-ice40", "lean-ice40-3"])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
                                                                       pipeline, retiming,
                                                                       formats):
@@ -91,7 +95,8 @@ def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, mul
     rng = np.random.default_rng(len(sizes) + pipeline)
 
     async def bench(run):
-        await scenarios.relaxation(run, cfg, rng, dt=0.5, ticks=2 * cfg.L + 1)
+        await scenarios.relaxation(run, cfg, rng, dt=0.5 if cfg.fractional_dt else 1.0,
+                                   ticks=2 * cfg.L + 1)
         await scenarios.streaming(run, cfg, rng, batch=5, update=True, batches=2)
         await scenarios.streaming(run, cfg, rng, batch=1, update=True)
         if cfg.L == 2:      # the trainer and the evaluator over lean cells: one case is enough
@@ -148,14 +153,21 @@ def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
         _config((3, 4, 2), [[4, 4], [2, 6]])
     # a cell 1 reading the sample memory's words: a label to read beside them, and a cycle
     # for the read
-    ice = dict(cell="lean-ice40", retiming=Retiming(address=1), pipeline=2)
-    assert _config((3, 4, 2), [[2, 2], [2, 3]], **ice).lean
+    ice = dict(cell="lean-ice40", retiming=Retiming(address=1), pipeline=2,
+               fractional_dt=False)
+    assert _config((3, 4, 2), [[2, 3], [2, 1]], **ice).lean
     with pytest.raises(ConfigError, match="label targets, pipeline >= 1 and a cycle"):
-        _config((3, 4, 2), [[2, 2], [2, 3]], **dict(ice, retiming=Retiming()))
+        _config((3, 4, 2), [[2, 3], [2, 1]], **dict(ice, retiming=Retiming()))
     with pytest.raises(ConfigError, match="label targets"):
-        dataclasses.replace(_config((3, 4, 2), [[2, 2], [2, 3]], **ice), targets="vector")
+        dataclasses.replace(_config((3, 4, 2), [[2, 3], [2, 1]], **ice), targets="vector")
     with pytest.raises(ConfigError, match="label targets"):
-        _config((3, 4, 2), [[2, 2], [2, 3]], **dict(ice, pipeline=0))
+        _config((3, 4, 2), [[2, 3], [2, 1]], **dict(ice, pipeline=0))
+    # and a cell above reads the s below a word of its row lanes at a time, blended with
+    # dt = 1 (block RAM holds no old value to blend)
+    with pytest.raises(ConfigError, match="fractional_dt false"):
+        _config((3, 4, 2), [[2, 3], [2, 1]], **dict(ice, fractional_dt=True))
+    with pytest.raises(ConfigError, match="its 3 column lanes must divide 2"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], **ice)
 
 
 def test_the_lean_digits_configuration_meets_the_cycle_targets():
