@@ -64,7 +64,7 @@ def floorplan(config: DyadicConfig, device: str) -> dict[str, str]:
     placed = {y: [] for y in die.dsp_rows}
     for l in range(1, config.L + 1):
         t = config.tiling(l)
-        block = memory_for(t) is LaneMemory
+        block = memory_for(config, t) is LaneMemory
         for a in range(t.rows):
             y = next((y for y in die.dsp_rows if len(free[y]) >= t.cols), None)
             if y is None:

@@ -131,7 +131,7 @@ LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weigh
 
 
 # and the iCE40's, as configs/experiments/digits-lean-ice40.json gives them: cell 1 reading
-# the sample memory's words (label targets, a cycle for the read), 14-bit lane operands
+# the sample memory's words (label targets, a cycle for the read), 13-bit lane operands
 _ICE40 = DyadicConfig.load(ROOT / "configs" / "experiments" / "digits-lean-ice40.json")
 ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.weight_guard,
                      sens=_ICE40.sens, grad_bits=_ICE40.grad_bits, cell=_ICE40.cell,

@@ -112,7 +112,7 @@ def test_oversized_configuration_names_the_limits(tmp_path, capsys):
 
 
 def test_a_lean_lane_on_the_ice40_takes_one_sb_mac16():
-    ice = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")   # 14-bit operands
+    ice = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")   # 13-bit operands
     check_fits(get_board("icebreaker"), ice)
     wide = DyadicConfig.load("configs/digits-lean-5.json")                 # 18-bit G
     with pytest.raises(BoardError, match="18-bit operands, but .* SB_MAC16 takes 16"):

@@ -71,7 +71,7 @@ def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
 
 def test_lean_ice40_core_bit_exact_in_icarus():
     """A lean-ice40 core in the iCE40 netlist: cell 1 reading its inputs from the sample
-    memory's words (hdl/sample_words.py), 14-bit lane operands."""
+    memory's words (hdl/sample_words.py), 13-bit lane operands."""
     config = DyadicConfig((5, 4, 3), parse_activations("relu,identity", 2),
                           multipliers=((3, 2), (2, 1)), max_batch=4, pipeline=2,
                           **ICE40_FORMATS)

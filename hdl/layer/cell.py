@@ -56,7 +56,7 @@ class LeanCell(wiring.Component):
         self.rt = config.retiming.for_cell(self.tiling)
         self.adjoint = l > 1
         self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
-                            memory_for(self.tiling))
+                            memory_for(config, self.tiling))
         super().__init__(self.input_ports() | {
             "ctl": In(CellControl()),
             "below": In(self.below_link()),

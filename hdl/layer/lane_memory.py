@@ -14,7 +14,7 @@ old word's read in logic (a delayed write port and a bypass as wide as the word:
 a lane).
 """
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -24,7 +24,8 @@ from firmware_py.contract.retiming import Retiming
 
 from .delay import delayed
 
-__all__ = ["LaneMemory", "DistributedLaneMemory", "memory_for", "LANE_WORDS"]
+__all__ = ["LaneMemory", "DistributedLaneMemory", "PackedLaneMemory", "memory_for",
+           "LANE_WORDS"]
 
 LANE_WORDS = "lane_words"       # the memory's name in the netlist
 
@@ -42,12 +43,15 @@ class LaneMemory(wiring.Component):
         self.half = max(config.master.bits, config.grad_bits)
         w, g = signed(config.master.bits), signed(config.grad_bits)
         # (made here, so that a testbench can reach its words)
-        self.mem = Memory(shape=2 * self.half, depth=depth, init=[],
+        self.mem = Memory(shape=self.word_bits(), depth=depth, init=[],
                           attrs={"ram_style": self.ram_style})
         super().__init__({
             "rd_addr": In(range(depth)), "clear_g": In(1), "w": Out(w), "g": Out(g),
             "wr_addr": In(range(depth)), "wr_w": In(1), "wr_g": In(1),
             "w_data": In(w), "g_data": In(g)})
+
+    def word_bits(self):
+        return 2 * self.half
 
     def elaborate(self, platform):
         m = Module()
@@ -81,7 +85,45 @@ class DistributedLaneMemory(LaneMemory):
     ram_style = "distributed"
 
 
-def memory_for(tiling):
+class PackedLaneMemory(LaneMemory):
+    """The same words with W and G side by side, no padding, written whole: a write of
+    one half writes the other back as it was read (the cycle contract lets no write of the
+    word come between). On an iCE40, whose 512 x 8 block RAM has no bit enables, an 11-bit
+    W and a 13-bit G fill three blocks a lane, where two 13-bit halves would take four."""
+
+    def word_bits(self):
+        return self.config.master.bits + self.config.grad_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        c, rt = self.config, self.rt
+        wb = c.master.bits
+        m.submodules[LANE_WORDS] = mem = self.mem
+        wr, rd = mem.write_port(), mem.read_port()
+        m.d.comb += rd.addr.eq(delayed(m, self.rd_addr, rt.address, "addr"))
+        clear = delayed(m, self.clear_g, rt.address + 1, "clear")
+        w_out = Signal(signed(wb), reset_less=True)
+        g_out = Signal(signed(c.grad_bits), reset_less=True)
+        m.d.sync += [w_out.eq(rd.data[:wb]), g_out.eq(rd.data[wb:])]
+        with m.If(clear):
+            m.d.sync += g_out.eq(0)
+        n = rt.memory - 2
+        m.d.comb += [self.w.eq(delayed(m, w_out, n, "w_out")),
+                     self.g.eq(delayed(m, g_out, n, "g_out"))]
+        # the word as read, kept until its write-back (product_at + writeback after the
+        # issue, the read address + memory)
+        keep = rt.product_at + rt.writeback - rt.address - rt.memory
+        w_keep, g_keep = delayed(m, self.w, keep, "w_keep"), delayed(m, self.g, keep, "g_keep")
+        m.d.comb += [wr.addr.eq(self.wr_addr), wr.en.eq(self.wr_w | self.wr_g),
+                     wr.data.eq(Cat(Mux(self.wr_w, self.w_data, w_keep),
+                                    Mux(self.wr_g, self.g_data, g_keep)))]
+        return m
+
+
+def memory_for(config: DyadicConfig, tiling):
     """A lane memory of one word per tile: LUT RAM up to 16 words (one LUT RAM's depth,
-    where a block RAM would stand nearly empty), block RAM beyond."""
+    where a block RAM would stand nearly empty), block RAM beyond; packed words on the
+    iCE40 (``lean-ice40``), which has no LUT RAM."""
+    if config.cell == "lean-ice40":
+        return PackedLaneMemory
     return DistributedLaneMemory if tiling.tiles <= 16 else LaneMemory

@@ -30,7 +30,7 @@ def _config(sizes, multipliers, **kw):
                                max_batch=6, max_samples=12, targets="label", **kw)
 
 
-# the iCE40's G and master weight (a 12-bit master weight, a 14-bit G)
+# the iCE40's G and master weight (an 11-bit master weight, a 13-bit G)
 ICE40_WIDTHS = {k: ICE40_FORMATS[k] for k in ("weight_guard", "grad_bits")}
 _LANES = []       # every lane the test elaborates
 
@@ -76,7 +76,7 @@ def _run(cfg, bench):
     # trees and a lam link long enough to decide when an adjoint tick may end
     ((4, 5, 3, 2), [[2, 2], [3, 4], [2, 3]], 0, Retiming(address=1, tree=2, product=2,
                                                                column_tree=2, link=2), {}),
-    # the iCE40's formats (a 12-bit master weight, a 14-bit G: 14-bit lane operands) on
+    # the iCE40's formats (an 11-bit master weight, a 13-bit G: 13-bit lane operands) on
     # its tiling's shape
     ((5, 4, 3), [[3, 2], [2, 1]], 2, Retiming(), ICE40_WIDTHS),
     # and cell 1 reading its inputs from the sample memory's words (an odd input count: the
@@ -110,7 +110,7 @@ def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, mul
         assert np.array_equal(Xr, X) and np.array_equal(labels, np.argmax(Y, axis=1))
 
     _run(cfg, bench)
-    assert {lane.operand_bits for lane in _LANES} == {14 if formats else 18}
+    assert {lane.operand_bits for lane in _LANES} == {13 if formats else 18}
 
 
 def test_host_windows_and_saturation_on_a_lean_core():
