@@ -73,7 +73,7 @@ NO_SAMPLE_INIT = f"delete t:$meminit_v2 r:MEMID=\\{MEMORY_NAME} %i"
 # the cycle contract reads a word only after its write lands), but Amaranth asks for the old
 # data, and on a two-port block RAM yosys emulates that in logic (a delayed write port and a
 # bypass as wide as a word). Declaring the collision undefined removes it (on the iCE40,
-# 240 LUTs and 440 flip-flops of a lean-ice40 digits design; its single-port SPRAM sample
+# 240 LUTs and 440 flip-flops of a lean-bram digits design; its single-port SPRAM sample
 # memory has no second port to collide with).
 NO_COLLISION = (f"setparam -set COLLISION_X_MASK 1 t:$memrd_v2 r:MEMID=\\{MEMORY_NAME} "
                 f"r:MEMID=\\{LANE_WORDS} %u %i")

@@ -1,5 +1,5 @@
 """The resident set as words: a sample's inputs a column tile a word, for a cell 1 that
-reads its column operands from the sample memory (``"cell": "lean-ice40"``).
+reads its column operands from the sample memory (``"cell": "lean-bram"``).
 
 Word {i, tj} holds inputs ``tj * C`` .. ``tj * C + C - 1`` of sample i (C: cell 1's
 column lanes), so that a tile's column operands are one read: on an iCE40 UP5K, C = 2 codes

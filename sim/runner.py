@@ -140,7 +140,7 @@ ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.w
 
 
 def _ice40_tilings(sizes, rng):
-    """[rows, cols] for each cell of a lean-ice40 network: a cell's column lanes divide the
+    """[rows, cols] for each cell of a lean-bram network: a cell's column lanes divide the
     row lanes of the cell below (it reads that cell's s a word of rows at a time)."""
     out, below = [], None
     for n_out, n_in in zip(sizes[1:], sizes):
@@ -155,7 +155,7 @@ def random_configs(n: int, seed: int):
     """Networks of depth 1-4, widths 1-16, every hardware activation, multipliers 1..full,
     every other one with its products registered (``pipeline``); of each three, one with
     the serial weight update and one on lean cells in their 8-bit formats (of each six,
-    one of those ``lean-ice40``, with label targets)."""
+    one of those ``lean-bram``, with label targets)."""
     rng = random.Random(seed)
     acts = ["identity", "relu", "leaky_relu:3", "hardtanh"]
     out = []

@@ -16,7 +16,7 @@ from sim.runner import ICE40_FORMATS, LEAN_FORMATS, ROOT, random_configs, run_co
 
 CONFIGS = {
     "tiny": DyadicConfig.load("configs/tiny.json"),
-    # depth 3 (5-5-2-2), a random multiplier count per cell, lean-ice40 cells: small
+    # depth 3 (5-5-2-2), a random multiplier count per cell, lean-bram cells: small
     # enough for Icarus
     "random": random_configs(3, seed=31)[2],
     "ice40": get_board("icebreaker").default_config(),   # 8-bit, pipelined, serial update
@@ -70,7 +70,7 @@ def test_lean_core_as_built_for_ecp5_bit_exact_in_icarus():
 
 
 def test_lean_ice40_core_bit_exact_in_icarus():
-    """A lean-ice40 core in the iCE40 netlist: cell 1 reading its inputs from the sample
+    """A lean-bram core in the iCE40 netlist: cell 1 reading its inputs from the sample
     memory's words (hdl/sample_words.py), 13-bit lane operands."""
     config = DyadicConfig((5, 4, 3), parse_activations("relu,identity", 2),
                           multipliers=((3, 2), (2, 1)), max_batch=4, pipeline=2,

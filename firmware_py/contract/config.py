@@ -21,7 +21,7 @@ __all__ = ["DyadicConfig", "ConfigError", "TARGETS", "CELLS", "balanced_multipli
            "derived_config"]
 
 TARGETS = ("vector", "label")
-CELLS = ("classic", "lean", "lean-ice40")
+CELLS = ("classic", "lean", "lean-bram")
 LEAN_OPERAND_BITS = 18      # a lean lane's multiplier operands (an ECP5 MULT18X18D)
 
 
@@ -99,13 +99,14 @@ class DyadicConfig:
     vectors and W|G in memories read a tile at a time, the bias as one more weight column,
     the update on the multipliers; ``pipeline`` then sets only the core around the cells,
     and ``retiming`` (register counts, ``contract.retiming.Retiming``) the cells' own
-    pipeline), or ``"lean-ice40"`` (the same, with cell 1 reading its inputs a tile a word
+    pipeline), or ``"lean-bram"`` (the same, with cell 1 reading its inputs a tile a word
     from the sample memory instead of holding the sample: ``hdl/sample_words.py``, and each
-    hidden cell's s in block RAM, read by the cell above a word at a time:
-    ``hdl/layer/state_banks.py``; for a device whose flip-flops are its logic cells. It
-    needs ``fractional_dt`` false and each cell's column lanes dividing the row lanes of
-    the cell below). ``trainer``: TRAIN and EVALUATE run on
-    chip (false: a device too small for them refuses them, and the host sends each batch).
+    hidden cell's s and lam in block RAM, read and written a word at a time:
+    ``hdl/layer/state_banks.py``; for a device whose flip-flops are its logic cells, the
+    iCE40, or whose placer chokes on per-element enables, the Gowin GW2A. It needs label
+    targets, ``fractional_dt`` false and each cell's column lanes dividing the row lanes
+    of the cell below). ``trainer``: TRAIN and EVALUATE run on chip (false: a device too
+    small for them refuses them, and the host sends each batch).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
     the same bits for ``update_steps`` more cycles per batch, and the logic of a shifter,
@@ -222,29 +223,29 @@ class DyadicConfig:
                 raise ConfigError(f"a lean cell multiplies G ({self.grad_bits} bits) and the "
                                   f"master weight ({self.master.bits} bits): both must fit "
                                   f"its {LEAN_OPERAND_BITS}-bit multiplier operands")
-        if self.cell == "lean-ice40":
-            self._check_ice40()
+        if self.cell == "lean-bram":
+            self._check_bram()
 
-    def _check_ice40(self):
+    def _check_bram(self):
         if (self.targets != "label" or not self.pipeline or
                 self.retiming.address + self.retiming.memory < 3):
-            raise ConfigError("a lean-ice40 cell 1 reads its inputs from the sample memory's "
+            raise ConfigError("a lean-bram cell 1 reads its inputs from the sample memory's "
                               "words: it needs label targets, pipeline >= 1 and a cycle for "
                               "the read (retiming address + memory >= 3)")
         if self.fractional_dt:
-            raise ConfigError("a lean-ice40 cell keeps s in block RAM, with no old value to "
+            raise ConfigError("a lean-bram cell keeps s in block RAM, with no old value to "
                               "blend: it needs fractional_dt false (dt = 1)")
         for l in range(2, self.L + 1):
             cols, rows = self.tiling(l).cols, self.tiling(l - 1).rows
             if rows % cols:
-                raise ConfigError(f"a lean-ice40 cell {l} reads cell {l - 1}'s s a word of "
+                raise ConfigError(f"a lean-bram cell {l} reads cell {l - 1}'s s a word of "
                                   f"{rows} at a time: its {cols} column lanes must divide "
                                   f"{rows}")
 
     @property
     def lean(self) -> bool:
         """Built from the lean cells (``hdl/layer``), whichever variant."""
-        return self.cell in ("lean", "lean-ice40")
+        return self.cell in ("lean", "lean-bram")
 
     @property
     def L(self) -> int:

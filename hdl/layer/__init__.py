@@ -6,7 +6,7 @@ its ``lane_memory``, multiplier, ``gradient`` and ``update`` units, and the ``tr
 ``finish`` (sums into the next state and the next lam below), ``stash``, ``host_walk`` and
 ``stats``. Register placement comes from ``firmware_py.contract.retiming``, the
 definition the cycle model reads too. The core builds these cells for a configuration
-with ``cell: "lean"``, and ``hdl/cell.py``'s for the others. With ``cell: "lean-ice40"``
+with ``cell: "lean"``, and ``hdl/cell.py``'s for the others. With ``cell: "lean-bram"``
 cell 1 is a ``SampleWordCell``: its column operands are read a tile a word from the sample
 memory (``operands.SampleColumns``, ``hdl/sample_words.py``) and its stash keeps sample
 indices, so no copy of a sample sits in flip-flops.

@@ -268,9 +268,10 @@ class LeanCell(wiring.Component):
         return stash.new.s.eq(self.below.s)
 
 
-# -- the iCE40's variants (``"cell": "lean-ice40"``), where every state bit in a flip-flop
-# costs a logic cell: what a cell's state and inputs are kept in, chosen by its place in
-# the chain (``lean_cell_class``) --------------------------------------------------------
+# -- the block RAM variants (``"cell": "lean-bram"``): on the iCE40 every state bit in a
+# flip-flop costs a logic cell, and on the GW2A per-element enables stall the placer. What a
+# cell's state and inputs are kept in, chosen by its place in the chain
+# (``lean_cell_class``) ----------------------------------------------------------------------
 
 class BankedState:
     """A hidden cell's s and lam in block RAM (``StateBanks``), a row tile a word: the cell
@@ -422,19 +423,19 @@ class SampleInputs:
 
 
 class SampleWordCell(SampleInputs, LeanCell):
-    """Cell 1 of a one-layer ``lean-ice40`` network."""
+    """Cell 1 of a one-layer ``lean-bram`` network."""
 
 
 class HiddenSampleWordCell(BankedState, SampleInputs, LeanCell):
-    """Cell 1 of a deeper ``lean-ice40`` network."""
+    """Cell 1 of a deeper ``lean-bram`` network."""
 
 
 class IceCell(BankInputs, LeanCell):
-    """The top cell of a ``lean-ice40`` network of two layers or more."""
+    """The top cell of a ``lean-bram`` network of two layers or more."""
 
 
 class HiddenIceCell(BankedState, BankInputs, LeanCell):
-    """A ``lean-ice40`` cell between cell 1 and the top."""
+    """A ``lean-bram`` cell between cell 1 and the top."""
 
 
 def lean_cell_class(config: DyadicConfig, l: int):

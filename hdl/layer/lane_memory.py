@@ -123,7 +123,7 @@ class PackedLaneMemory(LaneMemory):
 def memory_for(config: DyadicConfig, tiling):
     """A lane memory of one word per tile: LUT RAM up to 16 words (one LUT RAM's depth,
     where a block RAM would stand nearly empty), block RAM beyond; packed words on the
-    iCE40 (``lean-ice40``), which has no LUT RAM."""
-    if config.cell == "lean-ice40":
+    the ``lean-bram`` cells' devices (the iCE40 has no LUT RAM)."""
+    if config.cell == "lean-bram":
         return PackedLaneMemory
     return DistributedLaneMemory if tiling.tiles <= 16 else LaneMemory

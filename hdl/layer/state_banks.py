@@ -1,4 +1,4 @@
-"""A hidden cell's s in block RAM (``"cell": "lean-ice40"``): banks of row-tile words,
+"""A hidden cell's s in block RAM (``"cell": "lean-bram"``): banks of row-tile words,
 read by the cell above a word a cycle.
 
 The registers it replaces held s (read whole by the cell above's column picks and copied

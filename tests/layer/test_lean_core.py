@@ -87,7 +87,7 @@ def _run(cfg, bench):
     # tiles a word (4 row lanes below, 2 column lanes), cell 3 cell 2's one
     ((5, 6, 4, 3), [[4, 2], [2, 2], [3, 2]], 2, ICE40_FORMATS["retiming"],
      dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"], fractional_dt=False)),
-], ids=["registered", "combinational", "ice40-formats", "lean-ice40", "lean-ice40-3"])
+], ids=["registered", "combinational", "ice40-formats", "lean-bram", "lean-bram-3"])
 def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, multipliers,
                                                                       pipeline, retiming,
                                                                       formats):
@@ -153,7 +153,7 @@ def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
         _config((3, 4, 2), [[4, 4], [2, 6]])
     # a cell 1 reading the sample memory's words: a label to read beside them, and a cycle
     # for the read
-    ice = dict(cell="lean-ice40", retiming=Retiming(address=1), pipeline=2,
+    ice = dict(cell="lean-bram", retiming=Retiming(address=1), pipeline=2,
                fractional_dt=False)
     assert _config((3, 4, 2), [[2, 3], [2, 1]], **ice).lean
     with pytest.raises(ConfigError, match="label targets, pipeline >= 1 and a cycle"):
