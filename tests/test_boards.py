@@ -432,7 +432,7 @@ def test_breakdown_rolls_each_component_up_with_its_submodules():
 def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
     from boards.probes.breakdown import main as breakdown_main
     assert breakdown_main(["icebreaker", "--config", "configs/tiny.json", "--depth", "4",
-                           "--out", str(tmp_path)]) == 0
+                           "--flat", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "icebreaker" / "breakdown.json").read_text())
     table = {r["component"]: r for r in result["rows"]}
     tiny = DyadicConfig.load("configs/tiny.json")
@@ -447,6 +447,11 @@ def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
     children = [r for r in result["rows"] if r["component"].startswith("top.acc.link.core.")
                 and r["level"] == core["level"] + 1]
     assert core["lut"] >= sum(r["lut"] for r in children) > 0
+    # flattened as the build synthesises it: the same hard blocks, and no more logic than
+    # the parts synthesised apart
+    flat = result["flat"]
+    assert flat["dsp"] == table["top"]["dsp"] and flat["bram"] == table["top"]["bram"]
+    assert 0 < flat["lut"] <= table["top"]["lut"]
 
 
 def test_breakdown_refuses_a_wrong_board(capsys):
