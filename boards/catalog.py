@@ -41,7 +41,7 @@ BOARDS = {b.name: b for b in [
           dsp=156, bram_kbit=3744, logic=83640, clock_mhz=75.0, seed=2, **_ULX3S),
     # no PLL yet: runs from the 27 MHz oscillator
     Board("tangnano20k", "Sipeed Tang Nano 20K (Gowin GW2AR-18)", "gowin",
-          "boards.gowin:TangNano20kPlatform", "configs/xor.json", clock_mhz=27.0,
+          "boards.gowin:TangNano20kPlatform", "configs/digits-bram-20.json", clock_mhz=27.0,
           dsp=48, bram_kbit=828, logic=20736, baud=3_000_000,
           programmers=(("openFPGALoader", "--board", "tangnano20k", "{bitstream}"),)),
 ]}
