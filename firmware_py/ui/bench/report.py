@@ -63,6 +63,10 @@ def format_report(results: dict) -> str:
                    f"{' (quick)' if meta.get('quick') else ''}; {meta.get('machine')}; "
                    f"wall time {meta.get('wall_seconds', 0):.0f} s. Regenerate with "
                    f"`make bench` (or `make bench QUICK=1`).")
+        for key, rerun in meta.items():     # sections measured again alone
+            if key.endswith("_rerun"):
+                out.append(f"Sections {', '.join(rerun.get('sections', []))} run again alone "
+                           f"{rerun.get('date')}: {rerun.get('why')}.")
         out.append("")
     out += ["## Headline", "", headline_table(results), ""]
     out += ["## Targets", ""]
