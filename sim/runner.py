@@ -139,7 +139,7 @@ ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.w
                      fractional_dt=_ICE40.fractional_dt)
 
 
-def _ice40_tilings(sizes, rng):
+def _bram_tilings(sizes, rng):
     """[rows, cols] for each cell of a lean-bram network: a cell's column lanes divide the
     row lanes of the cell below (it reads that cell's s a word of rows at a time)."""
     out, below = [], None
@@ -167,7 +167,7 @@ def random_configs(n: int, seed: int):
             full = n_out * n_in
             mults.append((1, full, rng.randint(1, full))[k % 3])
         if k % 6 == 2:
-            mults = _ice40_tilings(sizes, random.Random(seed * 1009 + k))
+            mults = _bram_tilings(sizes, random.Random(seed * 1009 + k))
         out.append(DyadicConfig(sizes, tuple(acts[(k + i) % 4] for i in range(depth)),
                                 multipliers=tuple(mults), max_batch=rng.randint(1, 8),
                                 pipeline=(k + 1) % 2, serial_update=k % 3 == 1,

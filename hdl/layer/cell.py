@@ -36,7 +36,7 @@ from .lane import LaneOp
 from .lane_memory import memory_for
 from .mac_array import MacArray
 from .operands import BankColumns, BankRows, ColumnOperands, RowOperands, SampleColumns
-from .stash import RegisterStash, Stash, bank_entry, index_entry, row_entry
+from .stash import RegisterStash, Stash, bank_entry, index_entry, row_entry, stash_depth
 from .state_banks import StateBanks, StateLink, banks_below
 from .stats import CellStatistics
 from .update import ShiftOperand
@@ -95,7 +95,8 @@ class LeanCell(wiring.Component):
         self.link_above(m, s, lam)
         lam_new = self.next_lam(m, lam_next)
 
-        m.submodules.stash = stash = self.stash(2 * (c.L - self.l) + 1)
+        m.submodules.stash = stash = self.stash_class(stash_depth(c.L, self.l),
+                                                      self.stash_entry())
         m.submodules.shift = shift = ShiftOperand(c, c.grad_frac - c.master.frac + 31)
         m.d.comb += shift.s.eq(c.grad_frac - c.master.frac + lr)
 
@@ -252,8 +253,7 @@ class LeanCell(wiring.Component):
     def input_ports(self) -> dict:
         return {}
 
-    def stash(self, depth):
-        return Stash(depth, self.stash_entry())
+    stash_class = Stash
 
     def stash_entry(self):
         return row_entry(self.n_in, self.n_out, self.config.act.bits)
@@ -370,8 +370,7 @@ class BankInputs:
     def lam_below(self, cfin):
         return []
 
-    def stash(self, depth):
-        return RegisterStash(depth, self.stash_entry())
+    stash_class = RegisterStash
 
     def stash_entry(self):
         return bank_entry(banks_below(self.config, self.l - 1), self.n_out)
@@ -404,8 +403,7 @@ class SampleInputs:
         return {"index": In(range(c.samples)), "word_index": Out(range(c.samples)),
                 "word_tile": Out(range(T.tj)), "word": In(data.ArrayLayout(c.act.bits, T.cols))}
 
-    def stash(self, depth):
-        return RegisterStash(depth, self.stash_entry())
+    stash_class = RegisterStash
 
     def stash_entry(self):
         return index_entry(self.config.samples, self.n_out)

@@ -16,6 +16,7 @@ from firmware_py.contract.config import DyadicConfig
 from ..cell_links import TargetLink, TileTargetLink
 from ..fixed import activate, euler_blend, saturate
 from .delay import delayed, run_copy
+from .state_banks import column_tile_place
 
 __all__ = ["RowFinish", "RowTileFinish", "ColumnFinish", "ColumnTileFinish"]
 
@@ -229,13 +230,10 @@ class ColumnTileFinish(ColumnFinish):
 
     def send(self, m, b, new, land, land_tj):
         C, M, R = self.tiling.cols, self.n_in, self.rows_below
-        K, TJ = R // C, self.tiling.tj
-        words = -(-M // R)
-        at = Array(Const(k % K, range(K)) for k in range(TJ))[land_tj]
+        word, at = column_tile_place(M, R, C, self.tiling.tj, land_tj)
         if b == 0:
-            m.d.comb += self.lam_out.word.eq(
-                Array(Const(min(k // K, words - 1), range(words)) for k in range(TJ))[land_tj])
-        for o in range(K):
+            m.d.comb += self.lam_out.word.eq(word)
+        for o in range(R // C):
             m.d.comb += [self.lam_out.value[o * C + b].eq(new),
                          self.lam_out.mask[o * C + b].eq(land & (at == o) &
                                                          (land_tj <= (M - 1 - b) // C))]

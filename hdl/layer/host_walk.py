@@ -39,7 +39,7 @@ class HostWalk(wiring.Component):
             "word": Out(signed(config.master.bits)),
             "row_sum": In(vec(signed(sum_bits), T.rows)),
             # the state registers
-            **self.s_ports(),
+            **self.state_ports(),
             "set_s": Out(1), "set_lam": Out(1), "index": Out(range(n_out)),
             "value": Out(32)})
 
@@ -195,8 +195,8 @@ class HostWalk(wiring.Component):
             advance()
         return m
 
-    # -- where s is read: its registers here, a block RAM's word in ``BankedHostWalk`` ----
-    def s_ports(self):
+    # -- where s and lam are read: their registers here, block RAM words in ``BankedHostWalk``
+    def state_ports(self):
         vec = data.ArrayLayout
         return {"s": In(vec(signed(self.config.act.bits), self.n_out)),
                 "lam": In(vec(signed(self.config.sens.bits), self.n_out))}
@@ -210,20 +210,21 @@ class HostWalk(wiring.Component):
 
 
 class BankedHostWalk(HostWalk):
-    """The walk of a cell whose s and lam are in block RAM (``StateBanks``): element i is
-    element ``s_lane`` of word ``s_ti`` of the current bank, read a cycle after the walk
-    reaches it; a write goes there too (the cell takes ``set_s`` or ``set_lam`` with
-    ``s_ti`` and ``s_lane``)."""
+    """The walk of a cell whose s and lam are in block RAM (``StateBanks``): element i of
+    either is element ``s_lane`` of word ``s_ti`` of its current bank, read a cycle after
+    the walk reaches it; a write goes there too (the cell takes ``set_s`` or ``set_lam``
+    with ``s_ti`` and ``s_lane``)."""
 
-    def s_ports(self):
+    def state_ports(self):
         T, vec = self.tiling, data.ArrayLayout
         return {"s_word": In(vec(signed(self.config.act.bits), T.rows)),
                 "lam_word": In(vec(signed(self.config.sens.bits), T.rows)),
                 "s_ti": Out(range(T.ti)), "s_lane": Out(range(T.rows))}
 
     def s_element(self, m, pick, i, ti, a):
+        # (both banks are read at the element's row tile and lane)
+        m.d.comb += [self.s_ti.eq(ti), self.s_lane.eq(a)]
         return Array(self.s_word[k] for k in range(self.tiling.rows))[a]
 
     def lam_element(self, m, pick, i, ti, a):
-        m.d.comb += [self.s_ti.eq(ti), self.s_lane.eq(a)]
         return Array(self.lam_word[k] for k in range(self.tiling.rows))[a]

@@ -29,6 +29,7 @@ from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .lane import LaneOp, operand_bits
 from .mac_array import row_groups
+from .state_banks import column_tile_place
 
 __all__ = ["ColumnOperands", "SampleColumns", "BankColumns", "RowOperands", "BankRows"]
 
@@ -165,22 +166,19 @@ class BankColumns(SampleColumns):
                 "rd_bank": Out(range(B)), "rd_word": Out(range(words)),
                 "word": In(data.ArrayLayout(signed(self.config.act.bits), self.rows_below))}
 
-    def _of_tile(self, tj, f, shape):
-        return Array(Const(f(t), shape) for t in range(self.tiling.tj))[tj]
+    def _place(self, tj):
+        return column_tile_place(self.n_in, self.rows_below, self.tiling.cols,
+                                 self.tiling.tj, tj)
 
     def address(self, m, tj, stashed):
-        K, last = self.per_word, -(-self.n_in // self.rows_below) - 1
-        # (the bias tile reads a word it does not use)
         m.d.comb += [self.rd_bank.eq(Mux(stashed, self.bank_stash, self.bank)),
-                     self.rd_word.eq(self._of_tile(tj, lambda t: min(t // K, last),
-                                                   self.rd_word.shape()))]
+                     self.rd_word.eq(self._place(tj)[0])]
 
     def element(self, tj, b):
         K, C = self.per_word, self.tiling.cols
         if K == 1:
             return self.word[b]
-        at = self._of_tile(tj, lambda t: t % K, range(K))
-        return Array(self.word[o * C + b] for o in range(K))[at]
+        return Array(self.word[o * C + b] for o in range(K))[self._place(tj)[1]]
 
 
 class RowOperands(wiring.Component):

@@ -14,7 +14,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixed import block_ram
 
-__all__ = ["Stash", "RegisterStash", "row_entry", "index_entry", "bank_entry"]
+__all__ = ["Stash", "RegisterStash", "stash_depth", "row_entry", "index_entry", "bank_entry"]
+
+
+def stash_depth(L: int, l: int) -> int:
+    """Ticks cell l of L keeps a tick's pair: its sample's sensitivity comes back
+    2 (L - l) + 1 ticks after its inputs."""
+    return 2 * (L - l) + 1
 
 
 def row_entry(n_in: int, n_out: int, act_bits: int) -> data.StructLayout:

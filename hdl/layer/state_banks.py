@@ -15,7 +15,7 @@ span at most D + 2 consecutive banks (a commit advances one at most), so with D 
 the next one is never a bank still to be read.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -23,13 +23,25 @@ from amaranth.lib.wiring import In, Out
 from firmware_py.contract.config import DyadicConfig
 
 from ..fixed import block_ram
+from .stash import stash_depth
 
-__all__ = ["StateLink", "StateBanks", "banks_below"]
+__all__ = ["StateLink", "StateBanks", "banks_below", "column_tile_place"]
 
 
 def banks_below(config: DyadicConfig, l: int) -> int:
-    """Banks for cell l's s: the stash of cell l + 1 (2 (L - l - 1) + 1 ticks) and three."""
-    return 2 * (config.L - l - 1) + 4
+    """Banks for cell l's s: the stash of cell l + 1 and three."""
+    return stash_depth(config.L, l + 1) + 3
+
+
+def column_tile_place(n: int, rows: int, cols: int, tiles: int, tj):
+    """Where column tile ``tj`` (``cols`` elements of a vector of ``n``, as the cell above
+    takes them) sits in a bank word of ``rows`` elements: (word, k), its elements being
+    k cols .. of the word. ``cols`` divides ``rows``, so a tile never spans two words; the
+    bias tile, past the vector, gets the last word (read, not used)."""
+    per_word, last = rows // cols, -(-n // rows) - 1
+    word = Array(Const(min(t // per_word, last), range(last + 1)) for t in range(tiles))[tj]
+    k = Array(Const(t % per_word, range(per_word)) for t in range(tiles))[tj]
+    return word, k
 
 
 class StateLink(wiring.Signature):
