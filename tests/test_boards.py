@@ -4,6 +4,7 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 ``make bitstream`` (and CI), not here. These tests cover everything around it.
 """
 
+import dataclasses
 import json
 import subprocess
 from types import SimpleNamespace
@@ -431,15 +432,19 @@ def test_breakdown_rolls_each_component_up_with_its_submodules():
 
 def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
     from boards.probes.breakdown import main as breakdown_main
-    assert breakdown_main(["icebreaker", "--config", "configs/tiny.json", "--depth", "4",
-                           "--flat", "--out", str(tmp_path)]) == 0
+    # a small network on the iCE40's lean-bram cells (digits' formats and tiling shape)
+    cfg = dataclasses.replace(DyadicConfig.load("configs/experiments/digits-lean-ice40.json"),
+                              sizes=(5, 4, 3), max_samples=16, max_batch=4)
+    path = tmp_path / "small.json"
+    path.write_text(cfg.to_json())
+    assert breakdown_main(["icebreaker", "--config", str(path), "--depth", "4", "--flat",
+                           "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "icebreaker" / "breakdown.json").read_text())
     table = {r["component"]: r for r in result["rows"]}
-    tiny = DyadicConfig.load("configs/tiny.json")
-    # every cell multiplier is a DSP (a 16 x 16 SB_MAC16 or more), and every DSP belongs to
-    # a cell or the evaluator's squarer
+    # every cell multiplier is a DSP (a 16 x 16 SB_MAC16), and every DSP belongs to a cell
+    # or the evaluator's squarer
     cells = [table[f"top.acc.link.core.cell{l}"] for l in (1, 2)]
-    assert all(c["dsp"] >= tiny.tiling(l).multipliers for l, c in enumerate(cells, 1))
+    assert [c["dsp"] for c in cells] == [cfg.tiling(l).multipliers for l in (1, 2)]
     assert table["top"]["dsp"] == sum(c["dsp"] for c in cells) + \
         table["top.acc.link.core.evaluator"]["dsp"]
     # a component's count holds its children's
@@ -448,10 +453,15 @@ def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
                 and r["level"] == core["level"] + 1]
     assert core["lut"] >= sum(r["lut"] for r in children) > 0
     # flattened as the build synthesises it: the same hard blocks, and no more logic than
-    # the parts synthesised apart
-    flat = result["flat"]
-    assert flat["dsp"] == table["top"]["dsp"] and flat["bram"] == table["top"]["bram"]
+    # the parts synthesised apart; packed, a logic cell holds at most one LUT and one
+    # flip-flop
+    flat, packed = result["flat"], result["packed"]
+    assert flat["dsp"] == table["top"]["dsp"] == packed["dsp"]["used"]
+    assert flat["bram"] == table["top"]["bram"] == packed["bram"]["used"]
     assert 0 < flat["lut"] <= table["top"]["lut"]
+    assert max(flat["lut"], flat["ff"]) <= packed["logic_cells"]["used"] <= \
+        flat["lut"] + flat["ff"] + flat["carry"]
+    assert packed["logic_cells"]["available"] == get_board("icebreaker").logic
 
 
 def test_breakdown_refuses_a_wrong_board(capsys):

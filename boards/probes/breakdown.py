@@ -13,9 +13,12 @@ the LUT count and LUTs plus flip-flops. Components synthesised apart are not opt
 across their boundaries (registers that carry the same value in two of them are not
 merged, for one), so the total comes out above a flattened build's: about 10 % in LUTs
 and 13 % in flip-flops for digits on the iCE40. ``--flat`` synthesises the design
-flattened as well, as the build does, and prints its totals. On an iCE40 the LUTs are
-mapped by ``abc`` rather than ``abc9``, whose reintegration fails on large designs kept
-hierarchical (yosys 0.70).
+flattened as well, as the build does, and prints its totals; on an iCE40 it also packs
+that netlist into logic cells (``nextpnr-ice40 --pack-only``), the count the device's
+5,280 limits. A flip-flop shares a cell with a LUT only when the LUT feeds it alone, so a
+pipeline register costs a cell of its own: the cells run well above the LUTs. On an
+iCE40 the hierarchical LUTs are mapped by ``abc`` rather than ``abc9``, whose
+reintegration fails on large designs kept hierarchical (yosys 0.70).
 """
 
 import argparse
@@ -27,7 +30,14 @@ import time
 from pathlib import Path
 
 from boards import ROOT, BoardError, get_board
-from boards.build import SCRIPT_AFTER_READ, SYNTH_OPTS, BuildError, plan_design, tool_paths
+from boards.build import (
+    SCRIPT_AFTER_READ,
+    SYNTH_OPTS,
+    BuildError,
+    parse_nextpnr_report,
+    plan_design,
+    tool_paths,
+)
 from boards.pll import PLLError
 from firmware_py.contract.config import ConfigError, DyadicConfig
 
@@ -137,6 +147,22 @@ def flat_totals(stat: dict) -> dict:
     return counts
 
 
+def _pack(board, design, env, work: Path, log) -> dict:
+    """The flattened netlist ``flat.json`` packed by nextpnr-ice40, placed nowhere."""
+    platform = design.platform
+    (work / "top.pcf").write_text(design.plan.files["top.pcf"])
+    args = [env["NEXTPNR_ICE40"], "--quiet", "--pack-only",
+            platform._nextpnr_device_options[platform.device],
+            "--package", platform.package.lower(), "--json", "flat.json", "--pcf", "top.pcf",
+            "--report", "pack.json", "--log", "pack.log"]
+    log(f"{board.name}: packing it into logic cells (nextpnr --pack-only)")
+    done = subprocess.run(args, cwd=work, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BuildError(f"nextpnr failed to pack {board.name} (log in {work / 'pack.log'})")
+    report = json.loads((work / "pack.json").read_text())
+    return parse_nextpnr_report(report, "ice40")["resources"]
+
+
 def breakdown(board, config: DyadicConfig, config_name: str, depth: int = 5,
               out_root: Path = ROOT / "build" / "probes" / "breakdown", log=print,
               flat: bool = False) -> dict:
@@ -158,8 +184,10 @@ def breakdown(board, config: DyadicConfig, config_name: str, depth: int = 5,
         log(f"{board.name}: and flattened, as the build synthesises it")
         synth = _SYNTH[board.family].format(opts=opts).replace(" -noflatten", "")
         if board.family == "ice40":         # (the build's own mapping, abc9 included)
-            synth = f"synth_ice40 {opts} -top top"
+            synth = f"synth_ice40 {opts} -top top\nwrite_json flat.json"
         result["flat"] = flat_totals(_yosys(board, env, work, "flat", synth, log))
+        if board.family == "ice40":
+            result["packed"] = _pack(board, design, env, work, log)
     result["seconds"] = round(time.monotonic() - t0, 1)
     (work / "breakdown.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -175,7 +203,7 @@ def main(argv=None):
                    "each cell's)")
     p.add_argument("--flat", action="store_true",
                    help="also synthesise the design flattened, as the build does, and print "
-                   "its totals")
+                   "its totals (on an iCE40, its logic cells after packing too)")
     p.add_argument("--out", default=str(ROOT / "build" / "probes" / "breakdown"))
     args = p.parse_args(argv)
     try:
@@ -190,6 +218,9 @@ def main(argv=None):
     print(format_rows(result["rows"]))
     if "flat" in result:
         print("flattened: " + ", ".join(f"{n} {k}" for k, n in result["flat"].items() if n))
+    if "packed" in result:
+        print("packed: " + ", ".join(f"{v['used']}/{v['available']} {k}"
+                                     for k, v in result["packed"].items()))
     print(f"({result['seconds']} s; {Path(args.out) / board.name / 'breakdown.json'})")
     return 0
 
