@@ -34,11 +34,13 @@ class LaneMemory(wiring.Component):
     """``depth`` words of {W, G}, in block RAM (``ram_style``)."""
 
     ram_style = "block"
+    min_memory = 2          # (read register, output register)
 
     def __init__(self, config: DyadicConfig, rt: Retiming, depth: int):
-        if rt.memory < 2:
-            raise ValueError("a lane memory reads through its read and output registers: "
-                             f"Retiming.memory >= 2, not {rt.memory}")
+        if rt.memory < self.min_memory:
+            raise ValueError(f"a {type(self).__name__} reads through {self.min_memory} "
+                             f"registers: Retiming.memory >= {self.min_memory}, "
+                             f"not {rt.memory}")
         self.config, self.rt, self.depth = config, rt, depth
         self.half = max(config.master.bits, config.grad_bits)
         w, g = signed(config.master.bits), signed(config.grad_bits)
@@ -89,7 +91,14 @@ class PackedLaneMemory(LaneMemory):
     """The same words with W and G side by side, no padding, written whole: a write of
     one half writes the other back as it was read (the cycle contract lets no write of the
     word come between). On an iCE40, whose 512 x 8 block RAM has no bit enables, an 11-bit
-    W and a 13-bit G fill three blocks a lane, where two 13-bit halves would take four."""
+    W and a 13-bit G fill three blocks a lane, where two 13-bit halves would take four.
+
+    With ``rt.memory`` 1 the block RAM's own read register is the only one: an iCE40 block
+    RAM's read data comes from a register, and at 24 MHz it may feed the lane's logic
+    directly. G then reads as 0 through a gate rather than the output register's reset: a
+    cell saves 24 flip-flops a lane for 13 LUTs."""
+
+    min_memory = 1
 
     def word_bits(self):
         return self.config.master.bits + self.config.grad_bits
@@ -102,14 +111,17 @@ class PackedLaneMemory(LaneMemory):
         wr, rd = mem.write_port(), mem.read_port()
         m.d.comb += rd.addr.eq(delayed(m, self.rd_addr, rt.address, "addr"))
         clear = delayed(m, self.clear_g, rt.address + 1, "clear")
-        w_out = Signal(signed(wb), reset_less=True)
-        g_out = Signal(signed(c.grad_bits), reset_less=True)
-        m.d.sync += [w_out.eq(rd.data[:wb]), g_out.eq(rd.data[wb:])]
-        with m.If(clear):
-            m.d.sync += g_out.eq(0)
-        n = rt.memory - 2
-        m.d.comb += [self.w.eq(delayed(m, w_out, n, "w_out")),
-                     self.g.eq(delayed(m, g_out, n, "g_out"))]
+        if rt.memory == 1:
+            m.d.comb += [self.w.eq(rd.data[:wb]), self.g.eq(Mux(clear, 0, rd.data[wb:]))]
+        else:
+            w_out = Signal(signed(wb), reset_less=True)
+            g_out = Signal(signed(c.grad_bits), reset_less=True)
+            m.d.sync += [w_out.eq(rd.data[:wb]), g_out.eq(rd.data[wb:])]
+            with m.If(clear):
+                m.d.sync += g_out.eq(0)
+            n = rt.memory - 2
+            m.d.comb += [self.w.eq(delayed(m, w_out, n, "w_out")),
+                         self.g.eq(delayed(m, g_out, n, "g_out"))]
         # the word as read, kept until its write-back (product_at + writeback after the
         # issue, the read address + memory)
         keep = rt.product_at + rt.writeback - rt.address - rt.memory
