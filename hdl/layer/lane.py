@@ -2,13 +2,14 @@
 write-backs (gradient and update). Everything else a lane needs is shared by its row or
 column (operands, trees) or by the cell (shift operand, statistics)."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import LEAN_OPERAND_BITS, DyadicConfig
 from firmware_py.contract.retiming import Retiming
 
+from ..fixed import saturate
 from ..multiplier import BlockMultiplier
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
@@ -16,7 +17,7 @@ from .gradient import GradientUnit
 from .lane_memory import LaneMemory
 from .update import ArrayUpdate
 
-__all__ = ["Lane", "LaneOp", "operand_bits", "check_widths"]
+__all__ = ["Lane", "SummingLane", "LaneOp", "operand_bits", "check_widths", "lane_for"]
 
 
 def operand_bits(config: DyadicConfig) -> int:
@@ -113,3 +114,59 @@ class Lane(wiring.Component):
                      self.collision.eq(self.issue & (self.op != LaneOp.WRITE_W) &
                                        (mem.wr_w | mem.wr_g) & (mem.wr_addr == self.addr))]
         return m
+
+
+class SummingLane(Lane):
+    """The same lane, its write-back sum made by the multiplier's own adder: the product
+    register holds ``addend + a x b``, where the addend is G for a gradient, W 2^S plus the
+    rounding constant for an update (``update.py``: the step is then that sum >> S), and 0
+    for every other op. On an iCE40 yosys puts the addend's register, the adder and the sum
+    register into the SB_MAC16 (its C/D registers and accumulator), so W and G need not be
+    carried beside the product: a lane keeps only a sum's saturation in the fabric."""
+
+    def elaborate(self, platform):
+        m = Module()
+        rt, c = self.rt, self.config
+        m.submodules.memory = mem = self.memory
+        m.d.comb += [mem.rd_addr.eq(self.addr), mem.clear_g.eq(self.clear_g)]
+        at_read = rt.address + rt.memory
+        op = delayed(m, self.op, at_read, "op", attrs={COPY_ATTR: 1})
+        a = Mux(op == LaneOp.GRADIENT, self.row,
+                Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
+                    Mux(op == LaneOp.READ_W, mem.w, mem.w >> c.weight_guard)))
+        b = Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint else self.col
+        S = c.grad_bits - 1
+        scaled_w = Cat(Const((1 << (S - 1)) - 1, S), mem.w).as_signed()   # W 2^S + 2^(S-1) - 1
+        addend = Mux(op == LaneOp.GRADIENT, mem.g, Mux(op == LaneOp.UPDATE, scaled_w, 0))
+        # (reset-less registers: yosys takes only those into an SB_MAC16)
+        a_r, b_r, c_r = (delayed(m, v, rt.operand, name) for v, name in
+                         ((a, "a"), (b, "b"), (addend, "addend")))
+        total = delayed(m, c_r + a_r * b_r, rt.product, "total")
+        m.d.comb += self.p.eq(total)     # (the addend is 0 for every op a tree sums)
+
+        g_new, g_sat = saturate(total, c.grad)
+        w_new, w_sat = saturate(total >> S, c.master)
+        g_new, g_sat, w_new, w_sat = (delayed(m, v, rt.writeback, name) for v, name in
+                                      ((g_new, "g_new"), (g_sat, "g_sat"), (w_new, "w_new"),
+                                       (w_sat, "w_sat")))
+        back = rt.product_at + rt.writeback
+        issued = delayed(m, self.issue, back, "issued", reset_less=False)
+        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op", attrs={COPY_ATTR: 1})
+        m.d.comb += [mem.wr_addr.eq(delayed(m, self.addr, back, "wr_addr")),
+                     mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
+                     mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |
+                                           (back_op == LaneOp.WRITE_W) & self.host_here)),
+                     mem.g_data.eq(g_new),
+                     mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, w_new)),
+                     self.g_saturated.eq(mem.wr_g & g_sat),
+                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & w_sat),
+                     self.collision.eq(self.issue & (self.op != LaneOp.WRITE_W) &
+                                       (mem.wr_w | mem.wr_g) & (mem.wr_addr == self.addr))]
+        return m
+
+
+def lane_for(config: DyadicConfig):
+    """The lane of a cell: the summing lane for the ``lean-bram`` cells' devices (the iCE40,
+    whose SB_MAC16 has the adder; the GW2A), the plain one elsewhere (an ECP5's
+    MULT18X18D has none, and its boards' netlists stay as built)."""
+    return SummingLane if config.cell == "lean-bram" else Lane

@@ -88,10 +88,12 @@ class DistributedLaneMemory(LaneMemory):
 
 
 class PackedLaneMemory(LaneMemory):
-    """The same words with W and G side by side, no padding, written whole: a write of
-    one half writes the other back as it was read (the cycle contract lets no write of the
-    word come between). On an iCE40, whose 512 x 8 block RAM has no bit enables, an 11-bit
-    W and a 13-bit G fill three blocks a lane, where two 13-bit halves would take four.
+    """The same words with W and G side by side, no padding, in byte lanes each with its
+    own write enable: a write of W enables W's bytes, a write of G G's. The byte W and G
+    share is written whole, its other half written back as it was read (the cycle contract
+    lets no write of the word come between). On an iCE40, whose 512 x 8 block RAM has no
+    bit enables, an 11-bit W and a 13-bit G fill three blocks a lane, where two 13-bit
+    halves would take four, and only the shared byte's 8 bits wait for the write-back.
 
     With ``rt.memory`` 1 the block RAM's own read register is the only one: an iCE40 block
     RAM's read data comes from a register, and at 24 MHz it may feed the lane's logic
@@ -101,34 +103,45 @@ class PackedLaneMemory(LaneMemory):
     min_memory = 1
 
     def word_bits(self):
-        return self.config.master.bits + self.config.grad_bits
+        return -(-(self.config.master.bits + self.config.grad_bits) // 8) * 8
 
     def elaborate(self, platform):
         m = Module()
         c, rt = self.config, self.rt
-        wb = c.master.bits
+        wb, gb = c.master.bits, c.grad_bits
         m.submodules[LANE_WORDS] = mem = self.mem
-        wr, rd = mem.write_port(), mem.read_port()
+        wr, rd = mem.write_port(granularity=8), mem.read_port()
         m.d.comb += rd.addr.eq(delayed(m, self.rd_addr, rt.address, "addr"))
         clear = delayed(m, self.clear_g, rt.address + 1, "clear")
         if rt.memory == 1:
             m.d.comb += [self.w.eq(rd.data[:wb]), self.g.eq(Mux(clear, 0, rd.data[wb:]))]
         else:
             w_out = Signal(signed(wb), reset_less=True)
-            g_out = Signal(signed(c.grad_bits), reset_less=True)
+            g_out = Signal(signed(gb), reset_less=True)
             m.d.sync += [w_out.eq(rd.data[:wb]), g_out.eq(rd.data[wb:])]
             with m.If(clear):
                 m.d.sync += g_out.eq(0)
             n = rt.memory - 2
             m.d.comb += [self.w.eq(delayed(m, w_out, n, "w_out")),
                          self.g.eq(delayed(m, g_out, n, "g_out"))]
-        # the word as read, kept until its write-back (product_at + writeback after the
-        # issue, the read address + memory)
-        keep = rt.product_at + rt.writeback - rt.address - rt.memory
-        w_keep, g_keep = delayed(m, self.w, keep, "w_keep"), delayed(m, self.g, keep, "g_keep")
-        m.d.comb += [wr.addr.eq(self.wr_addr), wr.en.eq(self.wr_w | self.wr_g),
-                     wr.data.eq(Cat(Mux(self.wr_w, self.w_data, w_keep),
-                                    Mux(self.wr_g, self.g_data, g_keep)))]
+        # the byte lanes: W's own [0, lo), the shared one [lo, lo + 8), G's own above it
+        lo = wb // 8 * 8
+        shared_g = min(gb, lo + 8 - wb) if lo < wb else 0     # G's bits in the shared byte
+        w_in = self.w_data.as_unsigned()
+        g_in = self.g_data.as_unsigned()
+        if shared_g or lo < wb:
+            # the shared byte's other half as read, kept until its write-back
+            # (product_at + writeback after the issue, the read address + memory)
+            keep = rt.product_at + rt.writeback - rt.address - rt.memory
+            w_keep = delayed(m, self.w.as_unsigned()[lo:], keep, "w_keep")
+            g_keep = delayed(m, self.g.as_unsigned()[:shared_g], keep, "g_keep")
+            w_in = Cat(w_in[:lo], Mux(self.wr_w, w_in[lo:], w_keep))
+            g_in = Cat(Mux(self.wr_g, g_in[:shared_g], g_keep), g_in[shared_g:])
+        lanes = self.word_bits() // 8
+        en = [(self.wr_w if 8 * j < wb else 0) | (self.wr_g if 8 * j + 8 > wb else 0)
+              for j in range(lanes)]
+        m.d.comb += [wr.addr.eq(self.wr_addr), wr.en.eq(Cat(en)),
+                     wr.data.eq(Cat(w_in, g_in))]
         return m
 
 

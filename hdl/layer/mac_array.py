@@ -41,14 +41,14 @@ class MacArray(wiring.Component):
     cycle after they are given, and must hold until the write lands."""
 
     def __init__(self, config: DyadicConfig, rt: Retiming, tiling, adjoint: bool,
-                 memory=LaneMemory):
+                 memory=LaneMemory, lane=Lane):
         self.config, self.rt, self.tiling, self.adjoint = config, rt, tiling, adjoint
         R, C = tiling.rows, tiling.cols
         # wide enough for W x s, W x d, and a host read of G or the master W
         self.sum_bits = max(config.weight.bits + max(config.act.bits, config.sens.bits),
                             config.grad_bits, config.master.bits)
         lane_rt = dataclasses.replace(rt, address=0)      # (the array's row copies)
-        self.lanes = [[Lane(config, lane_rt, tiling.tiles, memory, adjoint) for _ in range(C)]
+        self.lanes = [[lane(config, lane_rt, tiling.tiles, memory, adjoint) for _ in range(C)]
                       for _ in range(R)]
         self.row_trees = [AdderTree(C, self.sum_bits, rt.tree) for _ in range(R)]
         self.col_trees = [AdderTree(R, self.sum_bits, rt.tree + rt.column_tree)
