@@ -26,7 +26,7 @@ from .output_error import OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
 from .sample_order import SampleOrder, SequentialOrder
-from .sample_words import WordSampleMemory, WordSampleReader
+from .sample_words import LaneSampleWriter, WordSampleMemory, WordSampleReader
 from .streams import HalfRateBuffer
 
 __all__ = ["DyadicCore"]
@@ -61,7 +61,7 @@ class DyadicCore(wiring.Component):
         m.submodules.decoder = dec = CommandDecoder(c)
         m.submodules.samples = mem = (WordSampleMemory(c) if words else
                                       SampleMemory.for_platform(c, platform))
-        m.submodules.writer = writer = SampleWriter(c)
+        m.submodules.writer = writer = LaneSampleWriter(c) if words else SampleWriter(c)
         m.submodules.reader = reader = WordSampleReader(c, mem) if words else SampleReader(c)
         m.submodules.order = order = (SampleOrder if c.trainer else SequentialOrder)(c)
         m.submodules.sequencer = seq = (EpochSequencer if c.trainer else RunSequencer)(c)
@@ -100,7 +100,7 @@ class DyadicCore(wiring.Component):
         m.d.comb += [mem.wr_addr.eq(writer.wr_addr), mem.wr_en.eq(writer.wr_en),
                      mem.wr_data.eq(writer.wr_data), reader.rd_data.eq(mem.rd_data)]
         if words:
-            m.d.comb += reader.label.eq(mem.label)
+            m.d.comb += [reader.label.eq(mem.label), mem.wr_lane.eq(writer.wr_lane)]
         m.d.comb += [order.load.eq(seq.order_load), order.first.eq(seq.order_first),
                      order.count.eq(seq.order_count), order.stride.eq(seq.order_stride),
                      order.offset.eq(seq.order_offset), order.step.eq(run.step)]

@@ -91,8 +91,15 @@ class SampleWriter(wiring.Component):
         super().__init__({
             "start": In(1), "first": In(16), "count": In(17),
             "i_words": In(stream.Signature(32)), "done": Out(1, init=1),
-            "wr_addr": Out(range(config.samples)), "wr_en": Out(self.lanes),
+            "wr_addr": Out(range(config.samples)), **self.enable_ports(),
             "wr_data": Out(config.act.bits)})
+
+    def enable_ports(self):
+        """The lane written: an enable a lane (``wr_en``), as a row memory takes it."""
+        return {"wr_en": Out(self.lanes)}
+
+    def enables(self, lane):
+        return [self.wr_en.eq(Const(1, self.lanes) << lane)]
 
     def elaborate(self, platform):
         m = Module()
@@ -120,7 +127,7 @@ class SampleWriter(wiring.Component):
                 m.d.sync += [word.eq(word >> 8), have.eq(have - 1), value.eq(full)]
                 with m.If(byte_k == nb - 1):
                     m.d.sync += [byte_k.eq(0), self.wr_addr.eq(row), self.wr_data.eq(full),
-                                 self.wr_en.eq(Const(1, self.lanes) << lane)]
+                                 *self.enables(lane)]
                     with m.If(lane == self.lanes - 1):
                         m.d.sync += [lane.eq(0), row.eq(row + 1), left.eq(left - 1)]
                         with m.If(left == 1):

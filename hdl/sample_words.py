@@ -7,7 +7,8 @@ of 8 bits fill the SPRAM's 16-bit word, and the 64 inputs of digits take 32 word
 (1,800 samples in the four SPRAMs). A sample's words start at a power of two, so the
 address is the index and the tile side by side, with no multiplier. The labels have their
 own small memory, so that the output error's read never meets cell 1's on the SPRAM's one
-port. The writer (``SampleWriter``) is the row memory's: a lane a cycle.
+port. The writer (``LaneSampleWriter``) is the row memory's, a lane a cycle, naming the
+lane by its number rather than by an enable of each.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -17,15 +18,28 @@ from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
 
-from .sample_memory import MEMORY_NAME
+from .sample_memory import MEMORY_NAME, SampleWriter
 
-__all__ = ["WordSampleMemory", "WordSampleReader"]
+__all__ = ["WordSampleMemory", "WordSampleReader", "LaneSampleWriter"]
+
+
+class LaneSampleWriter(SampleWriter):
+    """``SampleWriter`` with the lane written as ``wr_lane`` and one ``wr_en``: the word
+    memory addresses a word by the lane's number (a shift), where a one-hot enable of the
+    65 lanes would be decoded back into it."""
+
+    def enable_ports(self):
+        return {"wr_lane": Out(range(self.lanes)), "wr_en": Out(1)}
+
+    def enables(self, lane):
+        return [self.wr_lane.eq(lane), self.wr_en.eq(1)]
 
 
 class WordSampleMemory(wiring.Component):
-    """Written a lane a cycle as ``SampleMemory`` is; read a word (``rd_index``,
-    ``rd_tile``) and a label (``label_index``) a cycle, each one cycle after its address.
-    One port: a read asked for in a cycle that writes is not made."""
+    """Written a lane a cycle (lane ``wr_lane`` of sample ``wr_addr`` with ``wr_en``);
+    read a word (``rd_index``, ``rd_tile``) and a label (``label_index``) a cycle, each one
+    cycle after its address. One port: a read asked for in a cycle that writes is not
+    made."""
 
     def __init__(self, config: DyadicConfig):
         if config.targets != "label":
@@ -39,8 +53,8 @@ class WordSampleMemory(wiring.Component):
         b = config.act.bits
         self.word = data.ArrayLayout(b, self.cols)
         super().__init__({
-            "wr_addr": In(range(config.samples)), "wr_en": In(self.lanes),
-            "wr_data": In(b),
+            "wr_addr": In(range(config.samples)), "wr_lane": In(range(self.lanes)),
+            "wr_en": In(1), "wr_data": In(b),
             "rd_index": In(range(config.samples)), "rd_tile": In(range(max(self.tiles, 2))),
             "rd_en": In(1), "rd_data": Out(self.word),
             "label_index": In(range(config.samples)), "label": Out(b)})
@@ -54,12 +68,8 @@ class WordSampleMemory(wiring.Component):
         m.submodules[MEMORY_NAME] = words = Memory(shape=self.word, depth=depth, init=[])
         m.submodules.labels = labels = Memory(shape=c.act.bits, depth=c.samples, init=[])
         wr, rd = words.write_port(granularity=1), words.read_port()    # (a code)
-        # the lane written this cycle (the writer enables one at a time)
-        lane = Signal(range(self.lanes))
-        for k in range(self.lanes):
-            with m.If(self.wr_en[k]):
-                m.d.comb += lane.eq(k)
-        writing = self.wr_en[:n0].any()
+        lane = self.wr_lane
+        writing = self.wr_en & (lane < n0)
         t = self.tile_bits
         at = Mux(writing, Cat((lane // C)[:t], self.wr_addr), Cat(self.rd_tile[:t], self.rd_index))
         m.d.comb += [wr.addr.eq(at), rd.addr.eq(at), rd.en.eq(self.rd_en & ~writing),
@@ -67,7 +77,7 @@ class WordSampleMemory(wiring.Component):
                      wr.data.eq(Cat(self.wr_data for _ in range(C))),
                      self.rd_data.eq(rd.data)]
         lwr, lrd = labels.write_port(), labels.read_port()
-        m.d.comb += [lwr.addr.eq(self.wr_addr), lwr.en.eq(self.wr_en[n0]),
+        m.d.comb += [lwr.addr.eq(self.wr_addr), lwr.en.eq(self.wr_en & (lane == n0)),
                      lwr.data.eq(self.wr_data), lrd.addr.eq(self.label_index),
                      self.label.eq(lrd.data)]
         return m

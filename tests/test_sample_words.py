@@ -1,5 +1,6 @@
 """The resident set as words (``hdl/sample_words.py``): packed samples in through the row
-memory's writer, a tile's inputs out as one word, the label beside it, values back."""
+memory's writer (naming its lanes by number), a tile's inputs out as one word, the label
+beside it, values back."""
 
 import dataclasses
 
@@ -8,8 +9,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.sim import Simulator
 from test_sample_memory import _cfg, _samples, read_back, write_in_pieces
 
-from hdl.sample_memory import SampleWriter
-from hdl.sample_words import WordSampleMemory, WordSampleReader
+from hdl.sample_words import LaneSampleWriter, WordSampleMemory, WordSampleReader
 
 
 def _words_cfg(n0=7, cols=2):
@@ -24,10 +24,11 @@ def test_a_tile_of_inputs_is_one_word_and_the_label_its_own_read():
     X, Y = _samples(cfg, rng, 10)
     m = Module()
     m.submodules.mem = mem = WordSampleMemory(cfg)
-    m.submodules.wr = wr = SampleWriter(cfg)
+    m.submodules.wr = wr = LaneSampleWriter(cfg)
     m.submodules.rd = rd = WordSampleReader(cfg, mem)
     assert mem.tiles == 4 and mem.tile_bits == 2
-    m.d.comb += [mem.wr_addr.eq(wr.wr_addr), mem.wr_en.eq(wr.wr_en), mem.wr_data.eq(wr.wr_data)]
+    m.d.comb += [mem.wr_addr.eq(wr.wr_addr), mem.wr_lane.eq(wr.wr_lane),
+                 mem.wr_en.eq(wr.wr_en), mem.wr_data.eq(wr.wr_data)]
     # the host's reader has the read ports while it is active, a run (here the bench's
     # signals) the rest of the time, as in the core
     probe = {"index": Signal.like(mem.rd_index), "tile": Signal.like(mem.rd_tile),
