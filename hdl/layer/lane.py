@@ -77,9 +77,23 @@ class Lane(wiring.Component):
         grad_p = c.sens.bits + c.act.bits
         m.submodules.gradient = grad = GradientUnit(c, rt, grad_p)
         m.submodules.update = upd = ArrayUpdate(c, rt, self.p_bits)
-        m.d.comb += [mem.rd_addr.eq(self.addr), mem.clear_g.eq(self.clear_g)]
+        op, a, b = self.operands(m, mem)
+        # the multiplier has one operand and one product register; more are added around it
+        p = delayed(m, mult.p, rt.product - 1, "p")
+        m.d.comb += [mult.a.eq(delayed(m, a, rt.operand - 1, "a")),
+                     mult.b.eq(delayed(m, b, rt.operand - 1, "b")), self.p.eq(p)]
 
-        # operands, when the words arrive
+        # write-back: the word read, beside its product (a host write: the host's word, which
+        # holds still while the walk waits for it to land)
+        m.d.comb += [grad.g.eq(delayed(m, mem.g, rt.multiply, "g")), grad.p.eq(p[:grad_p]),
+                     upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(p)]
+        self.write_back(m, mem, op, grad.g_new, grad.saturated, upd.w_new, upd.saturated)
+        return m
+
+    def operands(self, m, mem):
+        """The op and the multiplier's operands, when the words arrive."""
+        rt, c = self.rt, self.config
+        m.d.comb += [mem.rd_addr.eq(self.addr), mem.clear_g.eq(self.clear_g)]
         at_read = rt.address + rt.memory
         # (only ``issued`` needs a reset: it gates every write; the op beside it need not)
         # Each lane keeps its own op: merged across a row, one register drove the operand
@@ -91,15 +105,12 @@ class Lane(wiring.Component):
                     Mux(op == LaneOp.READ_W, mem.w, w_op)))
         # (only a cell with an adjoint pass, above the first, multiplies W by d)
         b = Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint else self.col
-        # the multiplier has one operand and one product register; more are added around it
-        p = delayed(m, mult.p, rt.product - 1, "p")
-        m.d.comb += [mult.a.eq(delayed(m, a, rt.operand - 1, "a")),
-                     mult.b.eq(delayed(m, b, rt.operand - 1, "b")), self.p.eq(p)]
+        return op, a, b
 
-        # write-back: the word read, beside its product (a host write: the host's word, which
-        # holds still while the walk waits for it to land)
-        m.d.comb += [grad.g.eq(delayed(m, mem.g, rt.multiply, "g")), grad.p.eq(p[:grad_p]),
-                     upd.w.eq(delayed(m, mem.w, rt.multiply, "w")), upd.p.eq(p)]
+    def write_back(self, m, mem, op, g_new, g_saturated, w_new, w_saturated):
+        """G's and W's new values into the memory, ``rt.product_at + rt.writeback`` after
+        the issue, with their saturation flags."""
+        rt = self.rt
         back = rt.product_at + rt.writeback
         issued = delayed(m, self.issue, back, "issued", reset_less=False)
         back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op", attrs={COPY_ATTR: 1})
@@ -107,13 +118,12 @@ class Lane(wiring.Component):
                      mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
                      mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |
                                            (back_op == LaneOp.WRITE_W) & self.host_here)),
-                     mem.g_data.eq(grad.g_new),
-                     mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, upd.w_new)),
-                     self.g_saturated.eq(mem.wr_g & grad.saturated),
-                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & upd.saturated),
+                     mem.g_data.eq(g_new),
+                     mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, w_new)),
+                     self.g_saturated.eq(mem.wr_g & g_saturated),
+                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & w_saturated),
                      self.collision.eq(self.issue & (self.op != LaneOp.WRITE_W) &
                                        (mem.wr_w | mem.wr_g) & (mem.wr_addr == self.addr))]
-        return m
 
 
 class SummingLane(Lane):
@@ -128,13 +138,7 @@ class SummingLane(Lane):
         m = Module()
         rt, c = self.rt, self.config
         m.submodules.memory = mem = self.memory
-        m.d.comb += [mem.rd_addr.eq(self.addr), mem.clear_g.eq(self.clear_g)]
-        at_read = rt.address + rt.memory
-        op = delayed(m, self.op, at_read, "op", attrs={COPY_ATTR: 1})
-        a = Mux(op == LaneOp.GRADIENT, self.row,
-                Mux((op == LaneOp.UPDATE) | (op == LaneOp.READ_G), mem.g,
-                    Mux(op == LaneOp.READ_W, mem.w, mem.w >> c.weight_guard)))
-        b = Mux(op == LaneOp.ADJOINT, self.row, self.col) if self.adjoint else self.col
+        op, a, b = self.operands(m, mem)
         S = c.grad_bits - 1
         scaled_w = Cat(Const((1 << (S - 1)) - 1, S), mem.w).as_signed()   # W 2^S + 2^(S-1) - 1
         addend = Mux(op == LaneOp.GRADIENT, mem.g, Mux(op == LaneOp.UPDATE, scaled_w, 0))
@@ -143,25 +147,11 @@ class SummingLane(Lane):
                          ((a, "a"), (b, "b"), (addend, "addend")))
         total = delayed(m, c_r + a_r * b_r, rt.product, "total")
         m.d.comb += self.p.eq(total)     # (the addend is 0 for every op a tree sums)
-
         g_new, g_sat = saturate(total, c.grad)
         w_new, w_sat = saturate(total >> S, c.master)
-        g_new, g_sat, w_new, w_sat = (delayed(m, v, rt.writeback, name) for v, name in
+        self.write_back(m, mem, op, *(delayed(m, v, rt.writeback, name) for v, name in
                                       ((g_new, "g_new"), (g_sat, "g_sat"), (w_new, "w_new"),
-                                       (w_sat, "w_sat")))
-        back = rt.product_at + rt.writeback
-        issued = delayed(m, self.issue, back, "issued", reset_less=False)
-        back_op = delayed(m, op, rt.multiply + rt.writeback, "back_op", attrs={COPY_ATTR: 1})
-        m.d.comb += [mem.wr_addr.eq(delayed(m, self.addr, back, "wr_addr")),
-                     mem.wr_g.eq(issued & (back_op == LaneOp.GRADIENT)),
-                     mem.wr_w.eq(issued & ((back_op == LaneOp.UPDATE) |
-                                           (back_op == LaneOp.WRITE_W) & self.host_here)),
-                     mem.g_data.eq(g_new),
-                     mem.w_data.eq(Mux(back_op == LaneOp.WRITE_W, self.host_word, w_new)),
-                     self.g_saturated.eq(mem.wr_g & g_sat),
-                     self.w_saturated.eq(issued & (back_op == LaneOp.UPDATE) & w_sat),
-                     self.collision.eq(self.issue & (self.op != LaneOp.WRITE_W) &
-                                       (mem.wr_w | mem.wr_g) & (mem.wr_addr == self.addr))]
+                                       (w_sat, "w_sat"))))
         return m
 
 

@@ -98,7 +98,7 @@ class PackedLaneMemory(LaneMemory):
     With ``rt.memory`` 1 the block RAM's own read register is the only one: an iCE40 block
     RAM's read data comes from a register, and at 24 MHz it may feed the lane's logic
     directly. G then reads as 0 through a gate rather than the output register's reset: a
-    cell saves 24 flip-flops a lane for 13 LUTs."""
+    lane saves 24 flip-flops for 13 LUTs."""
 
     min_memory = 1
 
