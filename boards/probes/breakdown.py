@@ -151,6 +151,7 @@ def _pack(board, design, env, work: Path, log) -> dict:
     """The flattened netlist ``flat.json`` packed by nextpnr-ice40, placed nowhere."""
     platform = design.platform
     (work / "top.pcf").write_text(design.plan.files["top.pcf"])
+    # (the device option as Amaranth's own iCE40 build script writes it)
     args = [env["NEXTPNR_ICE40"], "--quiet", "--pack-only",
             platform._nextpnr_device_options[platform.device],
             "--package", platform.package.lower(), "--json", "flat.json", "--pcf", "top.pcf",
