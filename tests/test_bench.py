@@ -417,11 +417,11 @@ def test_each_digits_board_reports_its_networks_golden_accuracy():
 def test_an_epoch_longer_than_the_device_counter_is_checked_modulo_its_width():
     """A 16-bit cycle counter (the iCE40 digits design's) wraps 17 times in an epoch of
     1,114,638 cycles: what it counts confirms the model's count modulo 2^16, and the
-    prediction takes the model's; a count that disagrees stays, and so shows."""
-    from firmware_py.ui.bench.end_to_end import counted_epoch_cycles
+    epoch's row takes the model's; a count that disagrees stays, and so shows."""
+    from firmware_py.contract.cycles import counted_cycles
     model = 1_114_638
-    assert counted_epoch_cycles(model % 65536, model, 16) == model
-    assert counted_epoch_cycles(model % 65536 + 1, model, 16) == model % 65536 + 1
-    assert counted_epoch_cycles(40_000, 40_000, 16) == 40_000      # (no wrap)
-    assert counted_epoch_cycles(39_999, 40_000, 16) == 39_999
-    assert counted_epoch_cycles(model, model, 32) == model
+    assert counted_cycles(model % 65536, model, 16) == model
+    assert counted_cycles(model % 65536 + 1, model, 16) == model % 65536 + 1
+    assert counted_cycles(40_000, 40_000, 16) == 40_000      # (no wrap)
+    assert counted_cycles(39_999, 40_000, 16) == 39_999
+    assert counted_cycles(model, model, 32) == model

@@ -16,7 +16,7 @@ from .retiming import tick_work
 
 __all__ = ["cell_work", "gap_slots", "tick_rule", "stream_flags", "relax_flags", "RunCycles",
            "stream_cycles", "relax_cycles", "eval_cycles", "epoch_run", "epoch_cycles",
-           "eval_walk", "RUN_OVERHEAD", "EVAL_STAGES"]
+           "eval_walk", "counted_cycles", "RUN_OVERHEAD", "EVAL_STAGES"]
 
 RUN_OVERHEAD = 2    # a run's setup cycle and its prologue commit (hdl/run_control.py)
 EVAL_STAGES = 3     # the evaluator's stages after it picks an output (hdl/evaluator.py)
@@ -171,3 +171,12 @@ def epoch_run(config: DyadicConfig, count: int, batch: int) -> RunCycles:
 def epoch_cycles(config: DyadicConfig, count: int, batch: int) -> int:
     """Cycles of one TRAIN epoch (``epoch_run``)."""
     return epoch_run(config, count, batch).cycles
+
+
+def counted_cycles(counted: int, model: int, counter_bits: int) -> int:
+    """A span's cycles from the device's counter, which wraps at 2^counter_bits: the
+    count itself, or, for a span longer than the counter holds (an epoch on a 16-bit
+    counter), this model's count when the counter agrees with it modulo its width (else
+    the count, which then disagrees with the model for all to see)."""
+    wrap = 1 << counter_bits
+    return model if model >= wrap and counted == model % wrap else counted

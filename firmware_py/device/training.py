@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from firmware_py.contract.cycles import counted_cycles, epoch_cycles, eval_cycles, stream_cycles
 from firmware_py.model.training import (
     TrainResult,
     epoch_indices,
@@ -28,7 +29,8 @@ def train_on_device(device, arith, net, data, *, epochs: int, batch: int, lr: fl
     """``model.training.train`` on ``device`` (an ``Accelerator``): the same arguments,
     and ``resident`` to force the path (default: on chip when the device can train and
     holds both sets). Each epoch's row also has ``link_bytes`` (both ways),
-    ``round_trips`` and ``device_cycles`` (from the device's counters); ``result.link``
+    ``round_trips`` and ``device_cycles`` (from the device's counters, checked against
+    the cycle model modulo their width where an epoch outlasts them); ``result.link``
     has the one-time load's bytes and round trips."""
     params = arith.params(net)
     X = arith.encode_x(data.x_train)
@@ -83,12 +85,15 @@ class _DeviceRun:
             progress(self.n)
         tr = metrics(c, *d.evaluate(0, self.n), self.n)
         te = metrics(c, *d.evaluate(self.n, self.n_test), self.n_test)
-        return tr, te, self._spent(before)
+        model = (epoch_cycles(c, self.n, batch) + eval_cycles(c, self.n).cycles
+                 + eval_cycles(c, self.n_test).cycles)
+        return tr, te, self._spent(before, model)
 
-    def _spent(self, before):
+    def _spent(self, before, model):
         cycles = self.device.read_counters()["cycles"]
         wrap = 1 << self.config.counter_bits
-        spent, self.cycles = (cycles - self.cycles) % wrap, cycles
+        spent = counted_cycles((cycles - self.cycles) % wrap, model, self.config.counter_bits)
+        self.cycles = cycles
         link = _delta(before, self.device.link_stats())
         return {"link_bytes": link["bytes"], "round_trips": link["round_trips"],
                 "device_cycles": spent}
@@ -111,16 +116,18 @@ class _DeviceBatches(_DeviceRun):
         d, data = self.device, self.data
         before = d.link_stats()
         order = epoch_indices(len(self.X), stride, offset)
+        model = 0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
             d.write_samples(self.X[idx], self.Y[idx])
             d.stream(len(idx), update=True, lr_shift=lr_shift)
+            model += stream_cycles(self.config, len(idx)).cycles
             if progress:
                 progress(len(idx))
         params = d.read_network()
         tr = evaluate(self.arith, params, data, data.x_train, data.y_train)
         te = evaluate(self.arith, params, data, data.x_test, data.y_test)
-        return tr, te, self._spent(before)
+        return tr, te, self._spent(before, model)
 
 
 def _delta(before: dict, after: dict) -> dict:

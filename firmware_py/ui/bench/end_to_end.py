@@ -25,8 +25,8 @@ from firmware_py.model.datasets import load_dataset
 from firmware_py.model.network import Network, parse_activations
 from firmware_py.model.recipes import TRAIN_DEFAULTS
 
-__all__ = ["per_batch_before", "measure_epoch", "counted_epoch_cycles", "pytorch_train_seconds",
-           "end_to_end", "BEFORE_BAUD", "BEFORE_LATENCY_S", "RUN_EPOCHS"]
+__all__ = ["per_batch_before", "measure_epoch", "pytorch_train_seconds", "end_to_end",
+           "BEFORE_BAUD", "BEFORE_LATENCY_S", "RUN_EPOCHS"]
 
 RUN_EPOCHS = 30                 # the default digits recipe (model/recipes.py)
 # what `make demo` runs (the Makefile's demo target)
@@ -79,15 +79,6 @@ def _digits_recipe():
     return TRAIN_DEFAULTS["digits"]
 
 
-def counted_epoch_cycles(counted: int, model: int, counter_bits: int) -> int:
-    """An epoch's cycles from the device's counter, which wraps at 2^counter_bits: the
-    count itself, or, for an epoch longer than the counter holds, the cycle model's
-    count when the counter agrees with it modulo its width (else the count, which then
-    disagrees with the model for all to see)."""
-    wrap = 1 << counter_bits
-    return model if model >= wrap and counted == model % wrap else counted
-
-
 def measure_epoch(config: DyadicConfig, *, resident: bool, seed: int = 0, log=print) -> dict:
     """One digits epoch on the simulated accelerator through the driver: the load's and
     the epoch's link traffic, the epoch's cycles from the device's counters, and whether
@@ -122,9 +113,8 @@ def measure_epoch(config: DyadicConfig, *, resident: bool, seed: int = 0, log=pr
         "path": "resident" if resident else "per-batch", "batch": batch,
         "load_bytes": run.link["bytes"], "load_round_trips": run.link["round_trips"],
         "epoch_bytes": row["link_bytes"], "epoch_round_trips": row["round_trips"],
-        "epoch_cycles": counted_epoch_cycles(row["device_cycles"], model,
-                                             config.counter_bits),
-        "epoch_cycles_model": model, "counter_bits": config.counter_bits,
+        "epoch_cycles": row["device_cycles"], "epoch_cycles_model": model,
+        "counter_bits": config.counter_bits,
         "final_bytes": used - run.link["bytes"] - row["link_bytes"],
         "final_round_trips": total["round_trips"] - run.link["round_trips"]
         - row["round_trips"],
