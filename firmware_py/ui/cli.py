@@ -172,11 +172,13 @@ def _board(args):
 
 def _device_config(args, net, batch, samples=1):
     """The device's configuration: --config, --board's, or one derived from the network
-    (20 multipliers, room for ``samples`` resident samples with label targets)."""
+    (20 multipliers, room for ``samples`` resident samples with label targets). A board
+    may carry another configuration than its default (``make bitstream BOARD_ARGS="--config
+    C"``): --config then says which, and --board where (its clock and link rate)."""
     from firmware_py.contract.config import DyadicConfig, derived_config
 
     board = _board(args)
-    if board is not None:
+    if board is not None and not getattr(args, "config", None):
         args.config = str(board.default_config_path)
     if getattr(args, "config", None):
         cfg = DyadicConfig.load(args.config)
@@ -501,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "bridge's, else 3000000); the bitstream must be built for it")
     t.add_argument("--config", help="device configuration JSON (default: derived from the "
                    "network, 20 multipliers)")
-    t.add_argument("--board", help="use this board's configuration (make boards lists them)")
+    t.add_argument("--board", help="a board (make boards lists them): its configuration, "
+                   "unless --config names the one its bitstream carries, and its clock and "
+                   "link rate for the predicted wall time")
     t.add_argument("--dataset", default="digits", help=f"{' | '.join(DATASETS)}")
     t.add_argument("--sizes", help="layer widths (default per dataset, digits 64,32,10)")
     t.add_argument("--activation", help="hidden-layer activation, or one per layer "
