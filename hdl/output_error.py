@@ -74,9 +74,14 @@ class OutputError(wiring.Component):
             # (data: reset-less, hdl/layer/__init__.py)
             v = Signal(signed(c.sens.bits), name=f"err{i}", reset_less=True)
             of = Signal(name=f"err_of{i}", reset_less=True)
-            blend = Signal(signed(c.sens.bits), name=f"err_blend{i}", reset_less=True)
-            new = euler_blend(self.lam[i], v, dt) if c.fractional_dt else v
-            stage += [v.eq(v_sat), of.eq(of_now), blend.eq(new)]
+            if c.fractional_dt:
+                blend = Signal(signed(c.sens.bits), name=f"err_blend{i}", reset_less=True)
+                stage += [v.eq(v_sat), of.eq(of_now), blend.eq(euler_blend(self.lam[i], v, dt))]
+            else:
+                # (dt = 1: lam is the error itself, which holds still through the tick as
+                # s_L and y do, so it needs no second register to be ready at err_fire)
+                blend = v
+                stage += [v.eq(v_sat), of.eq(of_now)]
             m.d.comb += [self.lam_out.value[i].eq(blend), self.lam_out.we[i].eq(self.err_fire)]
             overflows.append(of)
         # With the pipeline the count is late: the commit is registered first, and the
