@@ -29,9 +29,9 @@ def train_on_device(device, arith, net, data, *, epochs: int, batch: int, lr: fl
     """``model.training.train`` on ``device`` (an ``Accelerator``): the same arguments,
     and ``resident`` to force the path (default: on chip when the device can train and
     holds both sets). Each epoch's row also has ``link_bytes`` (both ways),
-    ``round_trips`` and ``device_cycles`` (from the device's counters, checked against
-    the cycle model modulo their width where an epoch outlasts them); ``result.link``
-    has the one-time load's bytes and round trips."""
+    ``round_trips``, ``model_cycles`` (the cycle model's) and ``device_cycles`` (from the
+    device's counters, checked against the model modulo their width where an epoch
+    outlasts them); ``result.link`` has the one-time load's bytes and round trips."""
     params = arith.params(net)
     X = arith.encode_x(data.x_train)
     Y = arith.encode_y(data.y_train)
@@ -96,7 +96,7 @@ class _DeviceRun:
         self.cycles = cycles
         link = _delta(before, self.device.link_stats())
         return {"link_bytes": link["bytes"], "round_trips": link["round_trips"],
-                "device_cycles": spent}
+                "device_cycles": spent, "model_cycles": model}
 
 
 class _DeviceBatches(_DeviceRun):

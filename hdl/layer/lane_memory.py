@@ -126,10 +126,10 @@ class PackedLaneMemory(LaneMemory):
                          self.g.eq(delayed(m, g_out, n, "g_out"))]
         # the byte lanes: W's own [0, lo), the shared one [lo, lo + 8), G's own above it
         lo = wb // 8 * 8
-        shared_g = min(gb, lo + 8 - wb) if lo < wb else 0     # G's bits in the shared byte
         w_in = self.w_data.as_unsigned()
         g_in = self.g_data.as_unsigned()
-        if shared_g or lo < wb:
+        if lo < wb:             # (W ends inside a byte: G's first bits share it)
+            shared_g = min(gb, lo + 8 - wb)
             # the shared byte's other half as read, kept until its write-back
             # (product_at + writeback after the issue, the read address + memory)
             keep = rt.product_at + rt.writeback - rt.address - rt.memory
