@@ -11,7 +11,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.protocol import MAX_EPOCHS, TRAINER_OPCODES, Opcode, Status
+from firmware_py.contract.protocol import MAX_EPOCHS, Opcode, Status, carried_opcodes
 
 __all__ = ["ArgumentChecks", "Operands", "CHECKS", "Check"]
 
@@ -107,8 +107,8 @@ class ArgumentChecks(wiring.Component):
                 m.d.comb += failed[key].eq(cmp)
             return failed[key]
 
-        commands = {op: checks for op, checks in CHECKS.items()
-                    if c.trainer or op not in TRAINER_OPCODES}
+        carried = carried_opcodes(c)
+        commands = {op: checks for op, checks in CHECKS.items() if op in carried}
         for checks in commands.values():    # (outside the switch: they are shared)
             for ch in checks:
                 fails(ch)

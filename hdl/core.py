@@ -22,7 +22,7 @@ from .decoder import CommandDecoder
 from .epoch_sequencer import EpochSequencer, RunSequencer
 from .evaluator import Evaluator
 from .layer import SampleInputs, lean_cell_class
-from .output_error import OutputError
+from .output_error import DirectOutputError, OutputError
 from .run_control import RunControl
 from .sample_memory import SampleMemory, SampleReader, SampleWriter
 from .sample_order import SampleOrder, SequentialOrder
@@ -66,7 +66,8 @@ class DyadicCore(wiring.Component):
         m.submodules.order = order = (SampleOrder if c.trainer else SequentialOrder)(c)
         m.submodules.sequencer = seq = (EpochSequencer if c.trainer else RunSequencer)(c)
         m.submodules.run = run = RunControl(c)
-        m.submodules.output = out = OutputError(c)
+        m.submodules.output = out = (DirectOutputError if c.cell == "lean-bram" else
+                                     OutputError)(c)
         ev = Evaluator(c) if c.trainer else None
         m.submodules.counters = cnt = Counters(c)
 

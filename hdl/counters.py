@@ -5,7 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.protocol import COUNTERS
+from firmware_py.contract.protocol import COUNTERS, carried_counters
 
 __all__ = ["Counters", "EVENT_BITS"]
 
@@ -14,7 +14,8 @@ EVENT_BITS = 16     # the largest count one cycle adds (a sum over every multipl
 
 class Counters(wiring.Component):
     """Each counter adds its ``add`` field every cycle and wraps at 2^counter_bits;
-    ``clear`` zeroes them all (and wins over an add)."""
+    ``clear`` zeroes them all (and wins over an add). A counter the configuration does not
+    keep (``carried_counters``) reads 0, and what would feed it is left unbuilt."""
 
     def __init__(self, config: DyadicConfig):
         self.config = config
@@ -27,6 +28,8 @@ class Counters(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         for k, name in enumerate(COUNTERS):
+            if name not in carried_counters(self.config):
+                continue
             v = Signal(self.config.counter_bits, name=f"cnt_{name}")
             m.d.comb += self.values[k].eq(v)
             with m.If(self.clear):

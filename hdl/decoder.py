@@ -22,6 +22,7 @@ from firmware_py.contract.protocol import (
     SampleShape,
     Status,
     StreamFlags,
+    carried_opcodes,
     pack,
     sample_lanes,
 )
@@ -169,24 +170,22 @@ class CommandDecoder(wiring.Component):
                         m.d.sync += nargs.eq(count)
                         m.next = "ARGS" if count else "CHECK"
 
+                # (opcode groups: arguments, whether the length fits, whether a layer is named)
+                shapes = [((Opcode.IDENTIFY, Opcode.READ_COUNTERS, Opcode.CLEAR_COUNTERS),
+                           (0, n == 0)),
+                          ((Opcode.WRITE_PARAMS, Opcode.WRITE_STATE), (1, n >= 2, True)),
+                          ((Opcode.READ_PARAMS, Opcode.READ_GRADS, Opcode.READ_STATE),
+                           (2, n == 2, True)),
+                          ((Opcode.WRITE_SAMPLES,), (3, n >= 3)),
+                          ((Opcode.READ_SAMPLES,), (2, n == 2)),
+                          ((Opcode.RELAX, Opcode.STREAM), (3, n == 3)),
+                          ((Opcode.EVALUATE,), (2, n == 2)),
+                          ((Opcode.TRAIN,), (5, n >= 5))]
                 with m.Switch(op):
-                    with m.Case(Opcode.IDENTIFY, Opcode.READ_COUNTERS, Opcode.CLEAR_COUNTERS):
-                        takes(0, n == 0)
-                    with m.Case(Opcode.WRITE_PARAMS, Opcode.WRITE_STATE):
-                        takes(1, n >= 2, layer=True)
-                    with m.Case(Opcode.READ_PARAMS, Opcode.READ_GRADS, Opcode.READ_STATE):
-                        takes(2, n == 2, layer=True)
-                    with m.Case(Opcode.WRITE_SAMPLES):
-                        takes(3, n >= 3)
-                    with m.Case(Opcode.READ_SAMPLES):
-                        takes(2, n == 2)
-                    with m.Case(Opcode.RELAX, Opcode.STREAM):
-                        takes(3, n == 3)
-                    if c.trainer:       # (otherwise refused as BAD_OPCODE)
-                        with m.Case(Opcode.EVALUATE):
-                            takes(2, n == 2)
-                        with m.Case(Opcode.TRAIN):
-                            takes(5, n >= 5)
+                    for ops, form in shapes:      # (the others are refused as BAD_OPCODE)
+                        if here := _carried(c, *ops):
+                            with m.Case(*here):
+                                takes(*form)
                     with m.Default():
                         fail(Status.BAD_OPCODE)
 
@@ -350,6 +349,12 @@ class CommandDecoder(wiring.Component):
                     with m.Else():
                         respond(Status.OK)
         return m
+
+
+def _carried(config, *ops):
+    """Those of ``ops`` a device of ``config`` executes (``carried_opcodes``)."""
+    carried = carried_opcodes(config)
+    return [op for op in ops if op in carried]
 
 
 def _count_out(m, rsp, word_idx, rsp_len):

@@ -10,7 +10,7 @@ from .cell import tree_sum
 from .cell_links import TargetLink
 from .fixed import euler_blend, saturate
 
-__all__ = ["OutputError", "target_codes"]
+__all__ = ["OutputError", "DirectOutputError", "target_codes"]
 
 
 def target_codes(config: DyadicConfig, lanes):
@@ -33,6 +33,8 @@ class OutputError(wiring.Component):
     relaxation it is the one sample's. ``sat``: outputs clamped by the last write (late
     by the pipeline's stages, as a cell's counts are).
     """
+
+    registered = True       # with the pipeline, the error and its blend in registers
 
     def __init__(self, config: DyadicConfig):
         self.config = config
@@ -65,7 +67,7 @@ class OutputError(wiring.Component):
         # s_L, lam_L and y hold still through a tick, so with the pipeline the error and
         # its blend are registered in two steps while it runs (a tick then lasts >= 3
         # cycles)
-        stage = m.d.sync if c.pipeline else m.d.comb
+        stage = m.d.sync if c.pipeline and self.registered else m.d.comb
         overflows = []
         for i in range(nL):
             e = self.s[i] - y[i]
@@ -91,3 +93,13 @@ class OutputError(wiring.Component):
         stage += fired.eq(self.err_fire)
         stage += self.sat.eq(tree_sum(fired & of for of in overflows))
         return m
+
+
+class DirectOutputError(OutputError):
+    """The error without its register, for a top cell that takes it straight into its lam
+    at the commit (``layer.cell.TopOfChain``): s_L and y hold still through the tick, so
+    the error is ready at ``err_fire`` at the lean-bram devices' clocks (24 MHz on an
+    iCE40), and on the UP5K lam's flip-flops then share the error's LUTs (70 logic cells
+    fewer)."""
+
+    registered = False

@@ -13,6 +13,7 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from firmware_py.contract.config import DyadicConfig
+from firmware_py.contract.protocol import Opcode, carried_opcodes
 
 from .cell_links import STATE_COMMITS, CellControl
 
@@ -69,7 +70,8 @@ class RunControl(wiring.Component):
         dt = Signal(4)
         lr = Signal(5)
         upd = Signal()
-        relax = mode == RunMode.RELAX
+        # (a device without RELAX runs no relaxation: every relaxation path is left out)
+        relax = (mode == RunMode.RELAX) if Opcode.RELAX in carried_opcodes(c) else Const(0)
         evaluate = mode == RunMode.EVAL
         commit = self.commit
         prologue = self.prologue

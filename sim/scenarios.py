@@ -5,6 +5,8 @@ returns its decoded response, so the same checks run in the Amaranth simulator
 and in cocotb (Icarus, Verilator).
 """
 
+import dataclasses
+
 import numpy as np
 
 from firmware_py.contract.config import DyadicConfig
@@ -15,15 +17,15 @@ from firmware_py.contract.cycles import (
     relax_cycles,
     stream_cycles,
 )
-from firmware_py.contract.protocol import Status
-from firmware_py.device.commands import CoreCommands, DeviceError
+from firmware_py.contract.protocol import COUNTERS, Opcode, Status, carried_opcodes
+from firmware_py.device.commands import CoreCommands, DeviceError, NotCarried
 from firmware_py.model.arith import FixedArith
 from firmware_py.model.dynamics import State, relax, stream_batch
 from firmware_py.model.network import Network
 from firmware_py.model.training import epoch_indices, epoch_order, eval_counts
 
 __all__ = ["random_params", "random_samples", "relaxation", "streaming", "evaluation",
-           "epochs", "refused_without_trainer"]
+           "epochs", "refused_commands", "every_command"]
 
 
 def random_params(cfg: DyadicConfig, rng, scale=1.0):
@@ -41,12 +43,21 @@ def _reset_counts(ar):
     ar.counters.counts = dict.fromkeys(ar.counters.counts, 0)
 
 
+def every_command(cfg: DyadicConfig) -> CoreCommands:
+    """Commands for ``cfg`` from a host that believes the device carries every one: what
+    reaches a device whose host did not refuse first."""
+    return CoreCommands(dataclasses.replace(cfg, trainer=True, state_access=True,
+                                            saturation_counters=True))
+
+
 def _check_counters(cnt, ar, model, what):
     wrap = (1 << ar.config.counter_bits) - 1     # the counters wrap at 2^counter_bits
     got = (cnt["ticks"], cnt["cycles"], cnt["busy"])
     want = (model.ticks & wrap, model.cycles & wrap, model.busy & wrap)
     assert got == want, f"{what}: counters {got} != model {want}"
     for kind in ar.counters.KINDS:
+        if f"sat_{kind}" not in cnt:        # (a device without saturation counters)
+            continue
         assert cnt[f"sat_{kind}"] == ar.counters.counts[kind] & wrap, \
             f"{what}: sat_{kind} {cnt[f'sat_{kind}']} != golden {ar.counters.counts[kind]}"
 
@@ -171,24 +182,50 @@ async def epochs(call, cfg: DyadicConfig, rng, *, count: int, batch: int, epochs
         _check_counters(await call(cmds.read_counters()), ar, model, f"command {n}")
 
 
-async def refused_without_trainer(call, cfg: DyadicConfig):
-    """A device built without the trainer refuses TRAIN and EVALUATE as BAD_OPCODE, and
-    its weights and resident set stay as they were."""
-    cmds = CoreCommands(cfg)
+async def refused_commands(call, cfg: DyadicConfig):
+    """A device built without some commands (``carried_opcodes``: the trainer's, or the
+    host's access to s and lam) refuses each as BAD_OPCODE, with its weights and resident
+    set as they were; the host refuses them before sending. Counters it does not keep read
+    0, after a batch that saturates."""
+    cmds, raw = CoreCommands(cfg), every_command(cfg)
     rng = np.random.default_rng(0)
-    ar, P = random_params(cfg, rng)
+    ar, P = random_params(cfg, rng, scale=6.0)
     await _load(call, cmds, P)
     X, Y = random_samples(cfg, ar, rng, 2)
     await call(cmds.write_samples(X, Y))
-    for cmd in (cmds.train(0, 2, 1, 3, [(1, 0)]), cmds.evaluate(0, 2)):
+    await call(cmds.clear_counters())
+    await call(cmds.stream(2, update=False))
+    N = cfg.sizes[1]
+    every = {Opcode.TRAIN: lambda c: c.train(0, 2, 1, 3, [(1, 0)]),
+             Opcode.EVALUATE: lambda c: c.evaluate(0, 2),
+             Opcode.WRITE_STATE: lambda c: c.write_state(1, np.zeros(N), np.zeros(N)),
+             Opcode.READ_STATE: lambda c: c.read_state(1), Opcode.RELAX: lambda c: c.relax(1, 0)}
+    missing = [op for op in every if op not in carried_opcodes(cfg)]
+    assert missing, "the configuration carries every command"
+    for op in missing:
         try:
-            await call(cmd)
+            every[op](cmds)
+        except NotCarried as e:
+            assert str(e).startswith(f"{op.name}: the device cannot run it"), e
+        else:
+            raise AssertionError(f"the host sent {op.name}")
+        try:
+            await call(every[op](raw))
         except DeviceError as e:
             assert e.status == Status.BAD_OPCODE, e
         else:
-            raise AssertionError(f"{cmd.opcode.name} was not refused")
+            raise AssertionError(f"{op.name} was not refused")
     for l in range(1, cfg.L + 1):
         W, b = await call(cmds.read_params(l))
         assert np.array_equal(W, P[0][l - 1]) and np.array_equal(b, P[1][l - 1])
     Xr, _ = await call(cmds.read_samples(0, 2))
     assert np.array_equal(Xr, X)
+    kept = await call(cmds.read_counters())
+    allwords = await call(raw.read_counters())
+    for name in COUNTERS:
+        if name not in kept:
+            assert allwords[name] == 0, f"{name} is not kept, yet reads {allwords[name]}"
+    if len(kept) < len(COUNTERS):
+        _reset_counts(ar)
+        stream_batch(ar, P, X, Y, lr=None)
+        assert any(ar.counters.counts.values()), "the batch saturated nothing"

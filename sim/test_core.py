@@ -49,7 +49,7 @@ async def evaluation(dut):
     tb = CoreTB(dut)
     await tb.start()
     if not tb.config.trainer:
-        await scenarios.refused_without_trainer(tb.call, tb.config)
+        await scenarios.refused_commands(tb.call, tb.config)
         return
     rng = np.random.default_rng(tb.seed + 2)
     n = min(tb.config.samples, 12)
@@ -64,7 +64,7 @@ async def epochs(dut):
     tb = CoreTB(dut)
     await tb.start()
     if not tb.config.trainer:
-        await scenarios.refused_without_trainer(tb.call, tb.config)
+        await scenarios.refused_commands(tb.call, tb.config)
         return
     rng = np.random.default_rng(tb.seed + 3)
     for _ in range(tb.cases):

@@ -243,3 +243,19 @@ def test_gradcheck_and_infer_through_the_driver_on_sim(capsys, tmp_path):
     from firmware_py.model.training import predict
     arith = FixedArith.for_network(net)
     np.testing.assert_array_equal(obj["outputs"], predict(arith, arith.params(net), net.x))
+
+
+def test_a_command_the_device_cannot_run_is_refused_in_one_line(capsys, tmp_path):
+    """The iCE40 digits surface has no host access to s and lam: infer and gradcheck,
+    which relax and read s, stop before any device work with the reason."""
+    cfg = "configs/experiments/digits-lean-ice40.json"
+    rng = np.random.default_rng(0)
+    net = Network.random((64, 32, 10), parse_activations("relu,identity", 2), rng)
+    net.x, net.y = rng.uniform(0, 1, (2, 64)), np.eye(10)[[3, 7]]
+    net.save(tmp_path / "n.npz")
+    for argv in (("infer", "--net", str(tmp_path / "n.npz")), ("gradcheck",)):
+        code, out, err = run(capsys, *argv, "--config", cfg, "--backend", "sim")
+        assert code != 0 and out == ""
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "the device cannot run it" in lines[0] \
+            and "no host access to s and lam" in lines[0], err

@@ -1,6 +1,8 @@
 """Fixed-point golden model: exactness against itself, a derived bound against float64,
 saturation that is counted, and the streaming schedule."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -64,6 +66,15 @@ def test_config_roundtrips_json_and_id_tracks_the_bits():
     other = DyadicConfig((64, 32, 10), parse_activations("leaky_relu:4", 2),
                          sens=QFormat(16, 13), multipliers=(4, 4))
     assert other.config_id != c.config_id
+    # a field added after the first builds is in the JSON, and so the ID, only when it is
+    # not its default: the configurations built before it keep their IDs and bitstreams
+    assert "state_access" not in c.to_json() and "saturation_counters" not in c.to_json()
+    for field in ("state_access", "saturation_counters"):
+        small = dataclasses.replace(c, **{field: False})
+        assert f'"{field}":false' in small.to_json() and small.config_id != c.config_id
+        assert DyadicConfig.from_json(small.to_json()) == small
+    with pytest.raises(ConfigError, match="state_access must be true or false"):
+        dataclasses.replace(c, state_access="no")
 
 
 def test_multipliers_as_rows_and_cols_fix_the_tiling():

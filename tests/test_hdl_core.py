@@ -432,7 +432,7 @@ def test_a_core_built_small_refuses_what_it_leaves_out():
 
     async def bench(ctx, dut, cmds):
         run = _amaranth_call(ctx, dut)
-        await scenarios.refused_without_trainer(run, cfg)
+        await scenarios.refused_commands(run, cfg)
         assert (await _raw(ctx, dut, cmds.relax(1, 1).words))["status"] == Status.BAD_ARGUMENT
         await scenarios.relaxation(run, cfg, rng, dt=1.0, ticks=2 * cfg.L + 1)
         await scenarios.streaming(run, cfg, rng, batch=4, update=True, batches=2)

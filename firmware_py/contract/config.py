@@ -106,7 +106,11 @@ class DyadicConfig:
     iCE40, or whose placer chokes on per-element enables, the Gowin GW2A. It needs label
     targets, ``fractional_dt`` false and each cell's column lanes dividing the row lanes
     of the cell below). ``trainer``: TRAIN and EVALUATE run on chip (false: a device too
-    small for them refuses them, and the host sends each batch).
+    small for them refuses them, and the host sends each batch). ``state_access``: the
+    host reads and writes s and lam and runs relaxations (READ_STATE, WRITE_STATE, RELAX;
+    false: a device too small for them refuses them, as the host does before sending).
+    ``saturation_counters``: READ_COUNTERS counts saturations too (false: ticks, cycles
+    and busy only; the host reads no sat_* counts from such a device).
     ``serial_update`` sends the weight update through one SGD unit per cell, a weight or
     bias a cycle after the batch's last gradient pass, instead of one unit per multiplier:
     the same bits for ``update_steps`` more cycles per batch, and the logic of a shifter,
@@ -132,6 +136,12 @@ class DyadicConfig:
     trainer: bool = True
     cell: str = "classic"
     retiming: Retiming = LEAN
+    state_access: bool = True
+    saturation_counters: bool = True
+
+    # Fields added after the first boards were built: left out of the JSON at their
+    # defaults, so that a configuration's ID (and so its bitstream) is what it was.
+    _LATER_FIELDS = ("state_access", "saturation_counters")
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -210,7 +220,8 @@ class DyadicConfig:
             raise ConfigError(f"pipeline must be 0, 1 or 2, not {self.pipeline!r}")
         if not 8 <= self.counter_bits <= 32:
             raise ConfigError(f"counter_bits must be 8..32, not {self.counter_bits!r}")
-        for name in ("serial_update", "fractional_dt", "trainer"):
+        for name in ("serial_update", "fractional_dt", "trainer", "state_access",
+                     "saturation_counters"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if not 4 <= self.frame_words <= 65535:
@@ -313,6 +324,9 @@ class DyadicConfig:
     def to_json(self) -> str:
         d = asdict(self)
         d["activations"] = [str(a) for a in self.activations]
+        for name in self._LATER_FIELDS:
+            if d[name] == self.__dataclass_fields__[name].default:
+                del d[name]
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @classmethod

@@ -11,7 +11,8 @@ from amaranth.lib import data, enum
 from amaranth.lib.crc import catalog
 
 __all__ = ["PROTOCOL_VERSION", "Opcode", "TRAINER_OPCODES", "Status", "STATUS_TEXT",
-           "CommandHeader", "ResponseHeader", "COUNTERS", "StreamFlags", "SampleShape",
+           "CommandHeader", "ResponseHeader", "COUNTERS", "STATE_OPCODES", "carried_opcodes",
+           "carried_counters", "missing_reason", "StreamFlags", "SampleShape",
            "MAX_EPOCHS", "pack", "unpack", "sample_words", "sample_lanes", "classes",
            "pack_samples", "unpack_samples", "SOF_COMMAND", "SOF_RESPONSE", "FRAME_CRC",
            "FRAME_HEADER_BYTES", "LinkStatus", "DEFAULT_BAUD"]
@@ -58,6 +59,27 @@ class Opcode(enum.Enum, shape=8):
 
 # What a device built without the trainer (config.trainer false) refuses as BAD_OPCODE.
 TRAINER_OPCODES = frozenset({Opcode.TRAIN, Opcode.EVALUATE})
+# What a device built without host access to s and lam (config.state_access false)
+# refuses: a relaxation's result is only ever read there.
+STATE_OPCODES = frozenset({Opcode.WRITE_STATE, Opcode.READ_STATE, Opcode.RELAX})
+
+
+def carried_opcodes(config) -> frozenset:
+    """The commands a device of ``config`` executes; it refuses the others as BAD_OPCODE."""
+    ops = set(Opcode) - {Opcode.RESET}          # (RESET is the link's, not the core's)
+    if not config.trainer:
+        ops -= TRAINER_OPCODES
+    if not config.state_access:
+        ops -= STATE_OPCODES
+    return frozenset(ops)
+
+
+def missing_reason(config, opcode) -> str:
+    """Why a device of ``config`` refuses ``opcode`` (one of those it does not carry)."""
+    if opcode in TRAINER_OPCODES and not config.trainer:
+        return "its configuration has no trainer (\"trainer\": false): the host sends each batch"
+    return ("its configuration has no host access to s and lam (\"state_access\": false): "
+            "nothing can read a relaxation's result")
 
 
 class Status(enum.Enum, shape=8):
@@ -131,6 +153,11 @@ SampleShape = data.StructLayout({"inputs": 16, "outputs": 16})
 # READ_COUNTERS order; each a 32-bit word; the counters wrap at 2^config.counter_bits.
 # cycles: every cycle a run occupies the array (its setup cycle included).
 COUNTERS = ("ticks", "cycles", "busy", "sat_h", "sat_err", "sat_lam", "sat_grad", "sat_weight")
+
+
+def carried_counters(config) -> tuple[str, ...]:
+    """The counters a device of ``config`` keeps; the others read as 0 and mean nothing."""
+    return COUNTERS if config.saturation_counters else COUNTERS[:3]
 
 
 def pack(layout: data.StructLayout, **fields) -> int:

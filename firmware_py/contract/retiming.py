@@ -60,6 +60,11 @@ class Retiming:
         if self.operand < 1 or self.product < 1:
             raise ValueError("Retiming.operand and .product must be >= 1: the multiplier's "
                              "own registers")
+        if self.finish < 1 or self.state < 1:
+            # (the finish stages take a row tile's h and code, and its next state, from
+            # these registers; built without them, a cell's gradients come out wrong)
+            raise ValueError("Retiming.finish and .state must be >= 1: the finish stage's "
+                             "own registers")
 
     def for_cell(self, tiling) -> Retiming:
         """The register counts of a cell with this tiling: ``tree_levels`` resolved into

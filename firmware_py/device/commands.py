@@ -24,6 +24,9 @@ from firmware_py.contract.protocol import (
     SampleShape,
     Status,
     StreamFlags,
+    carried_counters,
+    carried_opcodes,
+    missing_reason,
     pack,
     pack_samples,
     sample_words,
@@ -31,8 +34,8 @@ from firmware_py.contract.protocol import (
     unpack_samples,
 )
 
-__all__ = ["Command", "CoreCommands", "DeviceError", "to_signed32", "response_length",
-           "split_response", "sample_words"]
+__all__ = ["Command", "CoreCommands", "DeviceError", "NotCarried", "to_signed32",
+           "response_length", "split_response", "sample_words"]
 
 MASK32 = 0xFFFFFFFF
 
@@ -47,6 +50,15 @@ class DeviceError(RuntimeError):
         why = STATUS_TEXT.get(name)
         super().__init__(f"{getattr(opcode, 'name', opcode)} failed: {name}"
                          + (f" ({why})" if why else ""))
+
+
+class NotCarried(ValueError):
+    """A command the device's configuration does not carry: refused before it is sent."""
+
+    def __init__(self, config, opcode):
+        self.opcode = opcode
+        super().__init__(f"{opcode.name}: the device cannot run it, "
+                         f"{missing_reason(config, opcode)}")
 
 
 def to_signed32(w: int) -> int:
@@ -87,7 +99,15 @@ class CoreCommands:
     def __init__(self, config: DyadicConfig):
         self.config = config
 
+    def require(self, *opcodes):
+        """Raise ``NotCarried`` for the first of ``opcodes`` the device does not carry: a
+        job that needs them fails before it starts."""
+        for opcode in opcodes:
+            if opcode not in carried_opcodes(self.config):
+                raise NotCarried(self.config, opcode)
+
     def _cmd(self, opcode, payload=(), layer=0, decode=lambda data: None) -> Command:
+        self.require(opcode)
         payload = list(payload)
         hdr = pack(CommandHeader, opcode=opcode, layer=layer, length=len(payload))
         return Command(opcode, [hdr] + payload, decode)
@@ -195,7 +215,9 @@ class CoreCommands:
                          decode=lambda d: (d[0], d[1] | (d[2] << 32)))
 
     def read_counters(self) -> Command:
-        return self._cmd(Opcode.READ_COUNTERS, decode=lambda d: dict(zip(COUNTERS, d)))
+        kept = carried_counters(self.config)
+        return self._cmd(Opcode.READ_COUNTERS, decode=lambda d: {
+            name: v for name, v in zip(COUNTERS, d) if name in kept})
 
     def clear_counters(self) -> Command:
         return self._cmd(Opcode.CLEAR_COUNTERS)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from firmware_py.contract.fixedpoint import FormatError
-from firmware_py.contract.protocol import DEFAULT_BAUD
+from firmware_py.contract.protocol import DEFAULT_BAUD, Opcode
 from firmware_py.model.arith import FixedArith, FloatArith
 from firmware_py.model.datasets import DATASETS, class_labels, load_dataset
 from firmware_py.model.dynamics import relax
@@ -401,6 +401,7 @@ def cmd_gradcheck(args):
 
 # -- dyadic infer ------------------------------------------------------------------------
 def cmd_infer(args):
+    from firmware_py.device.commands import CoreCommands
     from firmware_py.model.training import predict
 
     args.backend = args.backend or ("serial" if args.port else "sim")
@@ -418,6 +419,7 @@ def cmd_infer(args):
     else:
         raise UsageError(f"{args.net} holds no x; give --dataset to infer on its test split")
     config = _device_config(args, net, 1, samples=len(X))
+    CoreCommands(config).require(Opcode.RELAX, Opcode.READ_STATE)   # (before any device work)
     arith = FixedArith(config)
     try:
         params = arith.params(net, saturate=args.saturate)

@@ -30,7 +30,7 @@ from ..cell_links import (
 from ..tile_memory import COPY_ATTR
 from .delay import delayed
 from .finish import ColumnFinish, ColumnTileFinish, RowFinish, RowTileFinish
-from .host_walk import BankedHostWalk, HostWalk
+from .host_walk import BankedHostWalk, BankedParamsWalk, HostWalk, ParamsWalk
 from .issue import IssueSequencer
 from .lane import LaneOp, lane_for
 from .lane_memory import memory_for
@@ -93,7 +93,7 @@ class LeanCell(wiring.Component):
         s, lam, lam_next = (Signal(vec(signed(w), N), name=n, reset_less=True) for w, n in (
             (c.act.bits, "s"), (c.sens.bits, "lam"), (c.sens.bits, "lam_next")))
         self.link_above(m, s, lam)
-        lam_new = self.next_lam(m, lam_next)
+        lam_new = self.next_lam(m, lam, lam_next)
 
         m.submodules.stash = stash = self.stash_class(stash_depth(c.L, self.l),
                                                       self.stash_entry())
@@ -192,7 +192,7 @@ class LeanCell(wiring.Component):
     def link_above(self, m, s, lam):
         m.d.comb += [self.above.s.eq(s), self.above.lam.eq(lam)]
 
-    def next_lam(self, m, lam_next):
+    def next_lam(self, m, lam, lam_next):
         """lam next with this cycle's writes from above in it: what a commit takes."""
         lam_new = Signal.like(lam_next)
         m.d.comb += lam_new.eq(lam_next)
@@ -212,8 +212,9 @@ class LeanCell(wiring.Component):
         return RowFinish(self.config, self.tiling, self.n_out, self.act, self.mac.row_sum_bits)
 
     def host_walk(self):
-        return HostWalk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
-                        self.mac.row_sum_bits)
+        walk = HostWalk if self.config.state_access else ParamsWalk
+        return walk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
+                    self.mac.row_sum_bits)
 
     def finish_from(self, m, rfin, s):
         m.d.comb += rfin.s.eq(s)
@@ -287,7 +288,7 @@ class BankedState:
     def link_above(self, m, s, lam):
         pass
 
-    def next_lam(self, m, lam_next):
+    def next_lam(self, m, lam, lam_next):
         return None
 
     def row_operands(self):
@@ -301,8 +302,9 @@ class BankedState:
                              self.mac.row_sum_bits)
 
     def host_walk(self):
-        return BankedHostWalk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
-                              self.mac.row_sum_bits)
+        walk = BankedHostWalk if self.config.state_access else BankedParamsWalk
+        return walk(self.config, self.rt, self.tiling, self.n_out, self.n_in,
+                    self.mac.row_sum_bits)
 
     def finish_from(self, m, rfin, s):
         pass
@@ -420,7 +422,19 @@ class SampleInputs:
         return stash.new.index.eq(self.index)
 
 
-class SampleWordCell(SampleInputs, LeanCell):
+class TopOfChain:
+    """The top cell of a ``lean-bram`` chain: the output error writes its lam only in a
+    commit's cycle (``err_fire``), so the commit takes the written value, or keeps lam,
+    with no lam next register beside it (80 flip-flops of their own on the UP5K)."""
+
+    def next_lam(self, m, lam, lam_next):
+        lam_new = Signal.like(lam)
+        for i in range(self.n_out):
+            m.d.comb += lam_new[i].eq(Mux(self.lam_in.we[i], self.lam_in.value[i], lam[i]))
+        return lam_new
+
+
+class SampleWordCell(TopOfChain, SampleInputs, LeanCell):
     """Cell 1 of a one-layer ``lean-bram`` network."""
 
 
@@ -428,7 +442,7 @@ class HiddenSampleWordCell(BankedState, SampleInputs, LeanCell):
     """Cell 1 of a deeper ``lean-bram`` network."""
 
 
-class IceCell(BankInputs, LeanCell):
+class IceCell(TopOfChain, BankInputs, LeanCell):
     """The top cell of a ``lean-bram`` network of two layers or more."""
 
 

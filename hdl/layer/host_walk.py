@@ -21,10 +21,12 @@ from ..cell_links import HostAccess, HostTarget
 from .lane import LaneOp
 from .mac_array import ROW_GROUP
 
-__all__ = ["HostWalk", "BankedHostWalk"]
+__all__ = ["HostWalk", "BankedHostWalk", "ParamsWalk", "BankedParamsWalk"]
 
 
 class HostWalk(wiring.Component):
+    carries_state = True        # STATE is a target (``ParamsOnly``: it is not)
+
     def __init__(self, config: DyadicConfig, rt: Retiming, tiling, n_out: int, n_in: int,
                  sum_bits: int):
         self.config, self.rt, self.tiling = config, rt, tiling
@@ -55,7 +57,7 @@ class HostWalk(wiring.Component):
         i = Signal(range(N))
         total = N * M + N
         skip, left = Signal(range(total + 1)), Signal(range(total + 1))
-        state = target == HostTarget.STATE
+        state = (target == HostTarget.STATE) if self.carries_state else Const(0)
         last_row = (ti == (N - 1) // R) & (a == (N - 1) % R)
         last_col = (tj == (M - 1) // C) & (b == (M - 1) % C)
 
@@ -97,9 +99,15 @@ class HostWalk(wiring.Component):
             m.d.sync += reg.eq(value)
             m.d.comb += port.eq(reg)
         m.d.comb += self.index.eq(i)
-        word = Signal(32, reset_less=True)
-        m.d.comb += [self.host_o.payload.eq(word), self.value.eq(word),
-                     self.word.eq(word[:self.config.master.bits])]
+        # The word moved: a register here. A walk without the state (``ParamsOnly``) keeps
+        # none: a read's word stays in its pick register, and the host's word on ``host_i``,
+        # taken only once it has landed.
+        if self.carries_state:
+            word = Signal(32, reset_less=True)
+            m.d.comb += self.host_o.payload.eq(word)
+        else:
+            word = self.host_i.payload
+        m.d.comb += [self.value.eq(word), self.word.eq(word[:self.config.master.bits])]
         # every pick across the cell is made in two steps, a group by the index's low bits
         # into registers and then the group: one pick of N state registers, and later of R
         # row sums from trees spread over the die, was the routed 85F's critical path
@@ -117,11 +125,18 @@ class HostWalk(wiring.Component):
         # and the group's pick into a register too, so that the word register's load (the
         # state machine's decode) starts from flip-flops
         state_word = Signal(32, reset_less=True)
-        m.d.sync += state_word.eq(Mux(vec, self.lam_element(m, pick, i, ti, a).as_signed(),
-                                      self.s_element(m, pick, i, ti, a).as_signed()))
+        if self.carries_state:
+            m.d.sync += state_word.eq(Mux(vec, self.lam_element(m, pick, i, ti, a).as_signed(),
+                                          self.s_element(m, pick, i, ti, a).as_signed()))
         row_word = Signal(32, reset_less=True)
-        m.d.sync += row_word.eq(pick("row_sum", [self.row_sum[k] for k in range(R)], a, ROW_GROUP)
-                                .as_signed())
+        row_pick = pick("row_sum", [self.row_sum[k] for k in range(R)], a, ROW_GROUP).as_signed()
+        reading = Signal()      # (the word is due: it holds from here until it is sent)
+        if self.carries_state:
+            m.d.sync += row_word.eq(row_pick)
+        else:
+            with m.If(~reading):
+                m.d.sync += row_word.eq(row_pick)
+            m.d.comb += self.host_o.payload.eq(row_word)
         # a word's wait counts from the FSM's issue: + 1 for the op's register, + 2 for the
         # picks' registers
         wait = Signal(range(max(rt.product_at + rt.tree + 3, rt.land + 1) + 1))
@@ -146,33 +161,42 @@ class HostWalk(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(write):
                     m.next = "TAKE"
-                with m.Elif(state):
-                    m.d.sync += wait.eq(2)
-                    m.next = "PICK"
+                if self.carries_state:
+                    with m.Elif(state):
+                        m.d.sync += wait.eq(2)
+                        m.next = "PICK"
                 with m.Else():
                     m.d.comb += [issue.eq(1), op.eq(Mux(target == HostTarget.GRADS,
                                                        LaneOp.READ_G, LaneOp.READ_W))]
                     m.d.sync += wait.eq(rt.product_at + rt.tree + 3)   # + the picks
                     m.next = "READ"
-            with m.State("PICK"):            # i's group, then the word, into registers
-                m.d.sync += wait.eq(wait - 1)
-                with m.If(wait == 1):
-                    m.d.sync += word.eq(state_word)
-                    m.next = "SEND"
+            if self.carries_state:
+                with m.State("PICK"):        # i's group, then the word, into registers
+                    m.d.sync += wait.eq(wait - 1)
+                    with m.If(wait == 1):
+                        m.d.sync += word.eq(state_word)
+                        m.next = "SEND"
             with m.State("READ"):            # the word comes down its row lane's tree
                 m.d.sync += wait.eq(wait - 1)
                 with m.If(wait == 1):
-                    m.d.sync += word.eq(row_word)
+                    if self.carries_state:
+                        m.d.sync += word.eq(row_word)
+                    else:
+                        m.d.comb += reading.eq(1)
                     m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += self.host_o.valid.eq(1)
+                if not self.carries_state:
+                    m.d.comb += reading.eq(1)
                 with m.If(self.host_o.ready):
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
             with m.State("TAKE"):
-                m.d.comb += self.host_i.ready.eq(1)
+                if self.carries_state:
+                    m.d.comb += self.host_i.ready.eq(1)
                 with m.If(self.host_i.valid):
-                    m.d.sync += word.eq(self.host_i.payload)
+                    if self.carries_state:
+                        m.d.sync += word.eq(self.host_i.payload)
                     m.next = "STORE"
             with m.State("STORE"):
                 with m.If(state):
@@ -190,6 +214,8 @@ class HostWalk(wiring.Component):
                 with m.If(wait == 1):
                     m.d.comb += moved.eq(1)
                     m.next = "NEXT"
+        if not self.carries_state:          # the host's word is taken once it has moved
+            m.d.comb += self.host_i.ready.eq(moved & write)
         with m.If(moved):
             m.d.sync += left.eq(left - 1)
             advance()
@@ -228,3 +254,20 @@ class BankedHostWalk(HostWalk):
 
     def lam_element(self, m, pick, i, ti, a):
         return Array(self.lam_word[k] for k in range(self.tiling.rows))[a]
+
+
+class ParamsOnly:
+    """A walk over PARAMS and GRADS only, for a device without host access to s and lam
+    (``config.state_access`` false: its decoder refuses READ_STATE and WRITE_STATE). It
+    picks no state element and strobes no state write; on an iCE40 UP5K the picks and the
+    per-element writes of both cells' s and lam were some 370 logic cells."""
+
+    carries_state = False
+
+
+class ParamsWalk(ParamsOnly, HostWalk):
+    pass
+
+
+class BankedParamsWalk(ParamsOnly, BankedHostWalk):
+    pass

@@ -67,7 +67,15 @@ class Stash(wiring.Component):
 
 class RegisterStash(Stash):
     """A stash left to flip-flops: on an iCE40 a stash of bank numbers or sample indices
-    is a few dozen bits, which would take a block RAM of 4 kbit each 16 bits wide."""
+    is a few dozen bits, which would take a block RAM of 4 kbit each 16 bits wide. It is a
+    line of ``depth`` + 1 entries shifted at each commit, ``oldest`` its end: the same entry
+    the ring would read, with no pick among the entries (their LUTs on a UP5K)."""
 
-    def attrs(self):
-        return {}
+    def elaborate(self, platform):
+        m = Module()
+        line = [Signal(self.entry, name=f"entry{k}", reset_less=True)
+                for k in range(self.depth + 1)]
+        m.d.comb += self.oldest.eq(line[-1])
+        with m.If(self.commit):
+            m.d.sync += [line[0].eq(self.new), *(b.eq(a) for a, b in zip(line, line[1:]))]
+        return m

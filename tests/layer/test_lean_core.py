@@ -116,6 +116,33 @@ def test_a_lean_core_relaxes_streams_and_trains_like_the_golden_model(sizes, mul
     assert {lane.operand_bits for lane in _LANES} == {13 if formats else 18}
 
 
+def test_a_lean_core_without_state_access_trains_and_refuses_the_rest():
+    """The iCE40 digits surface (``state_access``, ``saturation_counters`` and ``trainer``
+    false): batches stream bit for bit, the commands it leaves out are refused by the host
+    and by the device, and its saturation counters read 0."""
+    cfg = _config((5, 4, 3), [[3, 2], [2, 1]], pipeline=1, retiming=ICE40_FORMATS["retiming"],
+                  **dict(ICE40_WIDTHS, cell=ICE40_FORMATS["cell"], fractional_dt=False,
+                         trainer=False, state_access=False, saturation_counters=False))
+    rng = np.random.default_rng(11)
+
+    cmds = CoreCommands(cfg)
+
+    async def bench(run):
+        await scenarios.streaming(run, cfg, rng, batch=5, update=True, batches=2)
+        await scenarios.refused_commands(run, cfg)
+        # windows through walks that keep no word register (``host_walk.ParamsOnly``)
+        for l in (1, 2):
+            W, b = await run(cmds.read_params(l))
+            flat = np.concatenate([W.ravel(), b])
+            new = rng.integers(cfg.master.min, cfg.master.max + 1, 6)
+            await run(cmds.write_values(Opcode.WRITE_PARAMS, l, 4, new))
+            flat[4:10] = new
+            assert np.array_equal(await run(cmds.read_values(Opcode.READ_PARAMS, l, 2, 11)),
+                                  flat[2:13])
+
+    _run(cfg, bench)
+
+
 def test_host_windows_and_saturation_on_a_lean_core():
     """A window inside W|b reads and writes exactly its elements; with large weights and
     inputs h, the error, lam and W saturate (G at its 18 bits: tests/layer/
@@ -150,6 +177,8 @@ def test_a_lean_configuration_refuses_what_the_cell_cannot_build():
         _config((3, 4, 2), [[2, 2], [2, 3]], cell="wide")
     with pytest.raises(ConfigError, match="retiming"):
         _config((3, 4, 2), [[2, 2], [2, 3]], retiming={"memory": 0})
+    with pytest.raises(ConfigError, match="finish and .state must be >= 1"):
+        _config((3, 4, 2), [[2, 2], [2, 3]], retiming={"state": 0})
     # the bias is one more weight column: [rows, cols] may span M + 1 columns
     assert _config((3, 4, 2), [[4, 4], [2, 5]]).tiling(2) == (2, 5, 1, 1)
     with pytest.raises(ConfigError, match="cols 1..5"):
