@@ -23,7 +23,11 @@ from firmware_py.contract.protocol import (
     ResponseHeader,
 )
 
-__all__ = ["Framer"]
+__all__ = ["Framer", "FRAME_BUFFER"]
+
+# The frame buffer's memory: written while a frame arrives and read while it is handed on,
+# never both, so an iCE40 build declares a collision undefined (boards/build.py).
+FRAME_BUFFER = "buf"
 
 
 class Framer(wiring.Component):
@@ -45,7 +49,7 @@ class Framer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.buf = buf = Memory(shape=32, depth=self.max_words, init=[])
+        m.submodules[FRAME_BUFFER] = buf = Memory(shape=32, depth=self.max_words, init=[])
         # payload bytes go straight to their byte lane (no word assembly register)
         wr, rd = buf.write_port(granularity=8), buf.read_port()
 

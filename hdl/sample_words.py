@@ -20,7 +20,11 @@ from firmware_py.contract.config import DyadicConfig
 
 from .sample_memory import MEMORY_NAME, SampleWriter
 
-__all__ = ["WordSampleMemory", "WordSampleReader", "LaneSampleWriter"]
+__all__ = ["WordSampleMemory", "WordSampleReader", "LaneSampleWriter", "LABEL_WORDS"]
+
+# The labels' memory: written only by WRITE_SAMPLES and read by runs and read-backs, which
+# never overlap it, so the board build declares a collision undefined (boards/build.py).
+LABEL_WORDS = "label_words"
 
 
 class LaneSampleWriter(SampleWriter):
@@ -66,7 +70,7 @@ class WordSampleMemory(wiring.Component):
         # (the row memory's name: the board build's script finds the sample memory by it,
         # to drop the all-zero contents that would keep it out of the SPRAM)
         m.submodules[MEMORY_NAME] = words = Memory(shape=self.word, depth=depth, init=[])
-        m.submodules.labels = labels = Memory(shape=c.act.bits, depth=c.samples, init=[])
+        m.submodules[LABEL_WORDS] = labels = Memory(shape=c.act.bits, depth=c.samples, init=[])
         wr, rd = words.write_port(granularity=1), words.read_port()    # (a code)
         lane = self.wr_lane
         writing = self.wr_en & (lane < n0)

@@ -20,6 +20,7 @@ from boards.build import (
     KEEP_COPIES,
     NO_COLLISION,
     NO_SAMPLE_INIT,
+    SCRIPT_AFTER_READ,
     BuildError,
     _failure,
     _public_names,
@@ -379,6 +380,24 @@ def test_a_lane_memory_is_block_ram_alone_with_the_build_script(tmp_path):
     assert plain["DP16KD"] == clean["DP16KD"] == 1
     assert clean["TRELLIS_FF"] == out_regs, clean
     assert plain["TRELLIS_FF"] > out_regs + 36, plain
+
+
+@pytest.mark.parametrize("part", ["state banks", "code ring", "frame buffer"])
+def test_the_ice40_script_leaves_no_bypass_beside_the_lean_bram_memories(tmp_path, part):
+    """A lean-bram cell's state banks and code ring, and the framer's buffer: without the
+    iCE40 build's collision line yosys builds the old-data read in flip-flops beside each
+    block RAM; with it, none are left (the collisions cannot happen: the lean core test
+    watches the banks and rings, as it does the lanes)."""
+    from hdl.framer import Framer
+    from hdl.layer.stash import CodeRing
+    from hdl.layer.state_banks import StateBanks
+    make = {"state banks": lambda: StateBanks(32, 3, 4, 8),
+            "code ring": lambda: CodeRing(3, 3, 11),
+            "frame buffer": lambda: Framer(256, 800)}[part]
+    plain = _mapped_cells(tmp_path, make(), "ice40", "")
+    clean = _mapped_cells(tmp_path, make(), "ice40", SCRIPT_AFTER_READ["ice40"])
+    assert plain["SB_RAM40_4K"] == clean["SB_RAM40_4K"] >= 1
+    assert plain.get("SB_DFF", 0) > 0 and clean.get("SB_DFF", 0) == 0, (plain, clean)
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

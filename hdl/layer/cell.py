@@ -36,7 +36,15 @@ from .lane import LaneOp, lane_for
 from .lane_memory import memory_for
 from .mac_array import MacArray
 from .operands import BankColumns, BankRows, ColumnOperands, RowOperands, SampleColumns
-from .stash import RegisterStash, Stash, bank_entry, index_entry, row_entry, stash_depth
+from .stash import (
+    CodeRing,
+    RegisterStash,
+    Stash,
+    bank_entry,
+    index_entry,
+    row_entry,
+    stash_depth,
+)
 from .state_banks import StateBanks, StateLink, banks_below
 from .stats import CellStatistics
 from .update import ShiftOperand
@@ -121,7 +129,7 @@ class LeanCell(wiring.Component):
             cols.op.eq(op), cols.tj.eq(seq.tj), cols.relax.eq(relax),
             *self.column_inputs(cols, stash), cols.shift.eq(shift.b),
             rows.ti.eq(seq.ti), rows.relax.eq(relax), *self.rows_lam(rows, lam),
-            rows.code_now.eq(rfin.code_now), rows.code_stash.eq(stash.oldest.code),
+            *self.rows_codes(m, rows, rfin, stash),
             mac.row.eq(rows.row), mac.col.eq(cols.col)]
 
         # the finish stages see a tile's sums rt.product_at + rt.tree after its issue
@@ -151,7 +159,7 @@ class LeanCell(wiring.Component):
 
         # commit: the next state becomes the current one; the stash keeps this tick's pair
         m.d.comb += [stash.commit.eq(ctl.commit_state[0]), self.stash_input(stash),
-                     stash.new.code.eq(rfin.code_now)]
+                     *self.stash_codes(stash, rfin)]
         for i in range(N):
             with m.If(state_commit(ctl.commit_state, i % T.rows, T.rows)):
                 m.d.sync += self.commit_state(s, lam, lam_new, rfin, i)
@@ -268,6 +276,16 @@ class LeanCell(wiring.Component):
     def stash_input(self, stash):
         return stash.new.s.eq(self.below.s)
 
+    # -- where the stashed derivative codes are kept: in the stash's entries here, in a
+    # block RAM of their own beside a ``BankedState`` cell's ---------------------------------
+    codes_apart = False
+
+    def rows_codes(self, m, rows, rfin, stash):
+        return [rows.code_now.eq(rfin.code_now), rows.code_stash.eq(stash.oldest.code)]
+
+    def stash_codes(self, stash, rfin):
+        return [stash.new.code.eq(rfin.code_now)]
+
 
 # -- the block RAM variants (``"cell": "lean-bram"``): on the iCE40 every state bit in a
 # flip-flop costs a logic cell, and on the GW2A per-element enables stall the placer. What a
@@ -349,6 +367,20 @@ class BankedState:
     def set_element(self, m, s, lam, lam_next, rfin, set_s, set_lam, i, value):
         pass
 
+    # its codes in a ``CodeRing``, read a row tile a word beside lam
+    codes_apart = True
+
+    def rows_codes(self, m, rows, rfin, stash):
+        T = self.tiling
+        m.submodules.code_ring = ring = CodeRing(stash_depth(self.config.L, self.l), T.rows, T.ti)
+        m.d.comb += [ring.commit.eq(self.ctl.commit_state[0]), ring.wr.eq(rfin.code_wr),
+                     ring.wr_ti.eq(rfin.code_ti), ring.wr_codes.eq(rfin.code_word),
+                     ring.rd_ti.eq(rows.lam_word)]
+        return [rows.code_now.eq(rfin.code_now), rows.code_stash.eq(ring.rd_codes)]
+
+    def stash_codes(self, stash, rfin):
+        return []
+
 
 class BankInputs:
     """A cell above a ``BankedState`` one: its column operands are words of the s below
@@ -375,7 +407,8 @@ class BankInputs:
     stash_class = RegisterStash
 
     def stash_entry(self):
-        return bank_entry(banks_below(self.config, self.l - 1), self.n_out)
+        return bank_entry(banks_below(self.config, self.l - 1), self.n_out,
+                          codes=not self.codes_apart)
 
     def columns(self):
         return BankColumns(self.config, self.rt, self.tiling, self.n_in, self._rows_below(),
@@ -408,7 +441,7 @@ class SampleInputs:
     stash_class = RegisterStash
 
     def stash_entry(self):
-        return index_entry(self.config.samples, self.n_out)
+        return index_entry(self.config.samples, self.n_out, codes=not self.codes_apart)
 
     def columns(self):
         return SampleColumns(self.config, self.rt, self.tiling, self.n_in)

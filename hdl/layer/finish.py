@@ -113,7 +113,12 @@ class RowFinish(wiring.Component):
                         m.d.sync += code_now[i].eq(code)
                     self.store(m, i, t, new, blend_now, blend_ti)
             self.store_tile(m, a, new, blend_now, blend_ti)
+            self.code_tile(m, a, code, done, ti)
         return m
+
+    def code_tile(self, m, a, code, done, ti):
+        """Row lane a's derivative code, final when ``done`` for row tile ``ti`` (here only
+        in ``code_now``)."""
 
 
 class RowTileFinish(RowFinish):
@@ -129,7 +134,10 @@ class RowTileFinish(RowFinish):
     def state_ports(self):
         R, T = self.tiling.rows, self.tiling.ti
         return {"wr": Out(1), "wr_ti": Out(range(T)),
-                "wr_data": Out(data.ArrayLayout(signed(self.config.act.bits), R))}
+                "wr_data": Out(data.ArrayLayout(signed(self.config.act.bits), R)),
+                # and the row tile's codes, for the stash's block RAM (``stash.CodeRing``)
+                "code_wr": Out(1), "code_ti": Out(range(T)),
+                "code_word": Out(data.ArrayLayout(2, R))}
 
     def set_ports(self):
         return {}
@@ -142,6 +150,9 @@ class RowTileFinish(RowFinish):
 
     def store_tile(self, m, a, new, blend_now, blend_ti):
         m.d.comb += [self.wr.eq(blend_now), self.wr_ti.eq(blend_ti), self.wr_data[a].eq(new)]
+
+    def code_tile(self, m, a, code, done, ti):
+        m.d.comb += [self.code_wr.eq(done), self.code_ti.eq(ti), self.code_word[a].eq(code)]
 
 
 class ColumnFinish(wiring.Component):

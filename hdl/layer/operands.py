@@ -191,7 +191,7 @@ class RowOperands(wiring.Component):
             "ti": In(range(tiling.ti)), "relax": In(1),
             **self.lam_ports(),
             "code_now": In(data.ArrayLayout(2, n_out)),
-            "code_stash": In(data.ArrayLayout(2, n_out)),
+            "code_stash": In(self.stash_layout()),
             "row": Out(data.ArrayLayout(signed(config.sens.bits), tiling.rows))})
 
     def elaborate(self, platform):
@@ -202,10 +202,10 @@ class RowOperands(wiring.Component):
         for a in range(R):
             ti = delayed(m, self.ti, PICK, f"ti{a}_", attrs={COPY_ATTR: 1})
             lam = self.lam_pick(m, a, ti)
-            code = Mux(self.relax, _tile_pick([self.code_now[i] for i in range(N)], R, TI, a, ti),
-                       _tile_pick([self.code_stash[i] for i in range(N)], R, TI, a, ti))
+            now = _tile_pick([self.code_now[i] for i in range(N)], R, TI, a, ti)
+            code = self.code_pick(m, a, ti, now)
             if staged:
-                lam, code = self.staged_lam(m, a, lam), delayed(m, code, 1, f"code{a}_")
+                lam, code = self.staged_lam(m, a, lam), self.staged_code(m, a, code, now)
             d = Signal(signed(self.config.sens.bits), name=f"d{a}", reset_less=True)
             m.d.sync += d.eq(apply_fprime(self.act, code, lam))
             m.d.comb += self.row[a].eq(delayed(m, d, later - staged, f"d{a}_"))
@@ -222,6 +222,20 @@ class RowOperands(wiring.Component):
 
     def staged_lam(self, m, a, lam):
         return delayed(m, lam, 1, f"lam{a}_")
+
+    # -- where the stashed codes come from: the stash's registers here, its block RAM's
+    # word in ``BankRows`` -------------------------------------------------------------------
+    def stash_layout(self):
+        return data.ArrayLayout(2, self.n_out)
+
+    def code_pick(self, m, a, ti, now):
+        """Row lane a's code in row tile ``ti``, picked a cycle after the issue."""
+        R, TI, N = self.tiling.rows, self.tiling.ti, self.n_out
+        return Mux(self.relax, now, _tile_pick([self.code_stash[i] for i in range(N)], R, TI,
+                                               a, ti))
+
+    def staged_code(self, m, a, code, now):
+        return delayed(m, code, 1, f"code{a}_")
 
 
 class BankRows(RowOperands):
@@ -247,3 +261,14 @@ class BankRows(RowOperands):
 
     def staged_lam(self, m, a, lam):
         return self.lam[a]
+
+    # the stashed codes are word ``lam_word`` of the stash's block RAM (``stash.CodeRing``),
+    # read beside lam
+    def stash_layout(self):
+        return data.ArrayLayout(2, self.tiling.rows)
+
+    def code_pick(self, m, a, ti, now):
+        return None
+
+    def staged_code(self, m, a, code, now):
+        return Mux(self.relax, delayed(m, now, 1, f"code{a}_"), self.code_stash[a])

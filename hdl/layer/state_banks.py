@@ -25,7 +25,13 @@ from firmware_py.contract.config import DyadicConfig
 from ..fixed import block_ram
 from .stash import stash_depth
 
-__all__ = ["StateLink", "StateBanks", "banks_below", "column_tile_place"]
+__all__ = ["StateLink", "StateBanks", "banks_below", "column_tile_place", "STATE_WORDS"]
+
+# The banks' memory in the netlist. A read never meets a datapath write of its word (the
+# finish writes the next bank; the cell above reads the current one or a stashed one, and
+# ``banks_below`` keeps those apart), so the board build declares such a collision
+# undefined (boards/build.py).
+STATE_WORDS = "state_words"
 
 
 def banks_below(config: DyadicConfig, l: int) -> int:
@@ -84,6 +90,8 @@ class StateBanks(wiring.Component):
             "host": In(1), "host_ti": In(range(self.words)),
             "rd_bank": In(range(banks)), "rd_word": In(range(self.words)),
             "rd_data": Out(vec)})
+        # for testbenches: a datapath write meets a read of its word (``STATE_WORDS``)
+        self.collision = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -91,7 +99,7 @@ class StateBanks(wiring.Component):
         depth = B << self.word_bits
         mem = Memory(shape=data.ArrayLayout(signed(self.bits), R), depth=depth, init=[],
                      attrs=block_ram(R * self.bits, depth))
-        m.submodules.mem = mem
+        m.submodules[STATE_WORDS] = mem
         wr, rd = mem.write_port(granularity=1), mem.read_port()     # (an element)
         cur, wrote = Signal(range(B)), Signal()
         nxt = Mux(cur == B - 1, 0, cur + 1)
@@ -110,5 +118,6 @@ class StateBanks(wiring.Component):
                          wr.en.eq(self.wr_mask), wr.data.eq(self.wr_data)]
         m.d.comb += [rd.addr.eq(Mux(self.host, Cat(self.host_ti[:self.word_bits], cur),
                                     Cat(self.rd_word[:self.word_bits], self.rd_bank))),
-                     self.rd_data.eq(rd.data)]
+                     self.rd_data.eq(rd.data),
+                     self.collision.eq(~self.set & self.wr_mask.any() & (rd.addr == wr.addr))]
         return m

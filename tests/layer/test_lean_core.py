@@ -18,6 +18,8 @@ from firmware_py.model.arith import FixedArith
 from firmware_py.model.network import parse_activations
 from hdl.core import DyadicCore
 from hdl.layer.lane import Lane
+from hdl.layer.stash import CodeRing
+from hdl.layer.state_banks import StateBanks
 from sim import scenarios
 from sim.amaranth_tb import call
 from sim.runner import ICE40_FORMATS, ROOT
@@ -33,18 +35,18 @@ def _config(sizes, multipliers, **kw):
 # the iCE40's G and master weight (an 11-bit master weight, a 13-bit G)
 ICE40_WIDTHS = {k: ICE40_FORMATS[k] for k in ("weight_guard", "grad_bits")}
 _LANES = []       # every lane the test elaborates
+_MEMORIES = []    # and every state bank and code ring: their collisions are undefined too
 
 
 @pytest.fixture(autouse=True)
 def _watch_lanes(monkeypatch):
-    init = Lane.__init__
+    for cls, seen in ((Lane, _LANES), (StateBanks, _MEMORIES), (CodeRing, _MEMORIES)):
+        def record(self, *args, _init=cls.__init__, _seen=seen, **kwargs):
+            _init(self, *args, **kwargs)
+            _seen.append(self)
 
-    def record(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        _LANES.append(self)
-
-    _LANES.clear()
-    monkeypatch.setattr(Lane, "__init__", record)
+        seen.clear()
+        monkeypatch.setattr(cls, "__init__", record)
 
 
 def _run(cfg, bench):
@@ -58,9 +60,9 @@ def _run(cfg, bench):
     async def no_collisions(ctx):
         # the board build declares a read of a word in its write's cycle undefined
         # (boards/build.py): the cycle contract must never make one
-        watched = [lane.collision for lane in _LANES]
+        watched = [part.collision for part in _LANES + _MEMORIES]
         async for _, _, *hits in ctx.tick().sample(*watched):
-            assert not any(hits), "a lane read a word in the cycle it was written"
+            assert not any(hits), "a lane or a bank read a word in the cycle it was written"
 
     sim.add_testbench(testbench)
     sim.add_process(no_collisions)
