@@ -70,8 +70,10 @@ class RunControl(wiring.Component):
         dt = Signal(4)
         lr = Signal(5)
         upd = Signal()
-        # (a device without RELAX runs no relaxation: every relaxation path is left out)
-        relax = (mode == RunMode.RELAX) if Opcode.RELAX in carried_opcodes(c) else Const(0)
+        # (a device without RELAX runs no relaxation: every relaxation path is left out, and
+        # its runs are at most a batch, or the resident set, long)
+        relaxes = Opcode.RELAX in carried_opcodes(c)
+        relax = (mode == RunMode.RELAX) if relaxes else Const(0)
         evaluate = mode == RunMode.EVAL
         commit = self.commit
         prologue = self.prologue
@@ -79,7 +81,7 @@ class RunControl(wiring.Component):
         # commit). Every condition is t_next against a constant, or against lim plus a
         # constant (lim: the request's length), so d = t_next - lim is kept beside it:
         # the conditions are then comparisons of registers with small constants.
-        t_next = Signal(17)
+        t_next = Signal(17 if relaxes else (max(c.max_batch, c.samples) + 2 * L + 1).bit_length())
         d = Signal(signed(len(t_next) + 1))
 
         def d_below(k):     # t_next < lim + k, for a constant k >= 0

@@ -130,7 +130,8 @@ def test_a_lean_core_without_state_access_trains_and_refuses_the_rest():
     cmds = CoreCommands(cfg)
 
     async def bench(run):
-        await scenarios.streaming(run, cfg, rng, batch=5, update=True, batches=2)
+        # (a full batch: without RELAX the run control counts ticks only that far)
+        await scenarios.streaming(run, cfg, rng, batch=cfg.max_batch, update=True, batches=2)
         await scenarios.refused_commands(run, cfg)
         # windows through walks that keep no word register (``host_walk.ParamsOnly``)
         for l in (1, 2):
