@@ -23,7 +23,7 @@ _ULX3S = dict(family="ecp5", baud=3_000_000,
                            ("fujprog", "{bitstream}")))
 BOARDS = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker (iCE40 UP5K)", "ice40",
-          "amaranth_boards.icebreaker:ICEBreakerPlatform", "configs/nae3-ice40.json",
+          "amaranth_boards.icebreaker:ICEBreakerPlatform", "configs/digits-lean-ice40.json",
           clock_mhz=24.0, dsp=8, bram_kbit=120, logic=5280, spram_kbit=1024, baud=3_000_000,
           programmers=(("iceprog", "{bitstream}"),
                        ("openFPGALoader", "--board", "ice40_generic", "{bitstream}"))),

@@ -130,9 +130,9 @@ LEAN_FORMATS = dict(act=_LEAN.act, weight=_LEAN.weight, weight_guard=_LEAN.weigh
                     sens=_LEAN.sens, grad_bits=_LEAN.grad_bits, cell=_LEAN.cell)
 
 
-# and the iCE40's, as configs/experiments/digits-lean-ice40.json gives them: cell 1 reading
+# and the iCE40's, as configs/digits-lean-ice40.json gives them: cell 1 reading
 # the sample memory's words (label targets, a cycle for the read), 13-bit lane operands
-_ICE40 = DyadicConfig.load(ROOT / "configs" / "experiments" / "digits-lean-ice40.json")
+_ICE40 = DyadicConfig.load(ROOT / "configs" / "digits-lean-ice40.json")
 ICE40_FORMATS = dict(act=_ICE40.act, weight=_ICE40.weight, weight_guard=_ICE40.weight_guard,
                      sens=_ICE40.sens, grad_bits=_ICE40.grad_bits, cell=_ICE40.cell,
                      retiming=_ICE40.retiming, targets=_ICE40.targets,

@@ -116,7 +116,7 @@ def test_oversized_configuration_names_the_limits(tmp_path, capsys):
 
 
 def test_a_lean_lane_on_the_ice40_takes_one_sb_mac16():
-    ice = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")   # 13-bit operands
+    ice = DyadicConfig.load("configs/digits-lean-ice40.json")   # 13-bit operands
     check_fits(get_board("icebreaker"), ice)
     wide = DyadicConfig.load("configs/digits-lean-5.json")                 # 18-bit G
     with pytest.raises(BoardError, match="18-bit operands, but .* SB_MAC16 takes 16"):
@@ -454,7 +454,7 @@ def test_breakdown_rolls_each_component_up_with_its_submodules():
 def test_breakdown_of_a_real_design_accounts_for_every_multiplier(tmp_path):
     from boards.probes.breakdown import main as breakdown_main
     # a small network on the iCE40's lean-bram cells (digits' formats and tiling shape)
-    cfg = dataclasses.replace(DyadicConfig.load("configs/experiments/digits-lean-ice40.json"),
+    cfg = dataclasses.replace(DyadicConfig.load("configs/digits-lean-ice40.json"),
                               sizes=(5, 4, 3), max_samples=16, max_batch=4)
     path = tmp_path / "small.json"
     path.write_text(cfg.to_json())
@@ -499,7 +499,7 @@ def test_the_ice40_multiply_add_is_one_sb_mac16_and_exact(tmp_path):
     from amaranth.hdl import Module, Signal
 
     from hdl.layer.lane import operand_bits
-    cfg = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")
+    cfg = DyadicConfig.load("configs/digits-lean-ice40.json")
     ab, cb = operand_bits(cfg), cfg.grad_bits - 1 + cfg.master.bits     # (W 2^S: the widest)
     ob = max(2 * ab, cb) + 1
     m = Module()

@@ -77,20 +77,24 @@ def test_train_is_deterministic_for_a_seed(capsys):
 
 
 def test_train_fixed_takes_the_formats_of_a_board(capsys):
-    """--backend fixed with --board trains in that board's formats: the iCEBreaker's 8-bit
-    operands (configs/nae3-ice40.json, 3-2-1) learn not-all-equal, along another path than
-    16 bits; a network the board does not carry is refused."""
+    """--backend fixed with --config trains in that configuration's formats: the 8-bit
+    operands of configs/nae3-ice40.json (3-2-1) learn not-all-equal, along another path
+    than 16 bits; a network the board does not carry is refused (the iCEBreaker's default
+    is digits)."""
     def train(*extra):
         code, out, _ = run(capsys, "train", "--backend", "fixed", "--dataset", "nae3",
                            "--seed", "2", "--json", *extra)
         assert code == 0
         return json.loads(out.strip().splitlines()[-1])
-    narrow, wide = train("--board", "icebreaker"), train()
+    narrow, wide = train("--config", "configs/nae3-ice40.json"), train()
     assert narrow["test_accuracy"] == 1.0
     assert narrow["history"] != wide["history"]
+    # --board names the board, --config the configuration its bitstream carries
+    both = train("--board", "icebreaker", "--config", "configs/nae3-ice40.json")
+    assert both["history"] == narrow["history"]
     code, _, err = run(capsys, "train", "--backend", "fixed", "--dataset", "xor",
                        "--board", "icebreaker")
-    assert code == 2 and "nae3-ice40.json is 3-2-1" in err
+    assert code == 2 and "digits-lean-ice40.json is 64-32-10" in err
 
 
 def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
@@ -116,7 +120,7 @@ def test_train_xor_on_the_simulated_accelerator_by_default(capsys, tmp_path):
 
 def test_a_board_run_predicts_its_wall_time(capsys):
     """With --board: the session's wall time at the board's clock and its bridge's rate,
-    for the configuration --config names (a board may carry another than its default):
+    for the board's default configuration (``--config`` may name another it carries):
     digits on the iCEBreaker's lean-bram design, which has no trainer, so each batch is
     sent. Its epoch outlasts the design's 16-bit cycle counter, which the row's cycles
     must agree with modulo 2^16."""
@@ -125,9 +129,9 @@ def test_a_board_run_predicts_its_wall_time(capsys):
     from firmware_py.contract.cycles import stream_cycles
     from firmware_py.device.framing import link_seconds
     from firmware_py.model.datasets import load_dataset
-    ice = "configs/experiments/digits-lean-ice40.json"
+    ice = "configs/digits-lean-ice40.json"          # (the board's default)
     code, out, err = run(capsys, "train", "--dataset", "digits", "--board", "icebreaker",
-                         "--config", ice, "--backend", "sim", "--epochs", "1", "--json")
+                         "--backend", "sim", "--epochs", "1", "--json")
     assert code == 0, err
     obj = json.loads(out)
     assert obj["matches_fixed_golden"] is True and obj["sizes"] == [64, 32, 10]
@@ -248,7 +252,7 @@ def test_gradcheck_and_infer_through_the_driver_on_sim(capsys, tmp_path):
 def test_a_command_the_device_cannot_run_is_refused_in_one_line(capsys, tmp_path):
     """The iCE40 digits surface has no host access to s and lam: infer and gradcheck,
     which relax and read s, stop before any device work with the reason."""
-    cfg = "configs/experiments/digits-lean-ice40.json"
+    cfg = "configs/digits-lean-ice40.json"
     rng = np.random.default_rng(0)
     net = Network.random((64, 32, 10), parse_activations("relu,identity", 2), rng)
     net.x, net.y = rng.uniform(0, 1, (2, 64)), np.eye(10)[[3, 7]]

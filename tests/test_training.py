@@ -62,7 +62,7 @@ def test_digits_trains_in_the_icebreaker_lean_formats():
     W|G words of 26 bits, so that a cell's lanes share one EBR memory, still reach the
     issue's 95 % in the golden model."""
     from firmware_py.contract.config import DyadicConfig
-    cfg = DyadicConfig.load("configs/experiments/digits-lean-ice40.json")
+    cfg = DyadicConfig.load("configs/digits-lean-ice40.json")
     sizes, _, epochs, batch, lr = TRAIN_DEFAULTS["digits"]
     assert cfg.sizes == sizes and cfg.master.bits + cfg.grad.bits <= 26
     net = Network.random(sizes, cfg.activations, np.random.default_rng(0))

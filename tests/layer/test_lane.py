@@ -63,7 +63,7 @@ def _lane_program(c, rt, depth, d, x, k, probe, w0):
     return prog, ops
 
 
-# the iCE40 formats (configs/experiments/digits-lean-ice40.json): an 11-bit master weight
+# the iCE40 formats (configs/digits-lean-ice40.json): an 11-bit master weight
 # and a 13-bit G, so 13-bit operands, one SB_MAC16 a lane
 ICE40_CFG = dataclasses.replace(LEAN_CFG, weight_guard=ICE40_FORMATS["weight_guard"],
                                 grad_bits=ICE40_FORMATS["grad_bits"])

@@ -20,8 +20,11 @@ def _sat_counts(ar: FixedArith):
     return [ar.counters.counts[k] for k in ar.counters.KINDS]
 
 def _rtl_sats(counters):
+    """The RTL's saturation counts, or None from a device that keeps none."""
     from firmware_py.contract.fixedpoint import SaturationCounters
 
+    if "sat_h" not in counters:
+        return None
     return [counters[f"sat_{k}"] for k in SaturationCounters.KINDS]
 
 def _run_row(counters, model) -> dict:
@@ -36,19 +39,22 @@ def model_counters(cfg: DyadicConfig) -> dict:
     runs = {"relax": relax_cycles(cfg, 2 * L),
             "half": stream_cycles(cfg, max(1, B // 2), update=False),
             "batch": stream_cycles(cfg, B), "online": stream_cycles(cfg, 1)}
+    if not cfg.state_access:        # (no relaxation to run)
+        del runs["relax"]
     return {k: {"ticks": m.ticks, "cycles": m.cycles, "busy": m.busy} for k, m in runs.items()}
 
 def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilator",
                secs: float = 0.0, path: str | None = None) -> dict:
     """The cycles section's row from the RTL counters of the four runs of ``rtl_session``.
 
-    ``counters``: {"relax", "half", "batch", "online"} -> {"ticks", "cycles", "busy"}.
+    ``counters``: {"relax", "half", "batch", "online"} -> {"ticks", "cycles", "busy"}; no
+    "relax" from a device without the host's access to s and lam (``state_access``).
     """
     L, B = cfg.L, cfg.max_batch
     B2 = max(1, B // 2)
-    cnt_relax, cnt_half = counters["relax"], counters["half"]
+    cnt_relax, cnt_half = counters.get("relax"), counters["half"]
     cnt_batch, cnt_online = counters["batch"], counters["online"]
-    relax_row = _run_row(cnt_relax, relax_cycles(cfg, 2 * L))
+    relax_row = _run_row(cnt_relax, relax_cycles(cfg, 2 * L)) if cnt_relax else None
     half_row = _run_row(cnt_half, stream_cycles(cfg, B2, update=False))
     model_b = stream_cycles(cfg, B)
     batch_row = _run_row(cnt_batch, model_b)
@@ -71,7 +77,7 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
         "relax_2L": relax_row, "stream_half": half_row, "stream_batch": batch_row,
         "online_step": online_row,
         "rtl_equals_model": all(r["equal"] for r in (relax_row, half_row, batch_row,
-                                                      online_row)),
+                                                      online_row) if r),
         "cycles_per_batch": cnt_batch["cycles"],
         "ticks_per_batch": cnt_batch["ticks"], "ticks_expected": B + 2 * L,
         "cycles_per_sample_batch": cnt_batch["cycles"] / B,
@@ -87,14 +93,15 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
         "utilization_steady": d_busy / (mults * d_cyc) if d_cyc else None,
         "online_step_cycles": cnt_online["cycles"],
         "online_step_ticks": cnt_online["ticks"],
-        "relax_2L_cycles": cnt_relax["cycles"],
+        "relax_2L_cycles": cnt_relax["cycles"] if cnt_relax else None,
         "simulator": sim, "simulated_seconds": round(secs, 1),
     }
     return row
 
 def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int = 0,
                 log=_log, path: str | None = None) -> tuple[dict, dict]:
-    """One simulator session on ``cfg``: relaxation, two streaming batches, an online step.
+    """One simulator session on ``cfg``: relaxation (where the device runs one), two
+    streaming batches, an online step.
 
     Returns (cycles row, RTL-vs-golden tally). Runs, in order, on one random network:
     relaxation for 2L ticks on sample 0 from a zero state; a streaming batch of B/2
@@ -119,10 +126,12 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
         at[key] = len(prog)
         prog.extend(cmds)
 
-    zeros = [np.zeros(n, dtype=np.int64) for n in cfg.sizes[1:]]
-    prog += [c.write_state(l, zeros[l - 1], zeros[l - 1]) for l in range(1, L + 1)]
-    add("relax", [c.clear_counters(), c.relax(2 * L, 0), c.read_counters()]
-        + [c.read_state(l) for l in range(1, L + 1)] + [c.read_grads(l) for l in range(1, L + 1)])
+    if cfg.state_access:
+        zeros = [np.zeros(n, dtype=np.int64) for n in cfg.sizes[1:]]
+        prog += [c.write_state(l, zeros[l - 1], zeros[l - 1]) for l in range(1, L + 1)]
+        add("relax", [c.clear_counters(), c.relax(2 * L, 0), c.read_counters()]
+            + [c.read_state(l) for l in range(1, L + 1)]
+            + [c.read_grads(l) for l in range(1, L + 1)])
     add("half", [c.clear_counters(), c.stream(B2, False), c.read_counters()])
     add("batch", [c.clear_counters(), c.stream(B, True, LR_SHIFT), c.read_counters()]
         + [c.read_grads(l) for l in range(1, L + 1)] + [c.read_params(l) for l in range(1, L + 1)])
@@ -135,25 +144,31 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
     tally = _Tally()
     lr = 2.0 ** -LR_SHIFT
 
+    def sats(counters, a):      # (a device without saturation counters has none to check)
+        if _rtl_sats(counters) is not None:
+            tally.add("saturation counters", _rtl_sats(counters), _sat_counts(a))
+
     # relaxation
-    a = FixedArith(cfg)
-    tr = relax(a, P, X[0], Y[0], ticks=2 * L)
-    i = at["relax"] + 2
-    cnt_relax = out[i]
-    for l in range(L):
-        s, lam = out[i + 1 + l]
-        tally.add("relaxation s, lam", np.concatenate([s, lam]),
-                  np.concatenate([tr.states[-1].s[l], tr.states[-1].lam[l]]))
-        gW, gb = out[i + 1 + L + l]
-        tally.add("relaxation gradients", np.concatenate([gW.ravel(), gb]),
-                  np.concatenate([tr.grads[-1][l][0].ravel(), tr.grads[-1][l][1]]))
-    tally.add("saturation counters", _rtl_sats(cnt_relax), _sat_counts(a))
+    cnt_relax = None
+    if "relax" in at:
+        a = FixedArith(cfg)
+        tr = relax(a, P, X[0], Y[0], ticks=2 * L)
+        i = at["relax"] + 2
+        cnt_relax = out[i]
+        for l in range(L):
+            s, lam = out[i + 1 + l]
+            tally.add("relaxation s, lam", np.concatenate([s, lam]),
+                      np.concatenate([tr.states[-1].s[l], tr.states[-1].lam[l]]))
+            gW, gb = out[i + 1 + L + l]
+            tally.add("relaxation gradients", np.concatenate([gW.ravel(), gb]),
+                      np.concatenate([tr.grads[-1][l][0].ravel(), tr.grads[-1][l][1]]))
+        sats(cnt_relax, a)
 
     def check_stream(key, Pin, Xb, Yb, update):
         a = FixedArith(cfg)
         res = stream_batch(a, Pin, Xb, Yb, lr=lr if update else None)
         j = at[key] + 2
-        tally.add("saturation counters", _rtl_sats(out[j]), _sat_counts(a))
+        sats(out[j], a)
         if update:
             for l in range(L):
                 gW, gb = out[j + 1 + l]
@@ -168,8 +183,10 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
     cnt_batch, P1 = check_stream("batch", P, X, Y, True)
     cnt_online, _ = check_stream("online", P1, X[:1], Y[:1], True)
 
-    row = cycles_row(name, cfg, {"relax": cnt_relax, "half": cnt_half, "batch": cnt_batch,
-                                 "online": cnt_online}, sim, secs, path)
+    runs = {"half": cnt_half, "batch": cnt_batch, "online": cnt_online}
+    if cnt_relax is not None:
+        runs["relax"] = cnt_relax
+    row = cycles_row(name, cfg, runs, sim, secs, path)
     model_b = stream_cycles(cfg, B)
     steady = row["cycles_per_tick_steady"]
     log(f"{name}: batch {B}: {row['cycles_per_batch']} cycles "

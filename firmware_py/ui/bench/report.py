@@ -202,7 +202,7 @@ def _cycles_md(rows):
             f"{r['tick_bound']} | {r['cycles_per_sample_batch']:.1f}; "
             f"{'-' if st is None else f'{st:g}'} | {_pct(r['utilization_batch'])}; "
             f"{_pct(r['utilization_steady'])} | {r['online_step_cycles']} "
-            f"({r['online_step_ticks']} ticks) | {r['relax_2L_cycles']} | "
+            f"({r['online_step_ticks']} ticks) | {r['relax_2L_cycles'] or '- (no RELAX)'} | "
             f"{'yes' if r['rtl_equals_model'] else 'NO'} |")
     out += ["", "Steady = marginal cost of one more sample, (cycles(B) - cycles(B/2)) / (B/2) "
             "from the RTL counters; bound = ceil(busiest cell's work per tick / its "
