@@ -163,6 +163,25 @@ def test_cycles_row_from_counters():
     assert not bench.cycles_row("xor", cfg, counters)["rtl_equals_model"]
 
 
+def test_cycles_row_of_a_device_with_16_bit_counters_and_no_relax():
+    """The iCEBreaker's digits design: a batch of 256 outlasts its 16-bit counters, which
+    must agree with the model modulo 2^16 (the row then carries the model's counts and
+    what the counters read); it runs no relaxation."""
+    cfg = _cfg("configs/digits-lean-ice40.json")
+    counters = bench.model_counters(cfg)
+    assert "relax" not in counters and cfg.counter_bits == 16
+    model = counters["batch"]["cycles"]
+    assert model >= 1 << 16
+    wrapped = {k: {f: v % (1 << 16) for f, v in run.items()} for k, run in counters.items()}
+    row = bench.cycles_row("digits-lean-ice40", cfg, wrapped)
+    assert row["rtl_equals_model"] and row["cycles_per_batch"] == model
+    assert row["stream_batch"]["counted"]["cycles"] == model % (1 << 16)
+    assert row["relax_2L"] is None and row["relax_2L_cycles"] is None
+    assert 0.85 <= row["utilization_batch"] <= 1
+    wrapped["batch"]["cycles"] += 1
+    assert not bench.cycles_row("digits-lean-ice40", cfg, wrapped)["rtl_equals_model"]
+
+
 def _results(synthesis, cpu, boards=BOARDS):
     rows = _rows()
     _, board_cfg = bench.plan_configs(boards)

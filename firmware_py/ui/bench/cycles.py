@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from firmware_py.contract.config import DyadicConfig
-from firmware_py.contract.cycles import relax_cycles, stream_cycles
+from firmware_py.contract.cycles import counted_cycles, relax_cycles, stream_cycles
 from firmware_py.device.commands import CoreCommands
 from firmware_py.model.arith import FixedArith
 
@@ -27,10 +27,20 @@ def _rtl_sats(counters):
         return None
     return [counters[f"sat_{k}"] for k in SaturationCounters.KINDS]
 
-def _run_row(counters, model) -> dict:
-    return {"ticks": counters["ticks"], "cycles": counters["cycles"], "busy": counters["busy"],
+def _unwrapped(counters, model, bits: int) -> dict:
+    """The run's counts, each the model's where a counter of ``bits`` wrapped and agrees
+    with it modulo its width (``counted_cycles``: a batch of 256 on the iCEBreaker's 16-bit
+    counters)."""
+    return {k: counted_cycles(counters[k], getattr(model, k), bits)
+            for k in ("ticks", "cycles", "busy")}
+
+
+def _run_row(counters, model, bits: int = 32) -> dict:
+    got = _unwrapped(counters, model, bits)
+    raw = {k: counters[k] for k in got}
+    return {**got, "counted": None if raw == got else raw,     # (what the counters read)
             "model_ticks": model.ticks, "model_cycles": model.cycles, "model_busy": model.busy,
-            "equal": (counters["ticks"], counters["cycles"], counters["busy"])
+            "equal": (got["ticks"], got["cycles"], got["busy"])
             == (model.ticks, model.cycles, model.busy)}
 
 def model_counters(cfg: DyadicConfig) -> dict:
@@ -52,13 +62,15 @@ def cycles_row(name: str, cfg: DyadicConfig, counters: dict, sim: str = "verilat
     """
     L, B = cfg.L, cfg.max_batch
     B2 = max(1, B // 2)
-    cnt_relax, cnt_half = counters.get("relax"), counters["half"]
-    cnt_batch, cnt_online = counters["batch"], counters["online"]
-    relax_row = _run_row(cnt_relax, relax_cycles(cfg, 2 * L)) if cnt_relax else None
-    half_row = _run_row(cnt_half, stream_cycles(cfg, B2, update=False))
+    bits = cfg.counter_bits
+    relax_row = (_run_row(counters["relax"], relax_cycles(cfg, 2 * L), bits)
+                 if "relax" in counters else None)
+    half_row = _run_row(counters["half"], stream_cycles(cfg, B2, update=False), bits)
     model_b = stream_cycles(cfg, B)
-    batch_row = _run_row(cnt_batch, model_b)
-    online_row = _run_row(cnt_online, stream_cycles(cfg, 1))
+    batch_row = _run_row(counters["batch"], model_b, bits)
+    online_row = _run_row(counters["online"], stream_cycles(cfg, 1), bits)
+    # (the counts below are the rows', unwrapped where a narrow counter wrapped)
+    cnt_relax, cnt_half, cnt_batch, cnt_online = relax_row, half_row, batch_row, online_row
     tilings = [cfg.tiling(l) for l in range(1, L + 1)]
     mults = sum(t.multipliers for t in tilings)
     work = [(3 if l > 1 else 2) * cfg.sizes[l] * cfg.sizes[l - 1] for l in range(1, L + 1)]
