@@ -23,6 +23,9 @@ async def identify(dut):
 async def relaxation(dut):
     tb = CoreTB(dut)
     await tb.start()
+    if not tb.config.state_access:     # (a device without RELAX, READ_STATE, WRITE_STATE)
+        await scenarios.refused_commands(tb.call, tb.config)
+        return
     rng = np.random.default_rng(tb.seed)
     L = tb.config.L
     for case in range(tb.cases):
