@@ -98,12 +98,13 @@ class CoreCommands:
 
     def __init__(self, config: DyadicConfig):
         self.config = config
+        self.carried = carried_opcodes(config)
 
     def require(self, *opcodes):
         """Raise ``NotCarried`` for the first of ``opcodes`` the device does not carry: a
         job that needs them fails before it starts."""
         for opcode in opcodes:
-            if opcode not in carried_opcodes(self.config):
+            if opcode not in self.carried:
                 raise NotCarried(self.config, opcode)
 
     def _cmd(self, opcode, payload=(), layer=0, decode=lambda data: None) -> Command:

@@ -32,19 +32,22 @@ def row_entry(n_in: int, n_out: int, act_bits: int) -> data.StructLayout:
                               "code": data.ArrayLayout(2, n_out)})
 
 
+def _codes(n_out: int, codes: bool) -> dict:
+    """An entry's derivative codes, unless they are kept apart (``CodeRing``)."""
+    return {"code": data.ArrayLayout(2, n_out)} if codes else {}
+
+
 def index_entry(samples: int, n_out: int, codes: bool = True) -> data.StructLayout:
     """The sample's index in place of its inputs, for a cell 1 that reads them from the
     sample memory (``SampleColumns``): 11 bits instead of 512 on digits. ``codes`` false:
     the codes are kept apart (``CodeRing``)."""
-    return data.StructLayout({"index": range(samples),
-                              **({"code": data.ArrayLayout(2, n_out)} if codes else {})})
+    return data.StructLayout({"index": range(samples), **_codes(n_out, codes)})
 
 
 def bank_entry(banks: int, n_out: int, codes: bool = True) -> data.StructLayout:
     """The bank of the block RAM below that holds the tick's s (``state_banks``), in place
     of a copy of it."""
-    return data.StructLayout({"bank": range(banks),
-                              **({"code": data.ArrayLayout(2, n_out)} if codes else {})})
+    return data.StructLayout({"bank": range(banks), **_codes(n_out, codes)})
 
 
 class Stash(wiring.Component):

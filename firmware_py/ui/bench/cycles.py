@@ -157,8 +157,8 @@ def rtl_session(name: str, cfg: DyadicConfig, sim: str = "verilator", seed: int 
     lr = 2.0 ** -LR_SHIFT
 
     def sats(counters, a):      # (a device without saturation counters has none to check)
-        if _rtl_sats(counters) is not None:
-            tally.add("saturation counters", _rtl_sats(counters), _sat_counts(a))
+        if (got := _rtl_sats(counters)) is not None:
+            tally.add("saturation counters", got, _sat_counts(a))
 
     # relaxation
     cnt_relax = None
